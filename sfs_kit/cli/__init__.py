@@ -1,0 +1,66 @@
+"""The ``sfs-kit`` command line: the only code in sfs_kit that prints or exits.
+
+Each subcommand lives in its own private module exposing ``register(subparsers)``; the module sets
+``func`` (``Callable[[argparse.Namespace], int]``) on its parser. ``main`` turns every
+``SfsKitError`` into one line on stderr and an exit code (see ``sfs_kit.cli._common``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from collections.abc import Sequence
+
+from sfs_kit._version import __version__
+from sfs_kit.cli._common import EXIT_USAGE, exit_code_for, print_error
+from sfs_kit.errors import SfsKitError
+
+__all__ = ["console_main", "main"]
+
+# One module per subcommand, in the order `--help` lists them.
+_COMMAND_MODULES: tuple[str, ...] = (
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The whole argument parser, every subcommand registered."""
+    parser = argparse.ArgumentParser(
+        prog="sfs-kit",
+        description="Prepare lidar/camera captures for labeling on Scale AI.",
+    )
+    parser.add_argument("--version", action="version", version=f"sfs-kit {__version__}")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="log more (repeatable)")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in _COMMAND_MODULES:
+        importlib.import_module(f"sfs_kit.cli.{name}").register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI with ``argv`` (default ``sys.argv[1:]``) and return the exit code."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse exits on --help/--version (0) and on bad usage (2)
+        return int(exc.code) if isinstance(exc.code, int) else EXIT_USAGE
+    if getattr(args, "func", None) is None:
+        parser.print_help(sys.stderr)
+        return EXIT_USAGE
+    level = logging.WARNING if args.verbose == 0 else logging.INFO if args.verbose == 1 else logging.DEBUG
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        code: int = args.func(args)
+    except SfsKitError as exc:
+        print_error(exc)
+        return exit_code_for(exc)
+    except KeyboardInterrupt:
+        print("sfs-kit: interrupted.", file=sys.stderr)
+        return 130
+    return code
+
+
+def console_main() -> None:
+    """Entry point of the ``sfs-kit`` console script."""
+    sys.exit(main())
