@@ -1,0 +1,258 @@
+"""Settings of ``sfs-kit run``: one ``RunConfig`` model, loaded from four layers.
+
+Precedence, highest first: command-line values > environment (``SFS_KIT_*``, ``SCALE_API_KEY``,
+``SCALE_API_BASE_URL``) > config file (``sfs-kit.toml`` in the working directory, or ``--config``)
+> the model defaults. The store kind is chosen by the highest layer that names one: a ``--store``
+on the command line overrides a bucket from the environment or file, and a layer naming both a
+bucket and a store directory is an error.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+
+from sfs_kit.errors import InputError
+
+__all__ = [
+    "CONFIG_FILE_NAME",
+    "DEFAULT_EXPIRES_S",
+    "DEFAULT_MIN_LIFETIME_S",
+    "ENV_PREFIX",
+    "RunConfig",
+    "load_config",
+    "parse_duration_s",
+]
+
+CONFIG_FILE_NAME = "sfs-kit.toml"
+ENV_PREFIX = "SFS_KIT_"
+DEFAULT_EXPIRES_S = 7 * 24 * 3600
+DEFAULT_MIN_LIFETIME_S = 24 * 3600
+_STORE_FIELDS = ("bucket", "store_dir")
+_DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$")
+_UNIT_S = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_duration_s(value: str | int | float, *, name: str = "duration") -> int:
+    """``"7d"``, ``"12h"``, ``"90m"``, ``"3600"`` or a number of seconds -> whole seconds."""
+    if isinstance(value, bool):
+        raise InputError(f"Setting {name!r} must be a duration like '7d' or '3600', got {value!r}.",
+                         field=name)
+    if isinstance(value, int | float):
+        return int(value)
+    match = _DURATION_RE.match(value)
+    if match is None:
+        raise InputError(
+            f"Setting {name!r} must be a duration like '7d', '12h', '90m' or '3600', "
+            f"got {value!r}.",
+            field=name,
+        )
+    return int(float(match.group(1)) * _UNIT_S[match.group(2)])
+
+
+class RunConfig(BaseModel):
+    """Everything ``run`` needs besides the capture path; plain data, so it pickles.
+
+    ``out_dir`` None means ``./sfs-kit-out/<capture name>``. No ``bucket`` means the embedded
+    default store, a ``LocalStore`` in ``store_dir`` (default ``<out_dir>/store``) with ``file://``
+    URLs. No ``api_key`` (or ``dry_run``) means a dry run writing ``<out_dir>/task_request.json``.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    format: Literal["sfs", "split_base64"] = "sfs"
+    out_dir: Path | None = None
+    # store
+    bucket: str | None = None
+    prefix: str = ""
+    endpoint_url: str | None = None
+    region: str | None = None
+    store_dir: Path | None = None
+    expires_s: int = Field(default=DEFAULT_EXPIRES_S, gt=0)
+    min_lifetime_s: int = Field(default=DEFAULT_MIN_LIFETIME_S, ge=0)
+    verify: bool = True
+    upload_workers: int = Field(default=8, ge=1)
+    # task
+    project: str | None = None
+    batch: str | None = None
+    blueprint_id: str | None = None
+    priority: int | None = None
+    tags: tuple[str, ...] = ()
+    callback_url: str | None = None
+    instruction: str | None = None
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    unique_id: str | None = None
+    # submission
+    dry_run: bool = False
+    api_key: SecretStr | None = None
+    api_base_url: str | None = None
+
+    @field_validator("expires_s", "min_lifetime_s", mode="before")
+    @classmethod
+    def _duration(cls, value: object) -> object:
+        if isinstance(value, str):
+            return parse_duration_s(value)
+        return value
+
+    @field_validator("tags", mode="before")
+    @classmethod
+    def _tags(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(t.strip() for t in value.split(",") if t.strip())
+        return value
+
+    @property
+    def is_dry_run(self) -> bool:
+        """True when nothing will be POSTed: ``dry_run`` set or no API key."""
+        return self.dry_run or self.api_key is None
+
+    @property
+    def uses_local_store(self) -> bool:
+        """True for the embedded default (no bucket configured)."""
+        return self.bucket is None
+
+
+# field name -> environment variable (SFS_KIT_<NAME> unless listed)
+_ENV_NAMES: dict[str, str] = {
+    "api_key": "SCALE_API_KEY",
+    "api_base_url": "SCALE_API_BASE_URL",
+    "out_dir": "SFS_KIT_OUT",
+    "store_dir": "SFS_KIT_STORE",
+    "expires_s": "SFS_KIT_EXPIRES",
+    "min_lifetime_s": "SFS_KIT_MIN_LIFETIME",
+}
+# config-file key -> field name, where they differ
+_FILE_ALIASES: dict[str, str] = {
+    "out": "out_dir",
+    "store": "store_dir",
+    "expires": "expires_s",
+    "min_lifetime": "min_lifetime_s",
+    "tag": "tags",
+}
+_FILE_ONLY_KEYS = ("api_key_env",)
+
+
+def _env_name(field: str) -> str:
+    return _ENV_NAMES.get(field, ENV_PREFIX + field.upper())
+
+
+def _from_env(env: Mapping[str, str]) -> dict[str, Any]:
+    layer: dict[str, Any] = {}
+    for field in RunConfig.model_fields:
+        if field == "metadata":
+            continue
+        value = env.get(_env_name(field))
+        if value is not None and value != "":
+            layer[field] = value
+    return layer
+
+
+def _from_file(path: Path, *, explicit: bool) -> tuple[dict[str, Any], str | None]:
+    """The config file's settings (with aliases resolved) and its ``api_key_env``, if any."""
+    try:
+        with path.open("rb") as fh:
+            raw = tomllib.load(fh)
+    except FileNotFoundError as err:
+        if not explicit:
+            return {}, None
+        raise InputError(f"Config file {str(path)!r} does not exist.", source=str(path)) from err
+    except OSError as err:
+        raise InputError(f"Config file {str(path)!r} cannot be read ({err}).",
+                         source=str(path)) from err
+    except tomllib.TOMLDecodeError as err:
+        raise InputError(f"Config file {str(path)!r} is not valid TOML ({err}).",
+                         source=str(path)) from err
+    section = raw.get("run", raw)
+    if not isinstance(section, dict):
+        raise InputError(f"Config file {str(path)!r} key 'run' must be a table.",
+                         source=str(path), field="run")
+    layer: dict[str, Any] = {}
+    api_key_env: str | None = None
+    for key, value in section.items():
+        if key == "api_key_env":
+            if not isinstance(value, str):
+                raise InputError(f"Config file {str(path)!r} key 'api_key_env' must be a string, "
+                                 f"got {value!r}.", source=str(path), field=key)
+            api_key_env = value
+            continue
+        if key == "api_key":
+            raise InputError(
+                f"Config file {str(path)!r} must not hold 'api_key'; set SCALE_API_KEY or name "
+                f"another variable with 'api_key_env'.", source=str(path), field=key,
+            )
+        field = _FILE_ALIASES.get(key, key)
+        if field not in RunConfig.model_fields:
+            known = sorted({*RunConfig.model_fields, *_FILE_ALIASES, *_FILE_ONLY_KEYS}
+                           - {"api_key"})
+            raise InputError(
+                f"Config file {str(path)!r} has unknown key {key!r}; "
+                f"known keys: {', '.join(known)}.",
+                source=str(path), field=key,
+            )
+        if field in ("out_dir", "store_dir") and isinstance(value, str):
+            candidate = Path(value).expanduser()
+            layer[field] = candidate if candidate.is_absolute() else path.parent / candidate
+        else:
+            layer[field] = value
+    return layer, api_key_env
+
+
+def _check_store_layer(layer: Mapping[str, Any], origin: str) -> None:
+    if layer.get("bucket") is not None and layer.get("store_dir") is not None:
+        raise InputError(
+            f"The {origin} sets both a bucket ({layer['bucket']!r}) and a local store directory; "
+            f"choose one.", field="bucket",
+        )
+
+
+def load_config(
+    cli: Mapping[str, Any] | None = None,
+    *,
+    env: Mapping[str, str] | None = None,
+    config_path: str | os.PathLike[str] | None = None,
+    cwd: str | os.PathLike[str] | None = None,
+) -> RunConfig:
+    """Merge the layers (CLI > env > file > defaults) into a validated ``RunConfig``.
+
+    ``cli`` holds only the options the user gave (``None`` values are ignored). ``env`` defaults
+    to ``os.environ``; the file is ``config_path`` or ``<cwd>/sfs-kit.toml`` if it exists.
+    """
+    environ = os.environ if env is None else env
+    explicit = config_path is not None
+    if config_path is not None:
+        path = Path(config_path)
+    else:
+        path = Path(cwd or os.getcwd()) / CONFIG_FILE_NAME
+    file_layer, api_key_env = _from_file(path, explicit=explicit)
+    env_layer = _from_env(environ)
+    if api_key_env is not None and "api_key" not in env_layer:
+        value = environ.get(api_key_env)
+        if value:
+            env_layer["api_key"] = value
+    cli_layer = {k: v for k, v in (cli or {}).items() if v is not None}
+    unknown = sorted(set(cli_layer) - set(RunConfig.model_fields))
+    if unknown:
+        raise InputError(f"Unknown run settings {unknown!r}.", field=unknown[0])
+    merged: dict[str, Any] = {}
+    for origin, layer in (("config file", file_layer), ("environment", env_layer),
+                          ("command line", cli_layer)):
+        _check_store_layer(layer, origin)
+        if any(layer.get(name) is not None for name in _STORE_FIELDS):
+            for name in _STORE_FIELDS:
+                merged.pop(name, None)
+        merged.update(layer)
+    try:
+        return RunConfig.model_validate(merged)
+    except ValidationError as err:
+        first = err.errors()[0]
+        loc = ".".join(str(part) for part in first["loc"])
+        shown = "a secret" if loc == "api_key" else repr(first.get("input"))
+        raise InputError(
+            f"Run setting {loc!r} is invalid: {first['msg']} (got {shown}).", field=loc,
+        ) from err
