@@ -1,0 +1,139 @@
+"""Pose and point geometry shared by the compat converter, recentring and the frame exporter.
+
+Conventions: quaternions are ``quat_xyzw`` (scalar last, as in SFS and scipy ``as_quat``); a pose
+7-vector is ``[x, y, z, qx, qy, qz, qw]``; ``world_from_sensor`` is the 4x4 matrix mapping sensor
+coordinates into the world (``p_world = R @ p_sensor + t``). All maths is float64.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from sfs_kit.models.pose import PosePath
+
+__all__ = [
+    "interpolate_pose",
+    "matrix_to_pose",
+    "matrix_to_quat",
+    "pose_to_matrix",
+    "quat_to_matrix",
+    "rotate_vectors",
+    "transform_points",
+]
+
+F64 = npt.NDArray[np.float64]
+
+
+def quat_to_matrix(quat_xyzw: npt.ArrayLike) -> F64:
+    """Rotation matrices ``(..., 3, 3)`` from quaternions ``(..., 4)``; normalises first."""
+    q = np.asarray(quat_xyzw, dtype=np.float64)
+    norm = np.linalg.norm(q, axis=-1, keepdims=True)
+    if np.any(norm == 0) or not np.all(np.isfinite(norm)):
+        raise ValueError("a quaternion with zero or non-finite norm has no rotation")
+    x, y, z, w = np.moveaxis(q / norm, -1, 0)
+    m = np.empty((*q.shape[:-1], 3, 3), dtype=np.float64)
+    m[..., 0, 0] = 1 - 2 * (y * y + z * z)
+    m[..., 0, 1] = 2 * (x * y - z * w)
+    m[..., 0, 2] = 2 * (x * z + y * w)
+    m[..., 1, 0] = 2 * (x * y + z * w)
+    m[..., 1, 1] = 1 - 2 * (x * x + z * z)
+    m[..., 1, 2] = 2 * (y * z - x * w)
+    m[..., 2, 0] = 2 * (x * z - y * w)
+    m[..., 2, 1] = 2 * (y * z + x * w)
+    m[..., 2, 2] = 1 - 2 * (x * x + y * y)
+    return m
+
+
+def matrix_to_quat(matrix: npt.ArrayLike) -> F64:
+    """Unit quaternions ``(..., 4)`` xyzw from rotation matrices ``(..., 3, 3)``, with ``w >= 0``."""
+    m = np.asarray(matrix, dtype=np.float64)
+    flat = m.reshape(-1, 3, 3)
+    out = np.empty((flat.shape[0], 4), dtype=np.float64)
+    for i, r in enumerate(flat):  # Shepperd's method: pick the largest diagonal term for stability
+        trace = r[0, 0] + r[1, 1] + r[2, 2]
+        if trace > 0:
+            s = 2.0 * np.sqrt(trace + 1.0)
+            q = [(r[2, 1] - r[1, 2]) / s, (r[0, 2] - r[2, 0]) / s, (r[1, 0] - r[0, 1]) / s, s / 4]
+        elif r[0, 0] > r[1, 1] and r[0, 0] > r[2, 2]:
+            s = 2.0 * np.sqrt(1.0 + r[0, 0] - r[1, 1] - r[2, 2])
+            q = [s / 4, (r[0, 1] + r[1, 0]) / s, (r[0, 2] + r[2, 0]) / s, (r[2, 1] - r[1, 2]) / s]
+        elif r[1, 1] > r[2, 2]:
+            s = 2.0 * np.sqrt(1.0 + r[1, 1] - r[0, 0] - r[2, 2])
+            q = [(r[0, 1] + r[1, 0]) / s, s / 4, (r[1, 2] + r[2, 1]) / s, (r[0, 2] - r[2, 0]) / s]
+        else:
+            s = 2.0 * np.sqrt(1.0 + r[2, 2] - r[0, 0] - r[1, 1])
+            q = [(r[0, 2] + r[2, 0]) / s, (r[1, 2] + r[2, 1]) / s, s / 4, (r[1, 0] - r[0, 1]) / s]
+        out[i] = q
+    out /= np.linalg.norm(out, axis=-1, keepdims=True)
+    out[out[:, 3] < 0] *= -1
+    return out.reshape(*m.shape[:-2], 4)
+
+
+def pose_to_matrix(pose: npt.ArrayLike) -> F64:
+    """``world_from_sensor`` 4x4 matrices ``(..., 4, 4)`` from pose 7-vectors ``(..., 7)``."""
+    p = np.asarray(pose, dtype=np.float64)
+    m = np.zeros((*p.shape[:-1], 4, 4), dtype=np.float64)
+    m[..., :3, :3] = quat_to_matrix(p[..., 3:7])
+    m[..., :3, 3] = p[..., :3]
+    m[..., 3, 3] = 1.0
+    return m
+
+
+def matrix_to_pose(world_from_sensor: npt.ArrayLike) -> F64:
+    """Pose 7-vectors ``[x, y, z, qx, qy, qz, qw]`` from 4x4 matrices."""
+    m = np.asarray(world_from_sensor, dtype=np.float64)
+    return np.concatenate([m[..., :3, 3], matrix_to_quat(m[..., :3, :3])], axis=-1)
+
+
+def interpolate_pose(path: PosePath, timestamps_us: npt.ArrayLike) -> tuple[F64, F64]:
+    """Positions ``(K, 3)`` and ``quat_xyzw`` ``(K, 4)`` at each timestamp (float64).
+
+    Position is lerped and rotation slerped (shortest arc) between the bracketing poses, as
+    Scale's models do; outside the pose span the first or last pose is held (V-T6 warns there).
+    """
+    t = np.asarray(timestamps_us, dtype=np.float64).reshape(-1)
+    times = path.timestamps.astype(np.float64)
+    values = path.values
+    quats = values[:, 3:7] / np.linalg.norm(values[:, 3:7], axis=1, keepdims=True)
+    if len(times) == 1:
+        return (np.repeat(values[:1, :3], len(t), axis=0), np.repeat(quats[:1], len(t), axis=0))
+    hi = np.clip(np.searchsorted(times, t, side="right"), 1, len(times) - 1)
+    lo = hi - 1
+    span = times[hi] - times[lo]
+    alpha = np.clip((t - times[lo]) / span, 0.0, 1.0)[:, None]
+    pos = values[lo, :3] * (1 - alpha) + values[hi, :3] * alpha
+    return pos, _slerp(quats[lo], quats[hi], alpha)
+
+
+def _slerp(q0: F64, q1: F64, alpha: F64) -> F64:
+    dot = np.sum(q0 * q1, axis=1, keepdims=True)
+    q1 = np.where(dot < 0, -q1, q1)
+    dot = np.abs(dot)
+    theta = np.arccos(np.clip(dot, -1.0, 1.0))
+    sin_theta = np.sin(theta)
+    near = sin_theta < 1e-9
+    safe = np.where(near, 1.0, sin_theta)
+    w0 = np.where(near, 1 - alpha, np.sin((1 - alpha) * theta) / safe)
+    w1 = np.where(near, alpha, np.sin(alpha * theta) / safe)
+    q = w0 * q0 + w1 * q1
+    result: F64 = q / np.linalg.norm(q, axis=1, keepdims=True)
+    return result
+
+
+def transform_points(points: npt.NDArray[Any], world_from_sensor: npt.ArrayLike) -> npt.NDArray[np.float32]:
+    """``(N, 3)`` points mapped by a 4x4 transform, computed in float64, returned as float32."""
+    m = np.asarray(world_from_sensor, dtype=np.float64)
+    p = np.asarray(points, dtype=np.float64).reshape(-1, 3)
+    out = p @ m[:3, :3].T
+    out += m[:3, 3]
+    return out.astype(np.float32)
+
+
+def rotate_vectors(vectors: npt.NDArray[Any], world_from_sensor: npt.ArrayLike) -> npt.NDArray[np.float32]:
+    """``(N, 3)`` direction vectors rotated (not translated) by a 4x4 transform, as float32."""
+    m = np.asarray(world_from_sensor, dtype=np.float64)
+    p = np.asarray(vectors, dtype=np.float64).reshape(-1, 3)
+    return (p @ m[:3, :3].T).astype(np.float32)
