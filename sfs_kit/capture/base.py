@@ -1,0 +1,126 @@
+"""What every capture layout opens into: sensors with lazily loaded frames, calibration and poses.
+
+A ``Capture`` holds only small metadata (timestamps, file names, calibration, ego poses); each
+lidar frame and camera image is loaded on demand through its ``load`` callable, so a converter can
+stream a capture of any length with the memory of one frame. Timestamps are absolute integers in
+microseconds (the converter normalises them, spec D10). Transforms follow ``a_from_b``: 4x4
+float64 matrices mapping b coordinates into a; ``ego_from_sensor`` places a sensor on the rig and
+the ego poses are ``world_from_ego``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal, NamedTuple
+
+import numpy as np
+import numpy.typing as npt
+
+__all__ = [
+    "CameraIntrinsicsSource",
+    "CameraSource",
+    "Capture",
+    "EgoPoses",
+    "FramePoints",
+    "ImageSource",
+    "LidarFrameSource",
+    "LidarSource",
+    "PointsFrame",
+]
+
+F64 = npt.NDArray[np.float64]
+PointsFrame = Literal["sensor", "ego", "world"]
+MetadataValue = str | int | float | bool | None
+
+
+class FramePoints(NamedTuple):
+    """One loaded lidar frame: positions (N, 3) in metres, uint8 intensity, absolute time in µs."""
+
+    positions_m: npt.NDArray[np.floating]
+    intensity: npt.NDArray[np.uint8] | None
+    time_us: npt.NDArray[np.int64] | None
+
+
+@dataclass(frozen=True)
+class LidarFrameSource:
+    """One lidar frame on disk (or in a stream): its time, where it is, and how to load it."""
+
+    timestamp_us: int
+    source: str
+    load: Callable[[], FramePoints]
+
+
+@dataclass(frozen=True)
+class LidarSource:
+    """A lidar: its frames in time order, the frame its points are given in, and its mounting."""
+
+    sensor_id: str
+    frames: tuple[LidarFrameSource, ...]
+    points_frame: PointsFrame
+    ego_from_sensor: F64
+
+
+@dataclass(frozen=True)
+class ImageSource:
+    """One encoded camera image (JPEG or PNG bytes), loaded on demand."""
+
+    timestamp_us: int
+    source: str
+    load: Callable[[], bytes]
+
+
+@dataclass(frozen=True)
+class CameraIntrinsicsSource:
+    """Pinhole intrinsics in pixels plus an SFS distortion model (spec section 2.5)."""
+
+    fx: float
+    fy: float
+    cx: float
+    cy: float
+    width: int
+    height: int
+    distortion_model: str | None
+    distortion_params: tuple[float, ...]
+    skew: float
+    source: str
+
+
+@dataclass(frozen=True)
+class CameraSource:
+    """A camera: intrinsics, mounting (``ego_from_sensor`` of the OpenCV optical frame), images."""
+
+    sensor_id: str
+    intrinsics: CameraIntrinsicsSource
+    ego_from_sensor: F64
+    images: tuple[ImageSource, ...]
+
+
+@dataclass(frozen=True)
+class EgoPoses:
+    """``world_from_ego`` at absolute times: translations (M, 3) m, quaternions (M, 4) xyzw."""
+
+    timestamps_us: npt.NDArray[np.int64]
+    positions_m: F64
+    quat_xyzw: F64
+    source: str
+
+
+@dataclass(frozen=True)
+class Capture:
+    """An opened capture of any layout; ``notes`` carries warnings found while opening it."""
+
+    path: Path
+    layout: Literal["sfs_kit", "kitti_raw", "msgpack"]
+    lidars: tuple[LidarSource, ...]
+    cameras: tuple[CameraSource, ...]
+    ego_poses: EgoPoses | None
+    pose_tolerance_us: int = 0
+    metadata: Mapping[str, MetadataValue] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()
+
+    @property
+    def frame_count(self) -> int:
+        """Number of lidar frames over all lidars."""
+        return sum(len(lidar.frames) for lidar in self.lidars)

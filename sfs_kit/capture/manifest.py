@@ -1,0 +1,163 @@
+"""The sfs_kit capture folder: the schema of ``capture.yaml`` / ``capture.json`` and its loader.
+
+The manifest names each sensor, where its files are (a glob pattern or an explicit list, relative
+to the manifest's folder), where each file's timestamp comes from and in which unit, the pose file
+(``world_from_ego``), the calibration files and the frame the points are given in. The README's
+"Capture folder layout" section shows a complete example. Every path is checked when the capture
+is opened, so a manifest that references missing files fails before anything is converted.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Annotated, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError
+
+from sfs_kit.capture._channels import TimeUnit
+from sfs_kit.errors import InputError
+
+__all__ = [
+    "MANIFEST_NAMES",
+    "CameraEntry",
+    "CaptureManifest",
+    "ExtrinsicsEntry",
+    "IntrinsicsEntry",
+    "LidarEntry",
+    "PointTimeEntry",
+    "PosesEntry",
+    "TimestampsEntry",
+    "load_manifest",
+]
+
+MANIFEST_NAMES = ("capture.yaml", "capture.yml", "capture.json")
+
+
+class _Entry(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class TimestampsEntry(_Entry):
+    """Where frame timestamps come from: a text file (one per line, in file order) or file names.
+
+    ``from_filename``: the file stem (``1700000000100000.pcd``) is the integer timestamp.
+    """
+
+    file: str | None = None
+    from_filename: bool = False
+    unit: TimeUnit = "us"
+
+
+class PointTimeEntry(_Entry):
+    """Per-point time in the cloud files: unit of the stored values and what they are relative to."""
+
+    unit: TimeUnit = "s"
+    reference: Literal["frame", "absolute"] = "frame"
+
+
+class ExtrinsicsEntry(_Entry):
+    """A sensor's mounting: a calibration file, an inline 4x4 matrix, or translation + quaternion.
+
+    ``direction`` says what the file or matrix maps: ``sensor_to_ego`` (``ego_from_sensor``) or
+    ``ego_to_sensor``; it is never guessed.
+    """
+
+    file: str | None = None
+    matrix: list[list[float]] | None = None
+    translation_m: list[float] | None = None
+    quat_xyzw: list[float] | None = None
+    direction: Literal["sensor_to_ego", "ego_to_sensor"] = "sensor_to_ego"
+
+
+class IntrinsicsEntry(_Entry):
+    """Camera intrinsics: a calibration file (JSON/YAML/OpenCV YAML), with an optional camera key."""
+
+    file: str
+    camera: str | None = None
+
+
+class LidarEntry(_Entry):
+    """One lidar: its cloud files, timestamps, point frame and mounting."""
+
+    id: str
+    files: str | list[str]
+    timestamps: TimestampsEntry
+    frame: Literal["sensor", "ego", "world"] = "sensor"
+    extrinsics: ExtrinsicsEntry | None = None
+    columns: list[str] | None = None
+    intensity_max: float | None = None
+    point_time: PointTimeEntry = PointTimeEntry()
+
+
+class CameraEntry(_Entry):
+    """One camera: its image files (JPEG/PNG), timestamps, intrinsics and mounting."""
+
+    id: str
+    files: str | list[str]
+    timestamps: TimestampsEntry
+    intrinsics: IntrinsicsEntry | None = None
+    extrinsics: ExtrinsicsEntry | None = None
+
+
+class PosesEntry(_Entry):
+    """The ego trajectory (``world_from_ego``): a CSV or JSON pose file."""
+
+    file: str
+    quat_order: Literal["xyzw", "wxyz"] = "xyzw"
+    time_unit: TimeUnit = "us"
+    tolerance_us: Annotated[StrictInt, Field(ge=0)] = 0
+
+
+class CaptureManifest(_Entry):
+    """The whole ``capture.yaml``."""
+
+    version: Literal[1] = 1
+    name: str | None = None
+    poses: PosesEntry | None = None
+    lidars: Annotated[list[LidarEntry], Field(min_length=1)]
+    cameras: list[CameraEntry] = []
+    metadata: dict[str, str | int | float | bool | None] = {}
+
+
+def _loc(loc: tuple[int | str, ...]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def load_manifest(path: str | os.PathLike[str]) -> CaptureManifest:
+    """Parse and check a ``capture.yaml``/``capture.json``; errors name the file and the field."""
+    source = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as err:
+        raise InputError(f"Cannot read capture manifest {source!r}: {err}.", source=source) from err
+    try:
+        raw = json.loads(text) if source.endswith(".json") else yaml.safe_load(text)
+    except (json.JSONDecodeError, yaml.YAMLError) as err:
+        raise InputError(
+            f"Capture manifest {source!r} is not valid {'JSON' if source.endswith('.json') else 'YAML'}: "
+            f"{err}.",
+            source=source,
+        ) from err
+    if not isinstance(raw, dict):
+        raise InputError(
+            f"Capture manifest {source!r} must hold a mapping at the top level, found "
+            f"{type(raw).__name__}.",
+            source=source,
+        )
+    try:
+        return CaptureManifest.model_validate(raw)
+    except ValidationError as err:
+        first = err.errors()[0]
+        field = _loc(tuple(first["loc"]))
+        raise InputError(
+            f"Capture manifest {source!r}: field {field!r}: {first['msg']} "
+            f"({err.error_count()} problem(s) in total).",
+            source=source,
+            field=field,
+        ) from err
