@@ -239,12 +239,24 @@ class SubmitError(SfsKitError):
 
 
 class TaskRequestError(SubmitError):
-    """The request breaks a documented rule; nothing was sent. ``field`` and ``rule`` say which."""
+    """The request breaks a documented rule; nothing was sent. ``field`` and ``rule`` say which.
 
-    def __init__(self, message: str, *, field: str | None = None, rule: str | None = None) -> None:
+    ``field``/``rule`` name the first violation; ``pydantic_errors`` keeps pydantic's
+    ``ValidationError.errors()`` (every violation) when the failure came from model construction.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        field: str | None = None,
+        rule: str | None = None,
+        pydantic_errors: Sequence[object] = (),
+    ) -> None:
         super().__init__(message)
         self.field = field
         self.rule = rule
+        self.pydantic_errors = list(pydantic_errors)
 
 
 class ScaleTransportError(SubmitError):

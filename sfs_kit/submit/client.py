@@ -1,0 +1,469 @@
+"""``ScaleClient``: a thin client for ``POST /v1/task/multistage`` that never creates a duplicate.
+
+Policy (spec §5.5, D25-D27): a POST is re-sent only when it is *retry-safe* (its body has a
+``unique_id`` or it carries an ``Idempotency-Key``), except after connect-phase failures, where
+nothing was sent. An ambiguous outcome of an unsafe POST raises ``OutcomeUnknownError``. A 409 after
+an ambiguous attempt means our own earlier attempt worked, so the task is looked up and returned
+with ``recovered=True``. Every request has a connect and a read timeout, and the whole call a
+deadline. urllib3 retries nothing itself (``retries=False``); this module's loop does.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import math
+import os
+import platform
+import random
+import time
+from collections.abc import Callable
+from typing import Literal, NamedTuple
+from urllib.parse import quote, urlencode, urlsplit
+
+import urllib3
+from pydantic import ValidationError
+
+from sfs_kit._version import __version__
+from sfs_kit.errors import (
+    DuplicateTaskError,
+    InputError,
+    OutcomeUnknownError,
+    ScaleApiError,
+    ScaleAuthError,
+    ScaleNetworkError,
+    ScaleNotFoundError,
+    SubmitError,
+    TaskRequestError,
+)
+from sfs_kit.submit._errors import error_for_response, map_urllib3_exceptions, parse_retry_after
+from sfs_kit.submit.request import TaskRequest, compact_json
+from sfs_kit.submit.task import DryRunRequest, Task
+
+__all__ = ["CREATE_PATH", "DEFAULT_BASE_URL", "MAX_RETRY_AFTER_S", "USER_AGENT", "ScaleClient"]
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_BASE_URL = "https://api.scale.com"
+CREATE_PATH = "/v1/task/multistage"
+MAX_RETRY_AFTER_S = 300.0
+MAX_BACKOFF_S = 60.0
+USER_AGENT = f"sfs_kit/{__version__} python/{platform.python_version()}"
+REDACTED = "Basic <redacted>"
+OnDuplicate = Literal["raise", "return_existing"]
+
+
+class _Failure(NamedTuple):
+    """A failed attempt that may be retried, with the server's Retry-After if honoured."""
+
+    error: SubmitError
+    retry_after_s: float | None = None
+
+
+class _Response(NamedTuple):
+    status: int
+    data: bytes
+    retry_after: float | None
+
+
+class _Attempts:
+    """Counts the attempts of one call and decides the delay before the next (D25)."""
+
+    def __init__(self, client: ScaleClient) -> None:
+        self._client = client
+        self.count = 0
+        self._deadline = client._clock() + client.deadline_s
+
+    def remaining_s(self) -> float:
+        return self._deadline - self._client._clock()
+
+    def next_delay_s(self, retry_after: float | None) -> float | None:
+        """Seconds to wait before attempt ``count + 1``, or None when attempts or time ran out."""
+        client = self._client
+        if self.count >= client.max_attempts:
+            return None
+        if retry_after is None:
+            backoff_s = min(MAX_BACKOFF_S, 2.0 ** (self.count - 1))
+            retry_after = backoff_s * client._rng.uniform(0.5, 1.0)
+        if retry_after >= self.remaining_s():
+            return None
+        return retry_after
+
+
+class ScaleClient:
+    """Client for Scale's multi-stage task endpoint; one urllib3 PoolManager per client.
+
+    The API key comes from ``api_key`` or ``SCALE_API_KEY``; the base URL from ``base_url``,
+    ``SCALE_API_BASE_URL`` or ``https://api.scale.com``. ``sleep``, ``rng`` and ``clock`` are
+    injectable so tests run without waiting. The key never appears in a repr, log or exception.
+    """
+
+    def __init__(
+        self,
+        api_key: str | None = None,
+        *,
+        base_url: str | None = None,
+        connect_timeout_s: float = 10.0,
+        create_read_timeout_s: float = 120.0,
+        get_read_timeout_s: float = 30.0,
+        max_attempts: int = 5,
+        deadline_s: float = 600.0,
+        sleep: Callable[[float], object] = time.sleep,
+        rng: random.Random | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        key = api_key if api_key is not None else os.environ.get("SCALE_API_KEY")
+        self._api_key = key or None
+        self.base_url = _checked_base_url(
+            base_url or os.environ.get("SCALE_API_BASE_URL") or DEFAULT_BASE_URL
+        )
+        for name, value in (("connect_timeout_s", connect_timeout_s),
+                            ("create_read_timeout_s", create_read_timeout_s),
+                            ("get_read_timeout_s", get_read_timeout_s),
+                            ("deadline_s", deadline_s)):
+            if not (isinstance(value, int | float) and math.isfinite(value) and value > 0):
+                raise InputError(f"ScaleClient {name} must be a positive number of seconds, "
+                                 f"found {value!r}; timeouts cannot be disabled.", field=name)
+        if isinstance(max_attempts, bool) or not isinstance(max_attempts, int) or max_attempts < 1:
+            raise InputError(f"ScaleClient max_attempts must be an int >= 1, found "
+                             f"{max_attempts!r}.", field="max_attempts")
+        self.connect_timeout_s = float(connect_timeout_s)
+        self.create_read_timeout_s = float(create_read_timeout_s)
+        self.get_read_timeout_s = float(get_read_timeout_s)
+        self.max_attempts = max_attempts
+        self.deadline_s = float(deadline_s)
+        self._sleep = sleep
+        self._rng = rng if rng is not None else random.Random()  # noqa: S311 (jitter, not crypto)
+        self._clock = clock
+        self._pool = urllib3.PoolManager(retries=False)
+
+    def __repr__(self) -> str:
+        key = "set" if self._api_key else "missing"
+        return f"ScaleClient(base_url={self.base_url!r}, api_key=<{key}>)"
+
+    def close(self) -> None:
+        """Close the pooled connections."""
+        self._pool.clear()
+
+    def __enter__(self) -> ScaleClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- public calls --------------------------------------------------------------------------
+
+    def create_multistage_task(
+        self,
+        request: TaskRequest,
+        *,
+        dry_run: bool = False,
+        idempotency_key: str | None = None,
+        on_duplicate: OnDuplicate = "raise",
+    ) -> Task | DryRunRequest:
+        """Create one multi-stage task (or, with ``dry_run``, return the request unsent)."""
+        if not isinstance(request, TaskRequest):
+            raise TaskRequestError(f"request must be a TaskRequest, found a "
+                                   f"{type(request).__name__}.", field="request", rule="type")
+        if on_duplicate not in ("raise", "return_existing"):
+            raise TaskRequestError(f"on_duplicate must be 'raise' or 'return_existing', found "
+                                   f"{on_duplicate!r}.", field="on_duplicate", rule="one_of")
+        if idempotency_key is not None and not idempotency_key.strip():
+            raise TaskRequestError(f"idempotency_key must be a non-empty string, found "
+                                   f"{idempotency_key!r}.", field="idempotency_key",
+                                   rule="non_empty")
+        body = request.to_body()
+        data = compact_json(body).encode("utf-8")
+        extra_headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
+        if dry_run:
+            headers = self._headers(json_body=True, extra=extra_headers, redact=True)
+            return DryRunRequest(method="POST", url=self.base_url + CREATE_PATH, headers=headers,
+                                 body=body)
+        headers = self._headers(json_body=True, extra=extra_headers)
+        return _CreateCall(self, request, data, headers, idempotency_key=idempotency_key,
+                           on_duplicate=on_duplicate).run()
+
+    def get_task(self, task_id: str) -> Task:
+        """``GET /v1/task/<task_id>``; retried on 408, 429, 5xx and network failures."""
+        if not isinstance(task_id, str) or not task_id.strip():
+            raise TaskRequestError(f"task_id must be a non-empty string, found {task_id!r}.",
+                                   field="task_id", rule="non_empty")
+        path = f"/v1/task/{quote(task_id, safe='')}"
+        payload = self._get_json(path)
+        task = _task_or_none(payload)
+        if task is None:
+            raise ScaleApiError(f"GET {path} answered without a task_id.", status_code=200,
+                                body_excerpt=_excerpt(payload))
+        return task
+
+    def find_tasks_by_unique_id(self, unique_id: str) -> list[Task]:
+        """``GET /v1/tasks?unique_id=<id>``: the tasks (0 or 1 in practice) with that unique_id."""
+        if not isinstance(unique_id, str) or not unique_id.strip():
+            raise TaskRequestError(f"unique_id must be a non-empty string, found {unique_id!r}.",
+                                   field="unique_id", rule="non_empty")
+        path = "/v1/tasks?" + urlencode({"unique_id": unique_id})
+        payload = self._get_json(path)
+        docs = payload.get("docs") if isinstance(payload, dict) else None
+        tasks = [_task_or_none(doc) for doc in docs] if isinstance(docs, list) else [None]
+        if any(task is None for task in tasks):
+            raise ScaleApiError(f"GET {path} answered without a 'docs' list of tasks.",
+                                status_code=200, body_excerpt=_excerpt(payload))
+        return [task for task in tasks if task is not None]
+
+    # --- plumbing ------------------------------------------------------------------------------
+
+    def _headers(
+        self, *, json_body: bool, extra: dict[str, str] | None = None, redact: bool = False
+    ) -> dict[str, str]:
+        headers = {"Content-Type": "application/json"} if json_body else {}
+        headers["Accept"] = "application/json"
+        headers["User-Agent"] = USER_AGENT
+        if redact:
+            headers["Authorization"] = REDACTED
+        elif self._api_key is None:
+            raise ScaleAuthError("No Scale API key: pass api_key= or set SCALE_API_KEY "
+                                 "(status_code 0: refused locally, nothing was sent).",
+                                 status_code=0)
+        else:
+            token = base64.b64encode(f"{self._api_key}:".encode()).decode("ascii")
+            headers["Authorization"] = f"Basic {token}"
+        headers.update(extra or {})
+        return headers
+
+    def _secrets(self) -> tuple[str, ...]:
+        if self._api_key is None:
+            return ()
+        return (self._api_key, base64.b64encode(f"{self._api_key}:".encode()).decode("ascii"))
+
+    def _send(
+        self, method: str, path: str, data: bytes | None, headers: dict[str, str],
+        read_timeout_s: float,
+    ) -> _Response:
+        """One request, no retries; failures come out as SubmitErrors (see ``_errors``)."""
+        timeout = urllib3.Timeout(connect=self.connect_timeout_s, read=max(read_timeout_s, 0.001))
+        logger.debug("%s %s", method, path)
+        with map_urllib3_exceptions(method, path):
+            response = self._pool.request(method, self.base_url + path, body=data,
+                                          headers=headers, timeout=timeout, retries=False,
+                                          redirect=False)
+        logger.debug("%s %s -> HTTP %d", method, path, response.status)
+        retry_after = parse_retry_after(response.headers.get("Retry-After"))
+        return _Response(response.status, response.data, retry_after)
+
+    def _error(self, response: _Response, what: str, note: str = "") -> ScaleApiError:
+        return error_for_response(response.status, response.data, what=what, note=note,
+                                  retry_after=response.retry_after, secrets=self._secrets())
+
+    def _get_json(self, path: str) -> object:
+        """GET ``path`` and parse its JSON; GETs are always safe to retry."""
+        headers = self._headers(json_body=False)
+        attempts = _Attempts(self)
+        while True:
+            attempts.count += 1
+            retry_after = None
+            try:
+                response = self._send("GET", path, None, headers,
+                                      min(self.get_read_timeout_s, attempts.remaining_s()))
+            except ScaleNetworkError as err:
+                failure: SubmitError = err
+            else:
+                if 200 <= response.status < 300:
+                    try:
+                        return json.loads(response.data)
+                    except ValueError as err:
+                        raise ScaleApiError(f"GET {path} answered HTTP {response.status} with a "
+                                            f"body that is not JSON.", status_code=response.status,
+                                            body_excerpt=_excerpt(response.data)) from err
+                failure = self._error(response, f"GET {path}")
+                if not _retryable_status(response.status):
+                    raise failure
+                retry_after = _honoured_retry_after(response, failure)
+            delay = attempts.next_delay_s(retry_after)
+            if delay is None:
+                raise failure
+            logger.info("GET %s attempt %d/%d failed (%s); retrying in %.1f s.", path,
+                        attempts.count, self.max_attempts, type(failure).__name__, delay)
+            self._sleep(delay)
+
+
+class _CreateCall:
+    """The state of one ``create_multistage_task`` call: attempts, and whether one was ambiguous."""
+
+    def __init__(
+        self, client: ScaleClient, request: TaskRequest, data: bytes, headers: dict[str, str], *,
+        idempotency_key: str | None, on_duplicate: OnDuplicate,
+    ) -> None:
+        self.client = client
+        self.request = request
+        self.data = data
+        self.headers = headers
+        self.idempotency_key = idempotency_key
+        self.on_duplicate = on_duplicate
+        self.retry_safe = request.unique_id is not None or idempotency_key is not None
+        self.ambiguous = False  # an earlier attempt of this call may have created the task
+        self.what = f"POST {CREATE_PATH}"
+
+    def run(self) -> Task:
+        client = self.client
+        attempts = _Attempts(client)
+        while True:
+            attempts.count += 1
+            outcome = self._attempt(attempts)
+            if isinstance(outcome, Task):
+                return outcome
+            failure = outcome.error
+            delay = attempts.next_delay_s(outcome.retry_after_s)
+            if delay is None:
+                break
+            logger.info("%s attempt %d/%d failed (%s); retrying in %.1f s.", self.what,
+                        attempts.count, client.max_attempts, type(failure).__name__, delay)
+            client._sleep(delay)
+        if not self.ambiguous:
+            raise failure
+        if self.request.unique_id is not None:
+            found = self._lookup_ours()
+            if found is not None:
+                return found
+            raise failure
+        raise OutcomeUnknownError(
+            f"{self.what} failed {attempts.count} times and at least one attempt may have "
+            f"created the task; the task may or may not exist, and without a unique_id it "
+            f"cannot be looked up.") from failure
+
+    def _attempt(self, attempts: _Attempts) -> Task | _Failure:
+        """Send once: the task, or a failure worth retrying; raises what must not be retried."""
+        client = self.client
+        read_s = min(client.create_read_timeout_s, attempts.remaining_s())
+        try:
+            response = client._send("POST", CREATE_PATH, self.data, self.headers, read_s)
+        except ScaleNetworkError as err:
+            if err.sent:
+                self._mark_ambiguous(err)
+            return _Failure(err)
+        if 200 <= response.status < 300:
+            task = _task_from_bytes(response.data)
+            if task is not None:
+                return task
+            failure = OutcomeUnknownError(
+                f"{self.what} answered HTTP {response.status} without a task_id; the task may or "
+                f"may not exist.")
+            self._mark_ambiguous(failure)
+            return _Failure(failure)
+        if response.status == 409:
+            return self._on_conflict(response)
+        may_exist = response.status == 408 or response.status >= 500
+        note = "" if self.retry_safe or not may_exist else (
+            "; the task may have been created, and without a unique_id or Idempotency-Key the "
+            "request is not sent again")
+        error = client._error(response, self.what, note)
+        if not _retryable_status(response.status) or not self.retry_safe:
+            raise error
+        if may_exist:
+            self.ambiguous = True
+        return _Failure(error, _honoured_retry_after(response, error))
+
+    def _mark_ambiguous(self, err: SubmitError) -> None:
+        """Record an ambiguous attempt; without retry-safety that ends the call."""
+        self.ambiguous = True
+        if not self.retry_safe:
+            raise OutcomeUnknownError(
+                f"{self.what} had an ambiguous outcome ({err}); the task may or may not exist, "
+                f"and without a unique_id or Idempotency-Key it is not sent again.") from err
+
+    def _on_conflict(self, response: _Response) -> Task:
+        """A 409: ours from an earlier ambiguous attempt (recover), or someone else's (D26)."""
+        client = self.client
+        duplicate = client._error(response, self.what)
+        assert isinstance(duplicate, DuplicateTaskError)
+        existing = duplicate.existing_task_id
+        if self.ambiguous:
+            if self.request.unique_id is not None:
+                found = self._lookup_ours()
+                if found is not None:
+                    return found
+                raise duplicate
+            if existing is None:
+                raise OutcomeUnknownError(
+                    f"{self.what} answered 409 after an ambiguous attempt, but the message names "
+                    f"no task id; the task may or may not exist.") from duplicate
+            try:
+                task = client.get_task(existing)
+            except ScaleNotFoundError as err:
+                raise OutcomeUnknownError(
+                    f"{self.what} answered 409 naming task {existing!r} after an ambiguous "
+                    f"attempt, but that task cannot be found; the task may or may not exist."
+                ) from err
+            return task.model_copy(update={"recovered": True})
+        if self.on_duplicate == "return_existing":
+            if existing is not None:
+                return client.get_task(existing)
+            if self.request.unique_id is not None:
+                tasks = client.find_tasks_by_unique_id(self.request.unique_id)
+                if len(tasks) == 1:
+                    return tasks[0]
+        raise duplicate
+
+    def _lookup_ours(self) -> Task | None:
+        """The one task with our unique_id and our attachments, marked recovered; else None."""
+        assert self.request.unique_id is not None
+        try:
+            tasks = self.client.find_tasks_by_unique_id(self.request.unique_id)
+        except SubmitError as err:
+            raise OutcomeUnknownError(
+                f"{self.what} had an ambiguous outcome and looking up unique_id "
+                f"{self.request.unique_id!r} failed ({err}); the task may or may not exist."
+            ) from err
+        ours = [t for t in tasks if t.params.get("attachments") == self.request.attachments]
+        if len(tasks) == 1 and len(ours) == 1:
+            logger.info("Recovered task %s created by an earlier attempt.", ours[0].task_id)
+            return ours[0].model_copy(update={"recovered": True})
+        return None
+
+
+def _retryable_status(status: int) -> bool:
+    return status in (408, 429) or status >= 500
+
+
+def _honoured_retry_after(response: _Response, error: ScaleApiError) -> float | None:
+    """The server's Retry-After on 429/503; more than 300 s stops the call (raises ``error``)."""
+    if response.status not in (429, 503) or response.retry_after is None:
+        return None
+    if response.retry_after > MAX_RETRY_AFTER_S:
+        logger.warning("Server asks to retry after %.0f s (> %.0f s); giving up.",
+                       response.retry_after, MAX_RETRY_AFTER_S)
+        raise error
+    return response.retry_after
+
+
+def _checked_base_url(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
+        raise InputError(f"Scale base URL must be an http(s) URL with a host and no query, "
+                         f"found {url!r}.", field="base_url")
+    return url.rstrip("/")
+
+
+def _task_or_none(payload: object) -> Task | None:
+    """A Task from a JSON object with a string task_id (D29), else None."""
+    if not isinstance(payload, dict) or not isinstance(payload.get("task_id"), str):
+        return None
+    try:
+        return Task.model_validate(payload)
+    except ValidationError:
+        logger.warning("Task %s has unexpected field types; keeping only its id.",
+                       payload["task_id"])
+        return Task(task_id=payload["task_id"])
+
+
+def _task_from_bytes(data: bytes) -> Task | None:
+    try:
+        payload = json.loads(data)
+    except ValueError:
+        return None
+    return _task_or_none(payload)
+
+
+def _excerpt(payload: object) -> str:
+    text = payload.decode("utf-8", "replace") if isinstance(payload, bytes) else repr(payload)
+    return text[:500]

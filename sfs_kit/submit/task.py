@@ -1,0 +1,49 @@
+"""What the endpoint answers (spec §5.3): a small ``Task`` model, and ``DryRunRequest``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, field_validator
+
+__all__ = ["DryRunRequest", "Task"]
+
+
+class Task(BaseModel):
+    """A Scale task as returned by create or lookup; unknown fields are kept (``model_extra``).
+
+    ``recovered`` is ours, not Scale's: True when an earlier, ambiguous attempt of the same call
+    created the task and a lookup found it (spec §5.5).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="allow")
+
+    task_id: str
+    status: str | None = None
+    type: str | None = None
+    created_at: str | None = None
+    params: dict[str, Any] = {}
+    metadata: dict[str, Any] = {}
+    unique_id: str | None = None
+    recovered: bool = False
+
+    @field_validator("params", "metadata", mode="before")
+    @classmethod
+    def _null_is_empty(cls, value: object) -> object:
+        return {} if value is None else value
+
+    @field_validator("status", "type", "created_at", "unique_id", mode="before")
+    @classmethod
+    def _as_text(cls, value: object) -> object:
+        return value if value is None or isinstance(value, str) else str(value)
+
+
+class DryRunRequest(BaseModel):
+    """The exact request a ``dry_run`` create would send, with Authorization redacted."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    method: str
+    url: str
+    headers: dict[str, str]
+    body: dict[str, Any]
