@@ -18,6 +18,15 @@ logging.getLogger(__name__).addHandler(logging.NullHandler())
 
 # public name -> module that defines it; add an entry when a module grows a public function.
 _LAZY: dict[str, str] = {
+    "SfsAppendWriter": "sfs_kit.codecs.sfs",
+    "SfsIndex": "sfs_kit.codecs.sfs",
+    "SfsItem": "sfs_kit.codecs.sfs",
+    "SfsPlan": "sfs_kit.codecs.sfs",
+    "encode_sfs_dict": "sfs_kit.codecs.sfs",
+    "index_sfs": "sfs_kit.codecs.sfs",
+    "plan_sfs": "sfs_kit.codecs.sfs",
+    "read_sfs_dict": "sfs_kit.codecs.sfs",
+    "write_sfs_dict": "sfs_kit.codecs.sfs",
 }
 
 __all__ = sorted(["__version__", *_error_names, *_LAZY])

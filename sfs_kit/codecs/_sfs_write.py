@@ -1,0 +1,71 @@
+"""Streaming .sfs writer: plan, then header, then each array's buffer; atomic for paths (D2)."""
+
+from __future__ import annotations
+
+import io
+import os
+import secrets
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO, Any, BinaryIO
+
+from sfs_kit.codecs._sfs_plan import SfsPlan, build_plan
+
+__all__ = ["atomic_output", "encode_sfs_dict", "write_sfs_dict"]
+
+
+@contextmanager
+def atomic_output(dest: str | os.PathLike[str]) -> Iterator[IO[bytes]]:
+    """Yield an unbuffered file in ``dest``'s directory; on success it replaces ``dest``.
+
+    The temp file is created with mode 0o666 minus the umask (like ``open``) and is removed if
+    the body raises, so a failed write leaves nothing behind.
+    """
+    target = Path(os.fspath(dest))
+    while True:
+        temp = target.with_name(f".{target.name}.{secrets.token_hex(6)}.tmp")
+        try:
+            fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+            break
+        except FileExistsError:  # pragma: no cover - 48 random bits collided
+            continue
+    try:
+        with open(fd, "wb", buffering=0) as stream:
+            yield stream
+        os.replace(temp, target)
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
+
+
+def write_plan(plan: SfsPlan, dest: str | os.PathLike[str] | BinaryIO) -> int:
+    """Write a planned file to a path (atomically) or to a binary stream (left open)."""
+    if isinstance(dest, (str, os.PathLike)):
+        with atomic_output(dest) as stream:
+            return plan.write_to(stream)
+    return plan.write_to(dest)
+
+
+def write_sfs_dict(
+    tree: Mapping[str, Any],
+    dest: str | os.PathLike[str] | BinaryIO,
+    *,
+    align: int = 64,
+) -> int:
+    """Write a dict tree (JSON values plus numpy arrays / bytes) as .sfs; return the byte count.
+
+    Arrays are streamed straight from their buffers (no whole-file buffer, no per-array copy for
+    C-contiguous little-endian arrays). Raises ``InputError`` naming the key path of any value
+    that cannot be written; nothing is left at a path destination on failure.
+    """
+    return write_plan(build_plan(tree, align, None), dest)
+
+
+def encode_sfs_dict(tree: Mapping[str, Any], *, align: int = 64) -> bytes:
+    """Return the .sfs encoding of ``tree`` as bytes (convenient for tests and small data)."""
+    plan = build_plan(tree, align, None)
+    buffer = io.BytesIO()
+    plan.write_to(buffer)
+    return buffer.getvalue()
+
