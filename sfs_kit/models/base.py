@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
-__all__ = ["SfsModel", "to_tree"]
+__all__ = ["SfsModel", "replace", "to_tree"]
 
 
 class SfsModel(BaseModel):
@@ -38,6 +38,9 @@ class SfsModel(BaseModel):
         return out
 
 
+SfsModelT = TypeVar("SfsModelT", bound=SfsModel)
+
+
 def _is_default(value: object, default: object) -> bool:
     if isinstance(value, np.ndarray) or isinstance(default, np.ndarray):
         return False
@@ -56,3 +59,10 @@ def to_tree(value: object) -> Any:
     if isinstance(value, list | tuple):
         return [to_tree(v) for v in value]
     return value
+
+
+def replace(model: SfsModelT, **changes: Any) -> SfsModelT:
+    """A validated copy of ``model`` with ``changes`` applied (fields given keep counting as set)."""
+    data = {name: getattr(model, name) for name in model.model_fields_set}
+    data.update(changes)
+    return type(model).model_validate(data)
