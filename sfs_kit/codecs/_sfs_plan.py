@@ -106,7 +106,8 @@ class SfsPlan:
         """Yield the file's bytes in order: header, sentinel, then each item and its padding.
 
         C-contiguous little-endian arrays are yielded as zero-copy memoryviews; others are
-        converted in chunks of at most ``CHUNK_BYTES``.
+        converted in chunks of at most ``CHUNK_BYTES`` through one reused buffer, so each chunk
+        is valid only until the next is requested (write it, don't keep it).
         """
         yield self.header
         yield bytes(self.align)
@@ -138,7 +139,11 @@ def write_all(stream: IO[bytes] | _Writable, chunk: bytes | memoryview) -> None:
 
 
 def iter_array_chunks(arr: Array) -> Iterator[memoryview]:
-    """Yield an array's bytes in C order, little-endian, copying at most ``CHUNK_BYTES`` at once."""
+    """Yield an array's bytes in C order, little-endian, copying at most ``CHUNK_BYTES`` at once.
+
+    Converted chunks share one reusable buffer: consume (write) each chunk before asking for
+    the next one.
+    """
     if arr.nbytes == 0:
         return
     target = arr.dtype.newbyteorder("<")
@@ -155,9 +160,12 @@ def _converted_chunks(arr: Array, target: np.dtype[Any]) -> Iterator[memoryview]
     rows = arr.shape[0]
     per_chunk = CHUNK_BYTES // (arr.nbytes // rows)
     if per_chunk >= 1:
+        buffer = np.empty((per_chunk, *arr.shape[1:]), dtype=target)
         for start in range(0, rows, per_chunk):
-            block = np.array(arr[start : start + per_chunk], dtype=target, order="C")
-            yield block.data.cast("B")
+            block = arr[start : start + per_chunk]
+            out = buffer[: block.shape[0]]
+            np.copyto(out, block, casting="equiv")
+            yield out.data.cast("B")
     else:
         for row in range(rows):
             yield from _converted_chunks(arr[row], target)
@@ -321,10 +329,11 @@ def build_plan(tree: Mapping[str, Any], align: int, ref_owner: object | None) ->
     ]
     text = json.dumps(header, separators=(",", ":"), ensure_ascii=True, allow_nan=False)
     raw = text.encode("ascii")
+    padded = raw + b" " * padding(len(raw), align)
     return SfsPlan(
-        header=raw + b" " * padding(len(raw), align),
+        header=padded,
         items=tuple(planner.items),
-        size=len(header) + planner.next_offset,
+        size=len(padded) + planner.next_offset,
         align=align,
         sources=tuple(planner.sources),
     )
