@@ -76,6 +76,8 @@ def read_sfs(source: SfsSource, *, lenient: bool = False) -> Scene:
         details = err.errors(include_url=False)
         first = details[0] if details else {"loc": (), "msg": "invalid"}
         loc = ".".join(str(p) for p in first["loc"]) or "<scene>"
-        msg = (f"{name!r} is not a valid SFS 1.0 scene: {len(details)} problem(s), first at "
-               f"{loc}: {first['msg']}.")
+        msg = (
+            f"{name!r} is not a valid SFS 1.0 scene: {len(details)} problem(s), first at "
+            f"{loc}: {first['msg']}."
+        )
         raise SceneValidationError(msg, pydantic_errors=details) from err

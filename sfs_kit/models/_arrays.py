@@ -72,8 +72,10 @@ def frozen_array(
     with the field location) for anything else.
     """
     if accept_bytes and isinstance(value, bytes | bytearray | memoryview):
-        value = np.frombuffer(value, dtype=np.uint8) if isinstance(value, bytes) else np.array(
-            memoryview(value).cast("B"), dtype=np.uint8
+        value = (
+            np.frombuffer(value, dtype=np.uint8)
+            if isinstance(value, bytes)
+            else np.array(memoryview(value).cast("B"), dtype=np.uint8)
         )
     if not isinstance(value, np.ndarray):
         raise ValueError(f"expected a numpy array, found {type(value).__name__}")
@@ -135,10 +137,14 @@ def _number_rows(value: object) -> npt.NDArray[np.float64]:
     if isinstance(value, np.ndarray):
         return frozen_array(value, dtypes=("<f8",), shape=(None, 7))
     if not isinstance(value, list | tuple):
-        raise ValueError(f"expected a list of [x, y, z, qx, qy, qz, qw] rows, found {type(value).__name__}")
+        raise ValueError(
+            f"expected a list of [x, y, z, qx, qy, qz, qw] rows, found {type(value).__name__}"
+        )
     for i, row in enumerate(value):
         if not isinstance(row, list | tuple) or len(row) != 7:
-            raise ValueError(f"row {i} must hold 7 numbers [x, y, z, qx, qy, qz, qw], found {row!r}")
+            raise ValueError(
+                f"row {i} must hold 7 numbers [x, y, z, qx, qy, qz, qw], found {row!r}"
+            )
         for v in row:
             if isinstance(v, bool) or not isinstance(v, int | float):
                 raise ValueError(f"row {i} must hold numbers only, found {v!r}")

@@ -33,7 +33,7 @@ def image_size(content: npt.NDArray[np.uint8]) -> tuple[int, int] | None:
             return None
         return int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")
     if kind == "jpeg":
-        return _jpeg_size(memoryview(np.ascontiguousarray(content)))
+        return _jpeg_size(memoryview(np.ascontiguousarray(content).data))
     return None
 
 

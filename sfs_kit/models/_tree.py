@@ -38,8 +38,9 @@ def freeze_tree(value: object, *, arrays: bool = True, where: str = "") -> Any:
             raise ValueError(f"{where or 'the value'} is an array; only JSON values are allowed")
         if value.dtype.kind not in "biuf":
             raise ValueError(f"{where or 'the value'} has unsupported dtype {value.dtype.name}")
-        return frozen_array(value, dtypes=(value.dtype.newbyteorder("<").str,),
-                            shape=(None,) * value.ndim)
+        return frozen_array(
+            value, dtypes=(value.dtype.newbyteorder("<").str,), shape=(None,) * value.ndim
+        )
     if isinstance(value, float) and not math.isfinite(value):
         raise ValueError(f"{where or 'the value'} is {value!r}; only finite numbers are allowed")
     if value is None or isinstance(value, str | int | float):

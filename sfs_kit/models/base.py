@@ -62,7 +62,7 @@ def to_tree(value: object) -> Any:
 
 
 def replace(model: SfsModelT, **changes: Any) -> SfsModelT:
-    """A validated copy of ``model`` with ``changes`` applied (fields given keep counting as set)."""
+    """A validated copy of ``model`` with ``changes`` applied; given fields stay marked as set."""
     data = {name: getattr(model, name) for name in model.model_fields_set}
     data.update(changes)
     return type(model).model_validate(data)

@@ -9,8 +9,13 @@ from pydantic import Field, StrictFloat, StrictInt, model_validator
 
 from sfs_kit.models.base import SfsModel
 
-__all__ = ["DISTORTION_PARAM_COUNTS", "DISTORTION_PARAM_NAMES", "CameraIntrinsics", "Distortion",
-           "DistortionModel"]
+__all__ = [
+    "DISTORTION_PARAM_COUNTS",
+    "DISTORTION_PARAM_NAMES",
+    "CameraIntrinsics",
+    "Distortion",
+    "DistortionModel",
+]
 
 DistortionModel = Literal[
     "brown_conrady",
@@ -31,7 +36,18 @@ DISTORTION_PARAM_NAMES: Final[dict[str, tuple[str, ...]]] = {
     "mod_equi_fish": ("k1", "k2", "k3", "k4"),
     "mod_kannala": ("k1", "k2", "k3", "k4"),
     "fisheye_rad_tan_prism": (
-        "k1", "k2", "k3", "k4", "k5", "k6", "p1", "p2", "s1", "s2", "s3", "s4",
+        "k1",
+        "k2",
+        "k3",
+        "k4",
+        "k5",
+        "k6",
+        "p1",
+        "p2",
+        "s1",
+        "s2",
+        "s3",
+        "s4",
     ),
     "fisheye_radial_custom": ("k1", "k2", "k3", "k4", "k5", "k6", "p1", "p2", "dcx", "dcy"),
     "ftheta": ("k1", "k2", "k3", "k4", "k5"),

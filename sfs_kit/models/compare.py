@@ -6,6 +6,7 @@ Arrays compare with ``np.array_equal`` after a dtype check, NaN equal to NaN for
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -60,7 +61,7 @@ def first_difference(a: object, b: object, path: str = "") -> str | None:
         return None
     if type(a) is not type(b) and not (_is_number(a) and _is_number(b)):
         return f"{where}: {a!r} ({type(a).__name__}) != {b!r} ({type(b).__name__})"
-    if isinstance(a, float) and isinstance(b, float) and a != a and b != b:  # both NaN
+    if isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b):
         return None
     if a != b:
         return f"{where}: {a!r} != {b!r}"
@@ -76,7 +77,8 @@ def _array_difference(a: Any, b: Any, where: str) -> str | None:
         return f"{where}: shape {a.shape} != {b.shape}"
     equal_nan = a.dtype.kind in "fc"
     if not np.array_equal(a, b, equal_nan=equal_nan):
-        idx = np.argwhere(~((a == b) | ((a != a) & (b != b)) if equal_nan else (a == b)))
+        same = (a == b) | (np.isnan(a) & np.isnan(b)) if equal_nan else (a == b)
+        idx = np.argwhere(~same)
         first = tuple(int(i) for i in idx[0]) if idx.size else ()
         return f"{where}: arrays differ first at index {first}"
     return None

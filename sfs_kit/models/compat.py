@@ -22,7 +22,12 @@ import numpy.typing as npt
 
 from sfs_kit.errors import SceneValidationError
 from sfs_kit.models.base import replace
-from sfs_kit.models.geometry import interpolate_pose, pose_to_matrix, rotate_vectors, transform_points
+from sfs_kit.models.geometry import (
+    interpolate_pose,
+    pose_to_matrix,
+    rotate_vectors,
+    transform_points,
+)
 from sfs_kit.models.pose import PosePath
 from sfs_kit.models.scene import Scene
 from sfs_kit.models.sensors import (
@@ -74,8 +79,10 @@ def _poses(poses: PosePath, div: int, where: str) -> PosePath:
     bad = ~(np.abs(norms - 1.0) <= QUAT_NORM_TOLERANCE)
     if bad.any():
         i = int(np.argmax(bad))
-        msg = (f"Quaternion {i} of {where} has norm {norms[i]:.6g}; it must be within "
-               f"{QUAT_NORM_TOLERANCE} of 1 to be normalised (V-P4).")
+        msg = (
+            f"Quaternion {i} of {where} has norm {norms[i]:.6g}; it must be within "
+            f"{QUAT_NORM_TOLERANCE} of 1 to be normalised (V-P4)."
+        )
         raise SceneValidationError(msg)
     if div == 1 and np.all(norms == 1.0):
         return poses
@@ -88,9 +95,10 @@ def _sensor(sensor: Sensor, div: int, offset: int) -> Sensor:
     where = f"sensor {sensor.id!r}"
     if isinstance(sensor, LidarSensor | RadarSensor):
         poses = _poses(sensor.poses, div, f"{where} poses")
+        source: tuple[LidarFrame | RadarFrame, ...] = sensor.frames
         frames = tuple(
             _frame(sensor, frame, poses, div, offset, f"{where} frame {i}")
-            for i, frame in enumerate(sensor.frames)
+            for i, frame in enumerate(source)
         )
         return replace(sensor, poses=poses, frames=frames, coordinates="world")
     if isinstance(sensor, CameraSensor):
@@ -102,14 +110,21 @@ def _sensor(sensor: Sensor, div: int, offset: int) -> Sensor:
                 for img in sensor.images
             )
         if div != 1 and sensor.video is not None:
-            changes["video"] = replace(sensor.video,
-                                       timestamps=_frozen(sensor.video.timestamps // div))
+            changes["video"] = replace(
+                sensor.video, timestamps=_frozen(sensor.video.timestamps // div)
+            )
         return replace(sensor, **changes)
     return sensor
 
 
-def _frame(sensor: LidarSensor | RadarSensor, frame: LidarFrame | RadarFrame, poses: PosePath,
-           div: int, offset: int, where: str) -> LidarFrame | RadarFrame:
+def _frame(  # noqa: PLR0917
+    sensor: LidarSensor | RadarSensor,
+    frame: LidarFrame | RadarFrame,
+    poses: PosePath,
+    div: int,
+    offset: int,
+    where: str,
+) -> LidarFrame | RadarFrame:
     points = frame.points
     changes: dict[str, Any] = {}
     if points.timestamps is not None:
@@ -128,23 +143,26 @@ def _frame(sensor: LidarSensor | RadarSensor, frame: LidarFrame | RadarFrame, po
     return replace(frame, timestamp=frame.timestamp // div, points=new_points)
 
 
-def _point_times(stamps: npt.NDArray[Any], frame_ts: int, div: int, offset: int,
-                 where: str) -> npt.NDArray[np.uint32] | None:
+def _point_times(
+    stamps: npt.NDArray[Any], frame_ts: int, div: int, offset: int, where: str
+) -> npt.NDArray[Any] | None:
     if stamps.size == 0:
         return None
-    lo = int(stamps.min())
+    absolute = stamps.dtype == np.uint64 and offset > 0 and int(stamps.min()) >= offset + frame_ts
+    if stamps.dtype == np.uint32 and div == 1:
+        return stamps  # already uint32 on the scene clock: keep the read-only array
     rel = stamps.astype(np.uint64)
-    if stamps.dtype == np.uint64 and offset > 0 and lo >= offset + frame_ts:
-        rel = rel - np.uint64(offset)  # absolute times: move onto the scene clock
+    if absolute:
+        rel -= np.uint64(offset)  # absolute times: move onto the scene clock
     if div != 1:
-        rel = rel // np.uint64(div)
+        rel //= np.uint64(div)
     hi = int(rel.max())
     if hi > _UINT32_MAX:
-        msg = (f"Point timestamps of {where} reach {hi} us on the scene clock, beyond uint32 "
-               f"({_UINT32_MAX}); normalise them to time_offset or split the scene (D11).")
+        msg = (
+            f"Point timestamps of {where} reach {hi} us on the scene clock, beyond uint32 "
+            f"({_UINT32_MAX}); normalise them to time_offset or split the scene (D11)."
+        )
         raise SceneValidationError(msg)
-    if rel.dtype == np.uint32:
-        return stamps  # type: ignore[return-value]
     return _frozen(rel.astype(np.uint32))
 
 
@@ -154,9 +172,14 @@ def _scale_times(node: Any, div: int) -> Any:
         out: dict[str, Any] = {}
         for key, value in node.items():
             if key == "timestamps" and isinstance(value, list):
-                out[key] = [v // div if isinstance(v, int) and not isinstance(v, bool) else v
-                            for v in value]
-            elif key in ("start", "duration") and isinstance(value, int) and not isinstance(value, bool):
+                out[key] = [
+                    v // div if isinstance(v, int) and not isinstance(v, bool) else v for v in value
+                ]
+            elif (
+                key in ("start", "duration")
+                and isinstance(value, int)
+                and not isinstance(value, bool)
+            ):
                 out[key] = value // div
             else:
                 out[key] = _scale_times(value, div)

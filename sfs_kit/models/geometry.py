@@ -48,7 +48,7 @@ def quat_to_matrix(quat_xyzw: npt.ArrayLike) -> F64:
 
 
 def matrix_to_quat(matrix: npt.ArrayLike) -> F64:
-    """Unit quaternions ``(..., 4)`` xyzw from rotation matrices ``(..., 3, 3)``, with ``w >= 0``."""
+    """Unit quaternions ``(..., 4)`` xyzw from rotation matrices ``(..., 3, 3)``; ``w >= 0``."""
     m = np.asarray(matrix, dtype=np.float64)
     flat = m.reshape(-1, 3, 3)
     out = np.empty((flat.shape[0], 4), dtype=np.float64)
@@ -123,7 +123,9 @@ def _slerp(q0: F64, q1: F64, alpha: F64) -> F64:
     return result
 
 
-def transform_points(points: npt.NDArray[Any], world_from_sensor: npt.ArrayLike) -> npt.NDArray[np.float32]:
+def transform_points(
+    points: npt.NDArray[Any], world_from_sensor: npt.ArrayLike
+) -> npt.NDArray[np.float32]:
     """``(N, 3)`` points mapped by a 4x4 transform, computed in float64, returned as float32."""
     m = np.asarray(world_from_sensor, dtype=np.float64)
     p = np.asarray(points, dtype=np.float64).reshape(-1, 3)
@@ -132,7 +134,9 @@ def transform_points(points: npt.NDArray[Any], world_from_sensor: npt.ArrayLike)
     return out.astype(np.float32)
 
 
-def rotate_vectors(vectors: npt.NDArray[Any], world_from_sensor: npt.ArrayLike) -> npt.NDArray[np.float32]:
+def rotate_vectors(
+    vectors: npt.NDArray[Any], world_from_sensor: npt.ArrayLike
+) -> npt.NDArray[np.float32]:
     """``(N, 3)`` direction vectors rotated (not translated) by a 4x4 transform, as float32."""
     m = np.asarray(world_from_sensor, dtype=np.float64)
     p = np.asarray(vectors, dtype=np.float64).reshape(-1, 3)

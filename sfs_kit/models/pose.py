@@ -1,4 +1,4 @@
-"""``PosePath``: sensor-to-world poses over time, rows ``[x, y, z, qx, qy, qz, qw]`` (scalar last)."""
+"""``PosePath``: sensor-to-world poses over time, rows ``[x, y, z, qx, qy, qz, qw]``."""
 
 from __future__ import annotations
 

@@ -70,7 +70,9 @@ def _shift_poses(poses: PosePath, origin: npt.NDArray[np.float64]) -> PosePath:
     return PosePath(timestamps=poses.timestamps, values=values)
 
 
-def _shift_points(positions: npt.NDArray[np.float32], origin: npt.NDArray[np.float64]) -> npt.NDArray[np.float32]:
+def _shift_points(
+    positions: npt.NDArray[np.float32], origin: npt.NDArray[np.float64]
+) -> npt.NDArray[np.float32]:
     out = (positions.astype(np.float64) - origin).astype(np.float32)
     out.flags.writeable = False
     return out
@@ -81,16 +83,19 @@ def _sensor(sensor: Sensor, origin: npt.NDArray[np.float64]) -> Sensor:
         frames = sensor.frames
         if sensor.coordinates == "world":
             frames = tuple(  # type: ignore[assignment]
-                replace(f, points=replace(f.points, positions=_shift_points(f.points.positions, origin)))
+                replace(
+                    f, points=replace(f.points, positions=_shift_points(f.points.positions, origin))
+                )
                 for f in sensor.frames
             )
         return replace(sensor, poses=_shift_poses(sensor.poses, origin), frames=frames)
     if isinstance(sensor, CameraSensor | OdometrySensor):
         return replace(sensor, poses=_shift_poses(sensor.poses, origin))
-    if isinstance(sensor, PointsSensor):
-        return replace(sensor, points=replace(
-            sensor.points, positions=_shift_points(sensor.points.positions, origin)))
-    return sensor
+    assert isinstance(sensor, PointsSensor)
+    return replace(
+        sensor,
+        points=replace(sensor.points, positions=_shift_points(sensor.points.positions, origin)),
+    )
 
 
 def _annotation(ann: Any, origin: npt.NDArray[np.float64]) -> Any:
@@ -103,13 +108,17 @@ def _annotation(ann: Any, origin: npt.NDArray[np.float64]) -> Any:
         if kind == "cuboid":
             out["path"] = {**path, "values": [_shift_row(r, origin, 3, 6) for r in path["values"]]}
         elif kind in _ROW_TYPES:
-            out["path"] = {**path, "values": [_shift_row(r, origin, 0, None) for r in path["values"]]}
+            out["path"] = {
+                **path,
+                "values": [_shift_row(r, origin, 0, None) for r in path["values"]],
+            }
     if kind == "cuboid":
         for key in ("activations", "projections"):
             if isinstance(ann.get(key), list):
                 out[key] = [
                     {**item, "cuboids": [_shift_row(r, origin, 3, 6) for r in item["cuboids"]]}
-                    if isinstance(item, dict) and isinstance(item.get("cuboids"), list) else item
+                    if isinstance(item, dict) and isinstance(item.get("cuboids"), list)
+                    else item
                     for item in ann[key]
                 ]
     return out
@@ -117,7 +126,9 @@ def _annotation(ann: Any, origin: npt.NDArray[np.float64]) -> Any:
 
 def _shift_row(row: Any, origin: npt.NDArray[np.float64], start: int, stop: int | None) -> Any:
     """Subtract the origin from xyz triplets in ``row[start:stop]``; anything else is kept."""
-    if not isinstance(row, list) or not all(isinstance(v, int | float) and not isinstance(v, bool) for v in row):
+    if not isinstance(row, list) or not all(
+        isinstance(v, int | float) and not isinstance(v, bool) for v in row
+    ):
         return row
     out = [float(v) for v in row]
     end = len(out) if stop is None else min(stop, len(out))

@@ -11,13 +11,14 @@ through both, so finiteness and the largest magnitude come from the same two pas
 
 from __future__ import annotations
 
+import itertools
 import logging
 import math
 import shutil
 import subprocess
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, TypeGuard
 
 import numpy as np
 import numpy.typing as npt
@@ -41,11 +42,27 @@ FPS_TOLERANCE: Final = 0.10  # V-C5
 
 COMPAT_SENSOR_TYPES: Final = frozenset({"camera", "lidar", "radar"})
 SPEC_SENSOR_TYPES: Final = COMPAT_SENSOR_TYPES | {"odometry", "points"}
-ANNOTATION_TYPES: Final = frozenset({
-    "cuboid", "attributes", "box_2d", "point_2d", "polyline_2d", "polygon_2d", "polygon",
-    "polygon_topdown", "polyline", "point", "point_topdown", "link", "labeled_points",
-    "point_segmentation", "localization_adjustment", "object", "event",
-})
+ANNOTATION_TYPES: Final = frozenset(
+    {
+        "cuboid",
+        "attributes",
+        "box_2d",
+        "point_2d",
+        "polyline_2d",
+        "polygon_2d",
+        "polygon",
+        "polygon_topdown",
+        "polyline",
+        "point",
+        "point_topdown",
+        "link",
+        "labeled_points",
+        "point_segmentation",
+        "localization_adjustment",
+        "object",
+        "event",
+    }
+)
 _ANNOTATION_3D_ROWS: Final = frozenset(
     {"polygon", "polygon_topdown", "polyline", "point", "point_topdown"}
 )
@@ -83,8 +100,12 @@ class Issue:
 
     def to_dict(self) -> dict[str, str]:
         """JSON view (for ``sfs-kit validate --json``)."""
-        return {"code": self.code, "severity": self.severity, "path": self.path,
-                "message": self.message}
+        return {
+            "code": self.code,
+            "severity": self.severity,
+            "path": self.path,
+            "message": self.message,
+        }
 
 
 def validate(scene: object, *, mode: Mode = "compat") -> list[Issue]:
@@ -112,11 +133,11 @@ def validate_tree(tree: object, *, mode: Mode = "compat") -> list[Issue]:
 # --- helpers -------------------------------------------------------------------------------------
 
 
-def _is_int(v: object) -> bool:
+def _is_int(v: object) -> TypeGuard[int]:
     return isinstance(v, int) and not isinstance(v, bool)
 
 
-def _is_number(v: object) -> bool:
+def _is_number(v: object) -> TypeGuard[int | float]:
     return isinstance(v, int | float) and not isinstance(v, bool)
 
 
@@ -179,7 +200,8 @@ class _Checker:
         top, where = self.max_coord
         if top > MAX_COORDINATE_M:
             self.warn(
-                "V-O1", where,
+                "V-O1",
+                where,
                 f"a world coordinate has magnitude {top:.6g} m, above {MAX_COORDINATE_M:.0e} m, "
                 "where float32 spacing exceeds 7.8 mm; call sfs_kit.recentre(scene) first",
             )
@@ -190,7 +212,9 @@ class _Checker:
             return
         version = tree["version"]
         if not isinstance(version, str):
-            self.error("V-S1", "version", f"'version' must be the string '1.0', found {_kind(version)}")
+            self.error(
+                "V-S1", "version", f"'version' must be the string '1.0', found {_kind(version)}"
+            )
         elif version != "1.0":
             self.error("V-S1", "version", f"'version' must be exactly '1.0', found {version!r}")
 
@@ -199,22 +223,32 @@ class _Checker:
         if unit is None:
             unit = "microseconds"
         if unit not in ("microseconds", "nanoseconds"):
-            self.error("V-N2", "time_unit",
-                       f"'time_unit' must be 'microseconds' or 'nanoseconds', found {unit!r}")
+            self.error(
+                "V-N2",
+                "time_unit",
+                f"'time_unit' must be 'microseconds' or 'nanoseconds', found {unit!r}",
+            )
         elif unit == "nanoseconds":
             self.ticks_per_s = 1e9
             if self.mode == "compat":
-                self.error("V-S3", "time_unit",
-                           "Scale accepts only 'microseconds'; found 'nanoseconds' "
-                           "(write_sfs converts it)")
+                self.error(
+                    "V-S3",
+                    "time_unit",
+                    "Scale accepts only 'microseconds'; found 'nanoseconds' "
+                    "(write_sfs converts it)",
+                )
         offset = tree.get("time_offset")
         if offset is not None and (not _is_int(offset) or offset < 0):
-            self.error("V-S4", "time_offset", f"'time_offset' must be an int >= 0, found {_kind(offset)}")
+            self.error(
+                "V-S4", "time_offset", f"'time_offset' must be an int >= 0, found {_kind(offset)}"
+            )
 
     def sensor_labels(self, sensors: object) -> list[str]:
         if not isinstance(sensors, list):
             what = "missing" if sensors is None else f"{_kind(sensors)}, not a list"
-            self.error("V-S2", "sensors", f"'sensors' must be a list of at least one sensor; it is {what}")
+            self.error(
+                "V-S2", "sensors", f"'sensors' must be a list of at least one sensor; it is {what}"
+            )
             return []
         if not sensors:
             self.error("V-S2", "sensors", "'sensors' is empty; a scene needs at least one sensor")
@@ -236,17 +270,28 @@ class _Checker:
                 continue
             sid = sensor["id"]
             if isinstance(sid, bool):
-                self.error("V-N3", _field(path, "id"), f"a sensor id must be a str or int, not a bool ({sid!r})")
+                self.error(
+                    "V-N3",
+                    _field(path, "id"),
+                    f"a sensor id must be a str or int, not a bool ({sid!r})",
+                )
                 continue
             if not (_is_int(sid) or isinstance(sid, str)):
-                self.error("V-N2", _field(path, "id"), f"a sensor id must be a str or int, found {_kind(sid)}")
+                self.error(
+                    "V-N2",
+                    _field(path, "id"),
+                    f"a sensor id must be a str or int, found {_kind(sid)}",
+                )
                 continue
             if sid in ids:
                 self.error("V-S5", "sensors", f"sensor id {sid!r} is used more than once")
             elif str(sid) in by_str:
                 other = sensors[by_str[str(sid)]]["id"]
-                self.error("V-N3", "sensors",
-                           f"sensor ids {other!r} and {sid!r} are equal after str(); ids must stay unique")
+                self.error(
+                    "V-N3",
+                    "sensors",
+                    f"sensor ids {other!r} and {sid!r} are equal after str(); ids must stay unique",
+                )
             ids.append(sid)
             by_str.setdefault(str(sid), i)
         self.sensor_ids = ids
@@ -258,7 +303,9 @@ class _Checker:
             path = _field(f"sensors[{labels[i]}]", "parent_id")
             pid = sensor["parent_id"]
             if isinstance(pid, bool) or not (_is_int(pid) or isinstance(pid, str)):
-                self.error("V-N3", path, f"'parent_id' must be a str or int sensor id, found {_kind(pid)}")
+                self.error(
+                    "V-N3", path, f"'parent_id' must be a str or int sensor id, found {_kind(pid)}"
+                )
             elif str(pid) not in by_str:
                 self.error("V-N3", path, f"'parent_id' {pid!r} names no sensor in the scene")
             elif str(pid) == str(sensor.get("id")):
@@ -272,11 +319,14 @@ class _Checker:
             while node in parents:
                 node = parents[node]
                 if node in seen:
-                    cycle = seen[seen.index(node):]
+                    cycle = seen[seen.index(node) :]
                     if not reported & set(cycle):
                         reported.update(cycle)
-                        self.error("V-N3", "sensors",
-                                   "parent_id links form a cycle: " + " -> ".join([*cycle, node]))
+                        self.error(
+                            "V-N3",
+                            "sensors",
+                            "parent_id links form a cycle: " + " -> ".join([*cycle, node]),
+                        )
                     break
                 seen.append(node)
 
@@ -288,9 +338,13 @@ class _Checker:
             for key, value in node.items():
                 if not isinstance(key, str):
                     self.error("V-S6", path, f"dict keys must be str, found {_kind(key)}")
-                    key = str(key)
                 elif key == "$items":
-                    self.error("V-S6", _field(path, key), "the key '$items' is reserved by the .sfs container")
+                    self.error(
+                        "V-S6",
+                        _field(path, key),
+                        "the key '$items' is reserved by the .sfs container",
+                    )
+                key = str(key)  # noqa: PLW2901 - render non-str keys in paths
                 if not path and key in ("metadata",):
                     continue  # V-M1 owns metadata
                 sub_json = in_json or (not path and key in ("annotations", "attributes"))
@@ -303,7 +357,11 @@ class _Checker:
             return
         elif isinstance(node, int):
             if abs(node) > MAX_SAFE_INT:
-                self.warn("V-S7", path, f"the int {node} is beyond 2^53 - 1; JavaScript readers lose precision")
+                self.warn(
+                    "V-S7",
+                    path,
+                    f"the int {node} is beyond 2^53 - 1; JavaScript readers lose precision",
+                )
         elif isinstance(node, float):
             if in_json and not math.isfinite(node):
                 self.error("V-S6", path, f"JSON values must be finite numbers, found {node!r}")
@@ -323,17 +381,25 @@ class _Checker:
             return
         if kind not in allowed:
             if kind in SPEC_SENSOR_TYPES:
-                self.error("V-N1", _field(path, "type"),
-                           f"sensor type {kind!r} is not accepted by Scale; use spec mode to keep it")
+                self.error(
+                    "V-N1",
+                    _field(path, "type"),
+                    f"sensor type {kind!r} is not accepted by Scale; use spec mode to keep it",
+                )
             else:
-                self.error("V-N1", _field(path, "type"),
-                           f"unknown sensor type {kind!r}; expected one of {sorted(allowed)}")
+                self.error(
+                    "V-N1",
+                    _field(path, "type"),
+                    f"unknown sensor type {kind!r}; expected one of {sorted(allowed)}",
+                )
                 return
         assert isinstance(kind, str)
         for key in sensor:
             if isinstance(key, str) and key not in _SENSOR_KEYS[kind]:
                 hint = " (SFS 1.0 cannot express it)" if key in ("skew", "scale_factor") else ""
-                self.error("V-N2", _field(path, key), f"unknown field {key!r} for a {kind} sensor{hint}")
+                self.error(
+                    "V-N2", _field(path, key), f"unknown field {key!r} for a {kind} sensor{hint}"
+                )
         span: tuple[int, int] | None = None
         if kind != "points":
             if "poses" not in sensor:
@@ -343,59 +409,97 @@ class _Checker:
         if kind in ("lidar", "radar"):
             coords = sensor.get("coordinates", "world")
             if coords not in ("world", "ego"):
-                self.error("V-N2", _field(path, "coordinates"),
-                           f"'coordinates' must be 'world' or 'ego', found {coords!r}")
-            self.frames(sensor.get("frames"), _field(path, "frames"), kind, world=coords != "ego",
-                        span=span, has_key="frames" in sensor)
+                self.error(
+                    "V-N2",
+                    _field(path, "coordinates"),
+                    f"'coordinates' must be 'world' or 'ego', found {coords!r}",
+                )
+            self.frames(
+                sensor.get("frames"),
+                _field(path, "frames"),
+                kind,
+                world=coords != "ego",
+                span=span,
+                has_key="frames" in sensor,
+            )
         elif kind == "camera":
             self.camera(sensor, path, span)
         elif kind == "points":
             points = sensor.get("points")
             if not isinstance(points, Mapping):
-                self.error("V-N2", _field(path, "points"),
-                           f"a points sensor needs a 'points' object, found {_kind(points)}")
+                self.error(
+                    "V-N2",
+                    _field(path, "points"),
+                    f"a points sensor needs a 'points' object, found {_kind(points)}",
+                )
             else:
-                self.point_arrays(points, _field(path, "points"), "points", world=True,
-                                  frame_ts=None, next_ts=None)
+                self.point_arrays(
+                    points,
+                    _field(path, "points"),
+                    "points",
+                    world=True,
+                    frame_ts=None,
+                    next_ts=None,
+                )
 
     def pose_path(self, poses: object, path: str, *, world: bool) -> tuple[int, int] | None:
         """V-P1..V-P4 and timestamp rules; returns the pose span when the timestamps are usable."""
         if not isinstance(poses, Mapping):
-            self.error("V-N2", path, f"'poses' must be an object {{timestamps, values}}, found {_kind(poses)}")
+            self.error(
+                "V-N2",
+                path,
+                f"'poses' must be an object {{timestamps, values}}, found {_kind(poses)}",
+            )
             return None
         for key in poses:
             if key not in ("timestamps", "values"):
                 self.error("V-N2", _field(path, str(key)), f"unknown field {key!r} in a pose path")
-        stamps = self.timestamp_list(poses.get("timestamps"), _field(path, "timestamps"), content=False)
+        stamps = self.timestamp_list(
+            poses.get("timestamps"), _field(path, "timestamps"), content=False
+        )
         values = poses.get("values")
         vpath = _field(path, "values")
         if not isinstance(values, list):
-            self.error("V-P1", vpath, f"pose 'values' must be a list of 7-number rows, found {_kind(values)}")
+            self.error(
+                "V-P1",
+                vpath,
+                f"pose 'values' must be a list of 7-number rows, found {_kind(values)}",
+            )
             return _span(stamps)
         rows_ok = True
         for i, row in enumerate(values):
             if not isinstance(row, list) or len(row) != 7 or not all(_is_number(v) for v in row):
-                self.error("V-P2", _index(vpath, i),
-                           f"a pose row must be 7 numbers [x, y, z, qx, qy, qz, qw], found {row!r}"[:300])
+                self.error(
+                    "V-P2",
+                    _index(vpath, i),
+                    f"a pose row must be 7 numbers [x, y, z, qx, qy, qz, qw], found {row!r}"[:300],
+                )
                 rows_ok = False
         n_ts = len(poses["timestamps"]) if isinstance(poses.get("timestamps"), list) else None
         if not values:
             self.error("V-P1", vpath, "a pose path needs at least one pose")
         elif n_ts is not None and n_ts != len(values):
-            self.error("V-P1", path, f"pose path has {n_ts} timestamps but {len(values)} value rows")
+            self.error(
+                "V-P1", path, f"pose path has {n_ts} timestamps but {len(values)} value rows"
+            )
         if rows_ok and values:
             arr = np.array(values, dtype=np.float64)
             finite = np.isfinite(arr).all(axis=1)
             if not finite.all():
                 bad = int(np.argmin(finite))
-                self.error("V-P3", _index(vpath, bad), f"pose values must be finite, found {values[bad]!r}")
+                self.error(
+                    "V-P3", _index(vpath, bad), f"pose values must be finite, found {values[bad]!r}"
+                )
             norms = np.linalg.norm(arr[:, 3:7], axis=1)
             off = ~(np.abs(norms - 1.0) <= QUAT_NORM_TOLERANCE) & finite
             if off.any():
                 bad = int(np.argmax(off))
-                self.error("V-P4", _index(vpath, bad),
-                           f"quaternion norm is {norms[bad]:.6g}; it must be within {QUAT_NORM_TOLERANCE} "
-                           "of 1 (smaller deviations are normalised on write)")
+                self.error(
+                    "V-P4",
+                    _index(vpath, bad),
+                    f"quaternion norm is {norms[bad]:.6g}; it must be within {QUAT_NORM_TOLERANCE} "
+                    "of 1 (smaller deviations are normalised on write)",
+                )
             if world and finite.any():
                 top = float(np.abs(arr[finite, :3]).max())
                 self._coord(top, vpath)
@@ -425,20 +529,28 @@ class _Checker:
             self.error("V-T1", path, f"timestamps must not be negative, found {negative[0]}")
         for i in range(1, len(stamps)):
             if stamps[i] <= stamps[i - 1]:
-                self.error("V-T2", path,
-                           f"timestamps must be strictly increasing; [{i}] = {stamps[i]} follows "
-                           f"[{i - 1}] = {stamps[i - 1]}")
+                self.error(
+                    "V-T2",
+                    path,
+                    f"timestamps must be strictly increasing; [{i}] = {stamps[i]} follows "
+                    f"[{i - 1}] = {stamps[i - 1]}",
+                )
                 break
         limit = MAX_FIRST_TIMESTAMP_US * self.ticks_per_s / 1e6
         if stamps[0] > limit:
-            self.error("V-T3", path,
-                       f"timestamps must be normalized (relative to time_offset): the first is "
-                       f"{stamps[0]} > {limit:.0f}")
+            self.error(
+                "V-T3",
+                path,
+                f"timestamps must be normalized (relative to time_offset): the first is "
+                f"{stamps[0]} > {limit:.0f}",
+            )
         if content and len(stamps) >= 2:
             mean_diff = (stamps[-1] - stamps[0]) / (len(stamps) - 1)
             fps = self.ticks_per_s / mean_diff if mean_diff > 0 else math.inf
             if fps > MAX_FPS:
-                self.error("V-T4", path, f"approximate rate {fps:.4g} fps is above {MAX_FPS:.0f} fps")
+                self.error(
+                    "V-T4", path, f"approximate rate {fps:.4g} fps is above {MAX_FPS:.0f} fps"
+                )
 
     def span_rule(self, stamps: Sequence[int], path: str, span: tuple[int, int] | None) -> None:
         """V-T6: content timestamps inside the pose span (warning)."""
@@ -446,12 +558,23 @@ class _Checker:
             return
         outside = [t for t in stamps if t < span[0] or t > span[1]]
         if outside:
-            self.warn("V-T6", path,
-                      f"{len(outside)} timestamp(s) lie outside the pose span [{span[0]}, {span[1]}], "
-                      f"first {outside[0]}; poses there are extrapolated")
+            self.warn(
+                "V-T6",
+                path,
+                f"{len(outside)} timestamp(s) lie outside the pose span [{span[0]}, {span[1]}], "
+                f"first {outside[0]}; poses there are extrapolated",
+            )
 
-    def frames(self, frames: object, path: str, kind: str, *, world: bool,
-               span: tuple[int, int] | None, has_key: bool) -> None:
+    def frames(
+        self,
+        frames: object,
+        path: str,
+        kind: str,
+        *,
+        world: bool,
+        span: tuple[int, int] | None,
+        has_key: bool,
+    ) -> None:
         if not isinstance(frames, list):
             what = "missing" if not has_key else _kind(frames)
             self.error("V-N2", path, f"'frames' must be a list of frames; it is {what}")
@@ -463,7 +586,11 @@ class _Checker:
         for i, frame in enumerate(frames):
             fpath = _index(path, i)
             if not isinstance(frame, Mapping):
-                self.error("V-N2", fpath, f"a frame must be an object {{timestamp, points}}, found {_kind(frame)}")
+                self.error(
+                    "V-N2",
+                    fpath,
+                    f"a frame must be an object {{timestamp, points}}, found {_kind(frame)}",
+                )
                 stamps.append(None)
                 continue
             for key in frame:
@@ -474,7 +601,11 @@ class _Checker:
                 self.error("V-N2", _field(fpath, "timestamp"), "the frame has no 'timestamp'")
                 stamps.append(None)
             elif not _is_int(ts):
-                self.error("V-T5", _field(fpath, "timestamp"), f"a timestamp must be an int, found {_kind(ts)}")
+                self.error(
+                    "V-T5",
+                    _field(fpath, "timestamp"),
+                    f"a timestamp must be an int, found {_kind(ts)}",
+                )
                 stamps.append(None)
             else:
                 stamps.append(ts)
@@ -488,42 +619,81 @@ class _Checker:
             fpath = _index(path, i)
             points = frame.get("points")
             if not isinstance(points, Mapping):
-                self.error("V-N2", _field(fpath, "points"), f"the frame needs a 'points' object, found {_kind(points)}")
+                self.error(
+                    "V-N2",
+                    _field(fpath, "points"),
+                    f"the frame needs a 'points' object, found {_kind(points)}",
+                )
                 continue
             next_ts = stamps[i + 1] if i + 1 < len(stamps) else None
-            self.point_arrays(points, _field(fpath, "points"), kind, world=world,
-                              frame_ts=stamps[i], next_ts=next_ts)
+            self.point_arrays(
+                points,
+                _field(fpath, "points"),
+                kind,
+                world=world,
+                frame_ts=stamps[i],
+                next_ts=next_ts,
+            )
 
-    def point_arrays(self, points: Mapping[str, Any], path: str, kind: str, *, world: bool,
-                     frame_ts: int | None, next_ts: int | None) -> None:
+    def point_arrays(
+        self,
+        points: Mapping[str, Any],
+        path: str,
+        kind: str,
+        *,
+        world: bool,
+        frame_ts: int | None,
+        next_ts: int | None,
+    ) -> None:
         for key in points:
             if key not in _POINT_KEYS[kind]:
-                self.error("V-N2", _field(path, str(key)), f"unknown field {key!r} in {kind} points")
+                self.error(
+                    "V-N2", _field(path, str(key)), f"unknown field {key!r} in {kind} points"
+                )
         if "positions" not in points:
             self.error("V-N2", _field(path, "positions"), "'positions' is required")
             n = None
         else:
-            n = self.xyz(points["positions"], _field(path, "positions"), "V-A1", "positions",
-                         world=world)
+            n = self.xyz(
+                points["positions"], _field(path, "positions"), "V-A1", "positions", world=world
+            )
         if points.get("colors") is not None:
             self.typed(points["colors"], _field(path, "colors"), "V-A2", "colors", "uint8", 3, n)
         if points.get("intensities") is not None:
-            self.typed(points["intensities"], _field(path, "intensities"), "V-A3", "intensities",
-                       "uint8", None, n)
+            self.typed(
+                points["intensities"],
+                _field(path, "intensities"),
+                "V-A3",
+                "intensities",
+                "uint8",
+                None,
+                n,
+            )
         if points.get("directions") is not None:
-            self.xyz(points["directions"], _field(path, "directions"), "V-A5", "directions",
-                     world=False, n=n)
+            self.xyz(
+                points["directions"],
+                _field(path, "directions"),
+                "V-A5",
+                "directions",
+                world=False,
+                n=n,
+            )
         if points.get("lengths") is not None:
-            arr = self.typed(points["lengths"], _field(path, "lengths"), "V-A5", "lengths",
-                             "float32", None, n)
+            arr = self.typed(
+                points["lengths"], _field(path, "lengths"), "V-A5", "lengths", "float32", None, n
+            )
             if arr is not None and arr.size and not np.isfinite(arr.min() + arr.max()):
-                self.error("V-A7", _field(path, "lengths"), "lengths must be finite, found NaN or inf")
+                self.error(
+                    "V-A7", _field(path, "lengths"), "lengths must be finite, found NaN or inf"
+                )
         if points.get("timestamps") is not None:
-            self.point_timestamps(points["timestamps"], _field(path, "timestamps"), n,
-                                  frame_ts, next_ts)
+            self.point_timestamps(
+                points["timestamps"], _field(path, "timestamps"), n, frame_ts, next_ts
+            )
 
-    def xyz(self, value: object, path: str, code: str, name: str, *, world: bool,
-            n: int | None = None) -> int | None:
+    def xyz(
+        self, value: object, path: str, code: str, name: str, *, world: bool, n: int | None = None
+    ) -> int | None:
         """float32 (N, 3) (or flat 3N); V-A7 finiteness; V-O1 magnitude. Returns N."""
         if not isinstance(value, np.ndarray):
             self.error("V-N2", path, f"{name} must be a numpy array, found {_kind(value)}")
@@ -531,16 +701,21 @@ class _Checker:
         arr = value
         if arr.ndim == 1:
             if arr.shape[0] % 3 != 0:
-                self.error("V-A8", path,
-                           f"flat {name} has {arr.shape[0]} values, not a multiple of 3")
+                self.error(
+                    "V-A8", path, f"flat {name} has {arr.shape[0]} values, not a multiple of 3"
+                )
                 return None
             arr = arr.reshape(-1, 3)
         elif arr.ndim != 2 or arr.shape[1] != 3:
             self.error(code, path, f"{name} must have shape (N, 3), found {arr.shape}")
             return None
         if arr.dtype != np.dtype("<f4"):
-            self.error(code, path, f"{name} must be float32, found {arr.dtype.name}"
-                       + (" (big-endian)" if arr.dtype.byteorder == ">" else ""))
+            self.error(
+                code,
+                path,
+                f"{name} must be float32, found {arr.dtype.name}"
+                + (" (big-endian)" if arr.dtype.byteorder == ">" else ""),
+            )
         if n is not None and len(arr) != n:
             self.error("V-A8", path, f"{name} has {len(arr)} rows but positions has {n}")
         if arr.size and arr.dtype.kind in "fiu":
@@ -551,8 +726,16 @@ class _Checker:
                 self._coord(max(-lo, hi), path)
         return len(arr)
 
-    def typed(self, value: object, path: str, code: str, name: str, dtype: str,
-              cols: int | None, n: int | None) -> npt.NDArray[Any] | None:
+    def typed(  # noqa: PLR0917
+        self,
+        value: object,
+        path: str,
+        code: str,
+        name: str,
+        dtype: str,
+        cols: int | None,
+        n: int | None,
+    ) -> npt.NDArray[Any] | None:
         """An array of one dtype, 1-D (``cols`` None) or (N, cols) (flat accepted); V-A8 length."""
         if not isinstance(value, np.ndarray):
             self.error("V-N2", path, f"{name} must be a numpy array, found {_kind(value)}")
@@ -560,7 +743,9 @@ class _Checker:
         arr = value
         if cols is not None and arr.ndim == 1:
             if arr.shape[0] % cols != 0:
-                self.error("V-A8", path, f"flat {name} has {arr.shape[0]} values, not a multiple of {cols}")
+                self.error(
+                    "V-A8", path, f"flat {name} has {arr.shape[0]} values, not a multiple of {cols}"
+                )
                 return None
             arr = arr.reshape(-1, cols)
         want_ndim = 1 if cols is None else 2
@@ -574,19 +759,31 @@ class _Checker:
             self.error("V-A8", path, f"{name} has {len(arr)} rows but positions has {n}")
         return arr
 
-    def point_timestamps(self, value: object, path: str, n: int | None, frame_ts: int | None,
-                         next_ts: int | None) -> None:
+    def point_timestamps(
+        self, value: object, path: str, n: int | None, frame_ts: int | None, next_ts: int | None
+    ) -> None:
         if not isinstance(value, np.ndarray):
-            self.error("V-N2", path, f"point timestamps must be a numpy array, found {_kind(value)}")
+            self.error(
+                "V-N2", path, f"point timestamps must be a numpy array, found {_kind(value)}"
+            )
             return
         allowed = ("<u4",) if self.mode == "compat" else ("<u4", "<u8")
-        if value.dtype.str not in allowed and value.dtype != np.uint32 and not (
-            self.mode == "spec" and value.dtype == np.uint64
+        if (
+            value.dtype.str not in allowed
+            and value.dtype != np.uint32
+            and not (self.mode == "spec" and value.dtype == np.uint64)
         ):
-            extra = " (Scale does not support uint64 yet; write_sfs converts)" if value.dtype == np.uint64 else ""
-            self.error("V-A4", path,
-                       f"point timestamps must be {' or '.join(np.dtype(d).name for d in allowed)}, "
-                       f"found {value.dtype.name}{extra}")
+            extra = (
+                " (Scale does not support uint64 yet; write_sfs converts)"
+                if value.dtype == np.uint64
+                else ""
+            )
+            self.error(
+                "V-A4",
+                path,
+                f"point timestamps must be {' or '.join(np.dtype(d).name for d in allowed)}, "
+                f"found {value.dtype.name}{extra}",
+            )
         if value.ndim != 1:
             self.error("V-A4", path, f"point timestamps must have shape (N,), found {value.shape}")
             return
@@ -596,23 +793,33 @@ class _Checker:
             return  # V-A10: an empty frame is valid with or without an empty timestamps array
         lo, hi = int(value.min()), int(value.max())
         if frame_ts is not None and frame_ts > lo:
-            self.error("V-A6", path,
-                       f"the frame timestamp ({frame_ts}) must be <= the smallest point timestamp ({lo})")
+            self.error(
+                "V-A6",
+                path,
+                f"the frame timestamp ({frame_ts}) must be <= the smallest point timestamp ({lo})",
+            )
         if next_ts is not None and hi >= next_ts:
-            self.warn("V-A9", path,
-                      f"the largest point timestamp ({hi}) is not before the next frame's timestamp ({next_ts})")
+            self.warn(
+                "V-A9",
+                path,
+                f"the largest point timestamp ({hi}) is not before the next frame's "
+                f"timestamp ({next_ts})",
+            )
 
     # --- cameras ----------------------------------------------------------------------------
 
     def camera(self, sensor: Mapping[str, Any], path: str, span: tuple[int, int] | None) -> None:
-        size = self.intrinsics(sensor.get("intrinsics"), _field(path, "intrinsics"),
-                               present="intrinsics" in sensor)
+        size = self.intrinsics(
+            sensor.get("intrinsics"), _field(path, "intrinsics"), present="intrinsics" in sensor
+        )
         images, video = sensor.get("images"), sensor.get("video")
         if images is None and video is None:
             self.error("V-C1", path, "a camera needs 'images' or 'video'; it has neither")
             return
         if images is not None and video is not None:
-            self.error("V-C1b", path, "a camera must have exactly one of 'images' or 'video'; it has both")
+            self.error(
+                "V-C1b", path, "a camera must have exactly one of 'images' or 'video'; it has both"
+            )
         if images is not None:
             self.images(images, _field(path, "images"), size, span)
         if video is not None:
@@ -626,13 +833,17 @@ class _Checker:
         for key in intr:
             if key not in _INTRINSICS_KEYS:
                 hint = " (SFS 1.0 cannot express it)" if key in ("skew", "scale_factor") else ""
-                self.error("V-N2", _field(path, str(key)), f"unknown intrinsics field {key!r}{hint}")
+                self.error(
+                    "V-N2", _field(path, str(key)), f"unknown intrinsics field {key!r}{hint}"
+                )
         for key in ("fx", "fy", "cx", "cy"):
             v = intr.get(key)
             if key not in intr:
                 self.error("V-N2", _field(path, key), f"intrinsics need {key!r}")
             elif not _is_number(v) or not math.isfinite(v):
-                self.error("V-C2", _field(path, key), f"{key} must be a finite number, found {_kind(v)}")
+                self.error(
+                    "V-C2", _field(path, key), f"{key} must be a finite number, found {_kind(v)}"
+                )
             elif key in ("fx", "fy") and v <= 0:
                 self.error("V-C2", _field(path, key), f"{key} must be > 0, found {v!r}")
         dims: list[int] = []
@@ -651,30 +862,50 @@ class _Checker:
         if dist is None:
             return
         if not isinstance(dist, Mapping):
-            self.error("V-N2", path, f"distortion must be an object {{model, params}} or null, found {_kind(dist)}")
+            self.error(
+                "V-N2",
+                path,
+                f"distortion must be an object {{model, params}} or null, found {_kind(dist)}",
+            )
             return
         for key in dist:
             if key not in ("model", "params"):
                 self.error("V-N2", _field(path, str(key)), f"unknown distortion field {key!r}")
         model = dist.get("model")
         if model not in DISTORTION_PARAM_COUNTS:
-            self.error("V-N2", _field(path, "model"),
-                       f"unknown distortion model {model!r}; expected one of {sorted(DISTORTION_PARAM_COUNTS)}")
+            self.error(
+                "V-N2",
+                _field(path, "model"),
+                f"unknown distortion model {model!r}; "
+                f"expected one of {sorted(DISTORTION_PARAM_COUNTS)}",
+            )
         params = dist.get("params")
         if not isinstance(params, list) or not all(_is_number(p) for p in params):
-            self.error("V-N2", _field(path, "params"), f"distortion params must be a list of numbers, found {params!r}"[:300])
+            self.error(
+                "V-N2",
+                _field(path, "params"),
+                f"distortion params must be a list of numbers, found {params!r}"[:300],
+            )
             return
         bad = [p for p in params if not math.isfinite(p)]
         if bad:
-            self.error("V-S6", _field(path, "params"), f"distortion params must be finite, found {bad[0]!r}")
+            self.error(
+                "V-S6",
+                _field(path, "params"),
+                f"distortion params must be finite, found {bad[0]!r}",
+            )
         if isinstance(model, str) and model in DISTORTION_PARAM_COUNTS:
             want = DISTORTION_PARAM_COUNTS[model]
             if len(params) != want:
-                self.error("V-C3", _field(path, "params"),
-                           f"distortion model {model!r} takes exactly {want} params, found {len(params)}")
+                self.error(
+                    "V-C3",
+                    _field(path, "params"),
+                    f"distortion model {model!r} takes exactly {want} params, found {len(params)}",
+                )
 
-    def images(self, images: object, path: str, size: tuple[int, int] | None,
-               span: tuple[int, int] | None) -> None:
+    def images(
+        self, images: object, path: str, size: tuple[int, int] | None, span: tuple[int, int] | None
+    ) -> None:
         if not isinstance(images, list):
             self.error("V-N2", path, f"'images' must be a list, found {_kind(images)}")
             return
@@ -685,14 +916,24 @@ class _Checker:
         for i, image in enumerate(images):
             ipath = _index(path, i)
             if not isinstance(image, Mapping):
-                self.error("V-N2", ipath, f"an image must be an object {{timestamp, content}}, found {_kind(image)}")
+                self.error(
+                    "V-N2",
+                    ipath,
+                    f"an image must be an object {{timestamp, content}}, found {_kind(image)}",
+                )
                 continue
             for key in image:
                 if key not in ("timestamp", "content"):
-                    self.error("V-N2", _field(ipath, str(key)), f"unknown field {key!r} in an image")
+                    self.error(
+                        "V-N2", _field(ipath, str(key)), f"unknown field {key!r} in an image"
+                    )
             ts = image.get("timestamp")
             if not _is_int(ts):
-                self.error("V-T5", _field(ipath, "timestamp"), f"a timestamp must be an int, found {_kind(ts)}")
+                self.error(
+                    "V-T5",
+                    _field(ipath, "timestamp"),
+                    f"a timestamp must be an int, found {_kind(ts)}",
+                )
             else:
                 stamps.append(ts)
             self.image_content(image.get("content"), _field(ipath, "content"), size)
@@ -702,12 +943,20 @@ class _Checker:
 
     def image_content(self, content: object, path: str, size: tuple[int, int] | None) -> None:
         if not isinstance(content, np.ndarray):
-            self.error("V-C4", path, f"image content must be a uint8 array of encoded JPEG/PNG bytes, found {_kind(content)}")
+            self.error(
+                "V-C4",
+                path,
+                "image content must be a uint8 array of encoded JPEG/PNG bytes, "
+                f"found {_kind(content)}",
+            )
             return
         if content.dtype != np.uint8 or content.ndim != 1 or content.size == 0:
-            self.error("V-C4", path,
-                       f"image content must be a non-empty 1-D uint8 array of encoded JPEG/PNG bytes, "
-                       f"found {_kind(content)}")
+            self.error(
+                "V-C4",
+                path,
+                f"image content must be a non-empty 1-D uint8 array of encoded JPEG/PNG bytes, "
+                f"found {_kind(content)}",
+            )
             return
         kind = image_kind(content)
         if kind is None:
@@ -717,37 +966,56 @@ class _Checker:
         if found is None:
             self.error("V-C4", path, f"the {kind.upper()} header has no readable image size")
         elif size is not None and found != size:
-            self.error("V-C4", path,
-                       f"the {kind.upper()} is {found[0]}x{found[1]} but the intrinsics say {size[0]}x{size[1]}")
+            self.error(
+                "V-C4",
+                path,
+                f"the {kind.upper()} is {found[0]}x{found[1]} but the intrinsics say "
+                f"{size[0]}x{size[1]}",
+            )
 
     def video(self, video: object, path: str, span: tuple[int, int] | None) -> None:
         if not isinstance(video, Mapping):
-            self.error("V-N2", path, f"'video' must be an object {{timestamps, content, fps}}, found {_kind(video)}")
+            self.error(
+                "V-N2",
+                path,
+                f"'video' must be an object {{timestamps, content, fps}}, found {_kind(video)}",
+            )
             return
         for key in video:
             if key not in ("timestamps", "content", "fps"):
                 self.error("V-N2", _field(path, str(key)), f"unknown field {key!r} in a video")
-        stamps = self.timestamp_list(video.get("timestamps"), _field(path, "timestamps"), content=True)
+        stamps = self.timestamp_list(
+            video.get("timestamps"), _field(path, "timestamps"), content=True
+        )
         if stamps is not None:
             if not stamps:
                 self.error("V-C1", _field(path, "timestamps"), "the video has no timestamps")
             self.span_rule(stamps, _field(path, "timestamps"), span)
         fps = video.get("fps")
-        fps_ok = _is_number(fps) and math.isfinite(fps) and fps > 0
-        if not fps_ok:
-            self.error("V-C5", _field(path, "fps"), f"fps must be a finite number > 0, found {_kind(fps)}")
-        elif stamps is not None and len(stamps) >= 2:
+        if not (_is_number(fps) and math.isfinite(fps) and fps > 0):
+            self.error(
+                "V-C5", _field(path, "fps"), f"fps must be a finite number > 0, found {_kind(fps)}"
+            )
+        elif stamps is not None and len(stamps) >= 2 and _is_number(fps):
             diffs = np.diff(np.asarray(stamps, dtype=np.float64))
             median = float(np.median(diffs))
             if median > 0:
                 rate = self.ticks_per_s / median
                 if abs(fps - rate) > FPS_TOLERANCE * rate:
-                    self.warn("V-C5", _field(path, "fps"),
-                              f"fps {fps:g} disagrees with the timestamps' rate {rate:.4g} by more than 10%")
+                    self.warn(
+                        "V-C5",
+                        _field(path, "fps"),
+                        f"fps {fps:g} disagrees with the timestamps' rate {rate:.4g} "
+                        "by more than 10%",
+                    )
         content = video.get("content")
         cpath = _field(path, "content")
         if not isinstance(content, np.ndarray) or content.dtype != np.uint8 or content.ndim != 1:
-            self.error("V-C5", cpath, f"video content must be a 1-D uint8 array of MP4 bytes, found {_kind(content)}")
+            self.error(
+                "V-C5",
+                cpath,
+                f"video content must be a 1-D uint8 array of MP4 bytes, found {_kind(content)}",
+            )
             return
         if not is_mp4(content):
             self.error("V-C5", cpath, "video content is not an MP4 file (no 'ftyp' at bytes 4-7)")
@@ -755,23 +1023,35 @@ class _Checker:
         if stamps is not None:
             count = count_video_frames(content)
             if count is None:
-                self.warn("V-C5", cpath, "the MP4 frame count was not checked (ffprobe is missing or failed)")
+                self.warn(
+                    "V-C5",
+                    cpath,
+                    "the MP4 frame count was not checked (ffprobe is missing or failed)",
+                )
             elif count != len(stamps):
-                self.error("V-C5", cpath, f"the MP4 has {count} frames but there are {len(stamps)} timestamps")
+                self.error(
+                    "V-C5",
+                    cpath,
+                    f"the MP4 has {count} frames but there are {len(stamps)} timestamps",
+                )
 
     # --- annotations, attributes, metadata --------------------------------------------------
 
     def annotations(self, annotations: object, attributes: object) -> None:
         if attributes is not None:
             if not isinstance(attributes, list):
-                self.error("V-N2", "attributes", f"'attributes' must be a list, found {_kind(attributes)}")
+                self.error(
+                    "V-N2", "attributes", f"'attributes' must be a list, found {_kind(attributes)}"
+                )
             else:
                 for i, attr in enumerate(attributes):
                     self.attribute_path(attr, _index("attributes", i))
         if annotations is None:
             return
         if not isinstance(annotations, list):
-            self.error("V-N2", "annotations", f"'annotations' must be a list, found {_kind(annotations)}")
+            self.error(
+                "V-N2", "annotations", f"'annotations' must be a list, found {_kind(annotations)}"
+            )
             return
         sensor_keys = {str(s) for s in self.sensor_ids}
         ann_ids: dict[str, int] = {}
@@ -779,11 +1059,17 @@ class _Checker:
             if isinstance(ann, Mapping):
                 aid = ann.get("id")
                 if isinstance(aid, bool) or not (_is_int(aid) or isinstance(aid, str)):
-                    self.error("V-X1", _field(_index("annotations", i), "id"),
-                               f"an annotation id must be a str or int, found {_kind(aid)}")
+                    self.error(
+                        "V-X1",
+                        _field(_index("annotations", i), "id"),
+                        f"an annotation id must be a str or int, found {_kind(aid)}",
+                    )
                 elif str(aid) in ann_ids:
-                    self.error("V-X1", _field(_index("annotations", i), "id"),
-                               f"annotation id {aid!r} is used more than once")
+                    self.error(
+                        "V-X1",
+                        _field(_index("annotations", i), "id"),
+                        f"annotation id {aid!r} is used more than once",
+                    )
                 else:
                     ann_ids[str(aid)] = i
         for i, ann in enumerate(annotations):
@@ -796,16 +1082,23 @@ class _Checker:
         kind = ann.get("type")
         if kind not in ANNOTATION_TYPES:
             self.error("V-X1", _field(path, "type"), f"unknown annotation type {kind!r}")
-        for key, pool, what in (("sensor_id", sensors, "sensor"), ("from_id", ann_ids, "annotation"),
-                                ("to_id", ann_ids, "annotation"), ("parent_id", ann_ids, "annotation")):
+        for key, pool, what in (
+            ("sensor_id", sensors, "sensor"),
+            ("from_id", ann_ids, "annotation"),
+            ("to_id", ann_ids, "annotation"),
+            ("parent_id", ann_ids, "annotation"),
+        ):
             ref = ann.get(key)
             if ref is not None and str(ref) not in pool:
                 self.error("V-X1", _field(path, key), f"{key} {ref!r} names no {what} in the scene")
         for j, lp in enumerate(ann.get("labeled_points") or []):
             ref = lp.get("sensor_id") if isinstance(lp, Mapping) else None
             if ref is not None and str(ref) not in sensors:
-                self.error("V-X1", _field(_index(_field(path, "labeled_points"), j), "sensor_id"),
-                           f"sensor_id {ref!r} names no sensor in the scene")
+                self.error(
+                    "V-X1",
+                    _field(_index(_field(path, "labeled_points"), j), "sensor_id"),
+                    f"sensor_id {ref!r} names no sensor in the scene",
+                )
         for key in ("path", "poses"):
             if key in ann:
                 rows = self.value_path(ann[key], _field(path, key))
@@ -817,18 +1110,25 @@ class _Checker:
     def value_path(self, p: object, path: str) -> list[Any] | None:
         """A ``{timestamps, values}`` path: increasing int timestamps, one row per timestamp."""
         if not isinstance(p, Mapping):
-            self.error("V-X1", path, f"a path must be an object {{timestamps, values}}, found {_kind(p)}")
+            self.error(
+                "V-X1", path, f"a path must be an object {{timestamps, values}}, found {_kind(p)}"
+            )
             return None
         stamps, values = p.get("timestamps"), p.get("values")
         if not isinstance(stamps, list) or not all(_is_int(t) for t in stamps):
             self.error("V-X1", _field(path, "timestamps"), "path timestamps must be a list of ints")
             return None
-        if any(b <= a for a, b in zip(stamps, stamps[1:], strict=False)):
-            self.error("V-X1", _field(path, "timestamps"), "path timestamps must be strictly increasing")
+        if any(b <= a for a, b in itertools.pairwise(stamps)):
+            self.error(
+                "V-X1", _field(path, "timestamps"), "path timestamps must be strictly increasing"
+            )
         if not isinstance(values, list) or len(values) != len(stamps):
             n = len(values) if isinstance(values, list) else _kind(values)
-            self.error("V-X1", _field(path, "values"),
-                       f"a path needs one value row per timestamp: {len(stamps)} timestamps, values {n}")
+            self.error(
+                "V-X1",
+                _field(path, "values"),
+                f"a path needs one value row per timestamp: {len(stamps)} timestamps, values {n}",
+            )
             return None
         return values
 
@@ -852,7 +1152,11 @@ class _Checker:
             self.error("V-X1", path, f"an attribute path must be an object, found {_kind(attr)}")
             return
         if not isinstance(attr.get("name"), str):
-            self.error("V-X1", _field(path, "name"), f"an attribute needs a str 'name', found {_kind(attr.get('name'))}")
+            self.error(
+                "V-X1",
+                _field(path, "name"),
+                f"an attribute needs a str 'name', found {_kind(attr.get('name'))}",
+            )
         self.value_path(attr, path)
 
     def metadata(self, meta: object) -> None:
@@ -865,14 +1169,21 @@ class _Checker:
         own = meta.get("sfs_kit")
         if own is not None:
             if not isinstance(own, Mapping):
-                self.error("V-M1", "metadata.sfs_kit", f"metadata.sfs_kit must be an object, found {_kind(own)}")
+                self.error(
+                    "V-M1",
+                    "metadata.sfs_kit",
+                    f"metadata.sfs_kit must be an object, found {_kind(own)}",
+                )
                 return
             origin = own.get("origin_offset")
             if origin is not None and not (
                 isinstance(origin, list) and len(origin) == 3 and all(_is_number(v) for v in origin)
             ):
-                self.error("V-M1", "metadata.sfs_kit.origin_offset",
-                           f"origin_offset must be [x, y, z] in metres, found {origin!r}"[:300])
+                self.error(
+                    "V-M1",
+                    "metadata.sfs_kit.origin_offset",
+                    f"origin_offset must be [x, y, z] in metres, found {origin!r}"[:300],
+                )
 
     def _json_only(self, node: object, path: str) -> None:
         if isinstance(node, Mapping):
@@ -888,7 +1199,9 @@ class _Checker:
         elif isinstance(node, np.ndarray):
             self.error("V-M1", path, "metadata may not hold arrays")
         elif not (node is None or isinstance(node, str | int | float)):
-            self.error("V-M1", path, f"metadata holds a non-JSON value of type {type(node).__name__}")
+            self.error(
+                "V-M1", path, f"metadata holds a non-JSON value of type {type(node).__name__}"
+            )
 
 
 def _span(stamps: list[int] | None) -> tuple[int, int] | None:
@@ -900,11 +1213,28 @@ def count_video_frames(content: npt.NDArray[np.uint8]) -> int | None:
     ffprobe = shutil.which("ffprobe")
     if ffprobe is None:
         return None
-    cmd = [ffprobe, "-v", "error", "-select_streams", "v:0", "-count_packets",
-           "-show_entries", "stream=nb_read_packets", "-of", "csv=p=0", "-i", "pipe:0"]
+    cmd = [
+        ffprobe,
+        "-v",
+        "error",
+        "-select_streams",
+        "v:0",
+        "-count_packets",
+        "-show_entries",
+        "stream=nb_read_packets",
+        "-of",
+        "csv=p=0",
+        "-i",
+        "pipe:0",
+    ]
     try:
-        done = subprocess.run(cmd, input=content.tobytes(), capture_output=True, timeout=60,  # noqa: S603
-                              check=False)
+        done = subprocess.run(  # noqa: S603 - fixed argv, our own ffprobe path
+            cmd,
+            input=content.tobytes(),
+            capture_output=True,
+            timeout=60,
+            check=False,
+        )
         return int(done.stdout.decode("ascii", "replace").strip().splitlines()[0].strip(","))
     except (OSError, subprocess.SubprocessError, ValueError, IndexError):
         _log.warning("ffprobe could not count the video frames", exc_info=True)
