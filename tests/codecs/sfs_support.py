@@ -60,8 +60,13 @@ def craft(header: object, binary: bytes, *, raw_header: bytes | None = None) -> 
     return text + b" " * (4 - len(text) % 4) + binary
 
 
-def item(keys: list[object], offset: int, length: int, dtype: str | None = "uint8",
-         shape: list[int] | None = None) -> dict[str, object]:
+def item(
+    keys: list[object],
+    offset: int,
+    length: int,
+    dtype: str | None = "uint8",
+    shape: list[int] | None = None,
+) -> dict[str, object]:
     """One ``$items`` entry; ``dtype=None`` makes a legacy raw-bytes entry without dtype/shape."""
     entry: dict[str, object] = {"keys": keys, "offset": offset, "length": length}
     if dtype is not None:

@@ -59,17 +59,30 @@ def test_nested_tree_and_header_values_round_trip() -> None:
         "flags": [True, False],
         "ints": [0, -1, 2**53 - 1, -(2**53 - 1)],
         "floats": [0.1, -0.0, 1e300, 5e-324],
-        "text": "ünïcödé \u0000 / \" \\",
+        "text": 'ünïcödé \u0000 / " \\',
         "sensors": [
-            {"id": "lidar", "frames": [{"timestamp": 0, "points": {"positions": np.ones((4, 3), "f4")}}]},
-            {"id": 7, "empty": {}, "list": [], "nested": [[np.arange(3, dtype="u2")], {"x": b"\x00\xff"}]},
+            {
+                "id": "lidar",
+                "frames": [{"timestamp": 0, "points": {"positions": np.ones((4, 3), "f4")}}],
+            },
+            {
+                "id": 7,
+                "empty": {},
+                "list": [],
+                "nested": [[np.arange(3, dtype="u2")], {"x": b"\x00\xff"}],
+            },
         ],
     }
     back = read_sfs_dict(encode_sfs_dict(tree))
     expected = dict(tree)
     expected["sensors"] = [
         tree["sensors"][0],
-        {"id": 7, "empty": {}, "list": [], "nested": [[np.arange(3, dtype="u2")], {"x": np.array([0, 255], "u1")}]},
+        {
+            "id": 7,
+            "empty": {},
+            "list": [],
+            "nested": [[np.arange(3, dtype="u2")], {"x": np.array([0, 255], "u1")}],
+        },
     ]
     assert_trees_equal(back, expected)
 
@@ -77,7 +90,7 @@ def test_nested_tree_and_header_values_round_trip() -> None:
 def test_bytes_like_values_are_stored_as_uint8() -> None:
     floats = np.arange(4, dtype="<f4")
     strided = memoryview(bytes(range(10)))[::2]
-    tree = {"b": b"abc", "ba": bytearray(b"de"), "mv": memoryview(floats), "strided": strided}
+    tree = {"b": b"abc", "ba": bytearray(b"de"), "mv": floats.data, "strided": strided}
     back = read_sfs_dict(encode_sfs_dict(tree))
     assert_trees_equal(back["b"], np.frombuffer(b"abc", np.uint8))
     assert_trees_equal(back["ba"], np.frombuffer(b"de", np.uint8))
@@ -86,7 +99,13 @@ def test_bytes_like_values_are_stored_as_uint8() -> None:
 
 
 def test_numpy_scalars_and_tuples_become_json_values() -> None:
-    tree = {"i": np.int16(-3), "u": np.uint64(7), "f": np.float32(0.5), "b": np.bool_(True), "t": (1, "x")}
+    tree = {
+        "i": np.int16(-3),
+        "u": np.uint64(7),
+        "f": np.float32(0.5),
+        "b": np.bool_(True),
+        "t": (1, "x"),
+    }
     back = read_sfs_dict(encode_sfs_dict(tree))
     assert_trees_equal(back, {"i": -3, "u": 7, "f": 0.5, "b": True, "t": [1, "x"]})
 
@@ -113,7 +132,9 @@ def test_big_endian_input_is_stored_little_endian(dtype: str) -> None:
     assert data[start : start + native.nbytes] == le_bytes(native)
     back = read_sfs_dict(data)["a"]
     assert back.dtype == np.dtype(dtype).newbyteorder("<")
-    assert np.array_equal(back.view(np.uint8), native.astype(native.dtype.newbyteorder("<")).view(np.uint8))
+    assert np.array_equal(
+        back.view(np.uint8), native.astype(native.dtype.newbyteorder("<")).view(np.uint8)
+    )
 
 
 def test_non_contiguous_input_is_written_in_c_order() -> None:
