@@ -71,7 +71,7 @@ def _from_client_error(
     code = str(error.get("Code", "") or "")
     status = err.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
     server_message = " ".join(str(error.get("Message", "") or "").split())[:200]
-    detail = f"{code or 'error'} (HTTP {status})"
+    detail = f"{code} (HTTP {status})" if code and code != str(status) else f"HTTP {status}"
     if server_message:
         detail += f": {server_message}"
     detail = redact_url(detail).rstrip(".")

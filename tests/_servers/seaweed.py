@@ -126,6 +126,7 @@ def _start(weed: str, work: Path) -> tuple[subprocess.Popen[bytes], SeaweedServe
         weed, f"-logdir={work / 'logs'}", "mini", f"-dir={work / 'data'}",
         "-ip=127.0.0.1", "-ip.bind=127.0.0.1", f"-s3.port={s3_port}",
         f"-s3.config={work / 'identities.json'}", "-master.telemetry=false", *flags,
+        "-s3.autoCreateBucket=false",  # behave like AWS: a missing bucket is an error
         "-admin.ui=false", "-webdav=false", "-s3.port.iceberg=0", "-s3.port.lance=0",
         f"-s3.localSocket={work / 's3.sock'}", f"-filer.localSocket={work / 'filer.sock'}",
     ]
