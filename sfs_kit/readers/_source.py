@@ -1,0 +1,51 @@
+"""Path-or-stream handling for the readers: the only place that opens files, and atomic writes."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import BinaryIO
+
+from sfs_kit.errors import InputError
+
+__all__ = ["Source", "read_all", "source_name", "write_atomic"]
+
+Source = str | os.PathLike[str] | BinaryIO
+
+
+def source_name(source: Source) -> str:
+    """A name for messages: the path, a stream's ``name`` attribute, or ``"<stream>"``."""
+    if isinstance(source, str | os.PathLike):
+        return os.fspath(source)
+    name = getattr(source, "name", None)
+    return name if isinstance(name, str) else "<stream>"
+
+
+def read_all(source: Source) -> tuple[bytes, str]:
+    """All bytes of a path or a binary stream (from its current position), and its name."""
+    name = source_name(source)
+    if isinstance(source, str | os.PathLike):
+        try:
+            return Path(source).read_bytes(), name
+        except OSError as err:
+            raise InputError(f"Cannot read {name!r}: {err.strerror or err}.", source=name) from err
+    data = source.read()
+    if not isinstance(data, bytes | bytearray | memoryview):
+        raise InputError(f"Stream {name!r} is not binary (read() gave {type(data).__name__}).",
+                         source=name)
+    return bytes(data), name
+
+
+def write_atomic(target: str | os.PathLike[str], write: Callable[[BinaryIO], None]) -> None:
+    """Write through a temporary file in the target's directory, then ``os.replace`` it."""
+    path = Path(target)
+    handle, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            write(stream)
+        os.replace(temp, path)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
