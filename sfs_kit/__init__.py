@@ -18,6 +18,28 @@ logging.getLogger(__name__).addHandler(logging.NullHandler())
 
 # public name -> module that defines it; add an entry when a module grows a public function.
 _LAZY: dict[str, str] = {
+    # raw input readers
+    "PointCloud": "sfs_kit.readers",
+    "ImageInfo": "sfs_kit.readers",
+    "PoseTable": "sfs_kit.readers",
+    "CameraCalibration": "sfs_kit.readers",
+    "read_pcd": "sfs_kit.readers",
+    "write_pcd": "sfs_kit.readers",
+    "read_kitti_bin": "sfs_kit.readers",
+    "read_nuscenes_bin": "sfs_kit.readers",
+    "read_raw_float": "sfs_kit.readers",
+    "read_ply": "sfs_kit.readers",
+    "write_ply": "sfs_kit.readers",
+    "read_npy": "sfs_kit.readers",
+    "read_las": "sfs_kit.readers",
+    "read_point_cloud": "sfs_kit.readers",
+    "read_image": "sfs_kit.readers",
+    "image_size": "sfs_kit.readers",
+    "check_image_size": "sfs_kit.readers",
+    "read_poses": "sfs_kit.readers",
+    "read_intrinsics": "sfs_kit.readers",
+    "read_extrinsics": "sfs_kit.readers",
+    "describe_input": "sfs_kit.readers",
     "SfsAppendWriter": "sfs_kit.codecs.sfs",
     "SfsIndex": "sfs_kit.codecs.sfs",
     "SfsItem": "sfs_kit.codecs.sfs",
