@@ -68,7 +68,7 @@ class SeaweedServer:
 
 
 def find_weed() -> str:
-    """The ``weed`` binary: on PATH, else next to ``sys.executable``; fails with the install hint."""
+    """The ``weed`` binary (PATH, else beside ``sys.executable``); fails with the install hint."""
     found = shutil.which("weed")
     if found:
         return found
@@ -149,7 +149,7 @@ def _wait_ready(proc: subprocess.Popen[bytes], server: SeaweedServer, deadline: 
             return False
         try:
             client.list_buckets()
-        except Exception:  # noqa: BLE001 - any failure means "not ready yet"
+        except Exception:
             time.sleep(0.1)
         else:
             return True
@@ -159,7 +159,7 @@ def _wait_ready(proc: subprocess.Popen[bytes], server: SeaweedServer, deadline: 
 
 @contextlib.contextmanager
 def seaweed_server(base_dir: str | Path | None = None) -> Iterator[SeaweedServer]:
-    """Run one SeaweedFS (``weed mini``) for the duration of the block; ``base_dir`` e.g. /dev/shm."""
+    """Run one SeaweedFS (``weed mini``) for the block; ``base_dir`` e.g. ``/dev/shm``."""
     weed = find_weed()
     work = Path(tempfile.mkdtemp(prefix="sfs-kit-seaweed-", dir=base_dir))
     proc: subprocess.Popen[bytes] | None = None

@@ -27,7 +27,7 @@ from sfs_kit.errors import (
 )
 from sfs_kit.storage import ProgressEvent, S3Store, UrlCheck
 
-from .conftest import MiB, SMALL_PARTS, count_requests
+from .conftest import SMALL_PARTS, MiB, count_requests
 
 if TYPE_CHECKING:
     from types_boto3_s3 import S3Client
@@ -87,7 +87,9 @@ def test_presigned_url_serves_exact_bytes(store: S3Store, make_file: MakeFile) -
     assert fetch(signed.url) == data
 
 
-@pytest.mark.parametrize("key", ["scene 1/cam front/ü ñ 0001.jpg", "a/+&=%~ x.json", "日本/画像.png"])
+@pytest.mark.parametrize(
+    "key", ["scene 1/cam front/ü ñ 0001.jpg", "a/+&=%~ x.json", "日本/画像.png"]
+)
 def test_keys_with_spaces_and_unicode_round_trip(store: S3Store, key: str) -> None:
     data = f"payload for {key}".encode()
     stored = store.put_bytes(data, key)
@@ -166,8 +168,8 @@ def test_wrong_secret_is_access_denied_without_the_secret(
     assert info.value.bucket == s3_bucket
     assert info.value.key == "k.json"
     assert info.value.operation == "head"
+    monkeypatch.setattr(bad, "head", lambda key: None)  # reach the PUT itself
     with pytest.raises(StorageAccessDeniedError, match=r"S3 upload of .* \(SignatureDoesNotMatch"):
-        monkeypatch.setattr(bad, "head", lambda key: None)  # reach the PUT itself
         bad.put_bytes(b"{}", "k.json")
 
 
@@ -255,7 +257,9 @@ def test_verify_urls_catches_size_magic_and_403(store: S3Store) -> None:
                        r"expected 9\.$") as info:
         store.verify_urls([UrlCheck(good, 9, b"{")])
     assert "X-Amz-Signature=REDACTED" in info.value.url
-    with pytest.raises(UrlVerificationError, match=r"starts with b'\{\"a', expected b'\\xff\\xd8\\xff'"):
+    with pytest.raises(
+        UrlVerificationError, match=r"starts with b'\{\"a', expected b'\\xff\\xd8\\xff'"
+    ):
         store.verify_urls([UrlCheck(good, 8, b"\xff\xd8\xff")])
     forbidden = good[:-1] + ("0" if good[-1] != "0" else "1")
     with pytest.raises(UrlVerificationError, match=r"^2 of 3 URL\(s\) failed verification: .*"
