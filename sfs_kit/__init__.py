@@ -18,6 +18,20 @@ logging.getLogger(__name__).addHandler(logging.NullHandler())
 
 # public name -> module that defines it; add an entry when a module grows a public function.
 _LAZY: dict[str, str] = {
+    # multi-stage task submission
+    "DryRunRequest": "sfs_kit.submit",
+    "ScaleClient": "sfs_kit.submit",
+    "Task": "sfs_kit.submit",
+    "TaskRequest": "sfs_kit.submit",
+    "SfsAppendWriter": "sfs_kit.codecs.sfs",
+    "SfsIndex": "sfs_kit.codecs.sfs",
+    "SfsItem": "sfs_kit.codecs.sfs",
+    "SfsPlan": "sfs_kit.codecs.sfs",
+    "encode_sfs_dict": "sfs_kit.codecs.sfs",
+    "index_sfs": "sfs_kit.codecs.sfs",
+    "plan_sfs": "sfs_kit.codecs.sfs",
+    "read_sfs_dict": "sfs_kit.codecs.sfs",
+    "write_sfs_dict": "sfs_kit.codecs.sfs",
     # raw input readers
     "PointCloud": "sfs_kit.readers",
     "ImageInfo": "sfs_kit.readers",
@@ -40,15 +54,6 @@ _LAZY: dict[str, str] = {
     "read_intrinsics": "sfs_kit.readers",
     "read_extrinsics": "sfs_kit.readers",
     "describe_input": "sfs_kit.readers",
-    "SfsAppendWriter": "sfs_kit.codecs.sfs",
-    "SfsIndex": "sfs_kit.codecs.sfs",
-    "SfsItem": "sfs_kit.codecs.sfs",
-    "SfsPlan": "sfs_kit.codecs.sfs",
-    "encode_sfs_dict": "sfs_kit.codecs.sfs",
-    "index_sfs": "sfs_kit.codecs.sfs",
-    "plan_sfs": "sfs_kit.codecs.sfs",
-    "read_sfs_dict": "sfs_kit.codecs.sfs",
-    "write_sfs_dict": "sfs_kit.codecs.sfs",
     # scene models, validation, scene-level .sfs I/O
     "Scene": "sfs_kit.models.scene",
     "LidarSensor": "sfs_kit.models.sensors",

@@ -54,6 +54,11 @@ REDACTED = "Basic <redacted>"
 OnDuplicate = Literal["raise", "return_existing"]
 
 
+def _time_sleep(seconds: float) -> None:
+    """``time.sleep``, looked up at call time (so a patched ``time.sleep`` applies)."""
+    time.sleep(seconds)
+
+
 class _Failure(NamedTuple):
     """A failed attempt that may be retried, with the server's Retry-After if honoured."""
 
@@ -109,7 +114,7 @@ class ScaleClient:
         get_read_timeout_s: float = 30.0,
         max_attempts: int = 5,
         deadline_s: float = 600.0,
-        sleep: Callable[[float], object] = time.sleep,
+        sleep: Callable[[float], object] = _time_sleep,
         rng: random.Random | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
