@@ -34,6 +34,7 @@ CONFIG_FILE_NAME = "sfs-kit.toml"
 ENV_PREFIX = "SFS_KIT_"
 DEFAULT_EXPIRES_S = 7 * 24 * 3600
 DEFAULT_MIN_LIFETIME_S = 24 * 3600
+MAX_EXPIRES_S = 7 * 24 * 3600  # SigV4 presigned URLs live at most 7 days (spec section 6)
 _STORE_FIELDS = ("bucket", "store_dir")
 _DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$")
 _UNIT_S = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -74,7 +75,7 @@ class RunConfig(BaseModel):
     endpoint_url: str | None = None
     region: str | None = None
     store_dir: Path | None = None
-    expires_s: int = Field(default=DEFAULT_EXPIRES_S, gt=0)
+    expires_s: int = Field(default=DEFAULT_EXPIRES_S, gt=0, le=MAX_EXPIRES_S)
     min_lifetime_s: int = Field(default=DEFAULT_MIN_LIFETIME_S, ge=0)
     verify: bool = True
     upload_workers: int = Field(default=8, ge=1)

@@ -1,0 +1,73 @@
+"""What ``run`` returns and reports: plain, picklable, JSON-ready records."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+__all__ = ["PipelineProgress", "RunObject", "RunResult", "StepTiming"]
+
+
+@dataclass(frozen=True)
+class PipelineProgress:
+    """Progress of one step (files and bytes); sent to ``run(..., on_progress=...)``."""
+
+    step: str
+    files_done: int
+    files_total: int
+    bytes_done: int
+    bytes_total: int
+
+
+class RunObject(BaseModel):
+    """One stored object: where it came from, where it is, and the URL that fetches it."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str  # path relative to the output directory
+    role: Literal["attachment", "image"]
+    key: str
+    url: str
+    size: int
+    sha256: str
+    uploaded: bool  # True when this run (not an earlier one) sent the bytes
+    expires_at: datetime | None
+
+
+class StepTiming(BaseModel):
+    """How long a step took; ``resumed`` when its result came from the journal."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    step: str
+    seconds: float
+    resumed: bool
+
+
+class RunResult(BaseModel):
+    """Everything an ingestion job needs to know about one capture's run."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    capture: str
+    out_dir: str
+    journal_path: str
+    format: Literal["sfs", "split_base64"]
+    store: str
+    unique_id: str
+    unique_id_source: Literal["derived", "override"]
+    content_sha256: str
+    dry_run: bool
+    task_id: str | None
+    task_status: str | None
+    task_recovered: bool
+    request_path: str | None
+    attachments: list[str]
+    objects: list[RunObject]
+    urls_expire_at: datetime | None
+    bytes_uploaded: int
+    steps: list[StepTiming]
+    warnings: list[str]
