@@ -27,6 +27,7 @@ __all__ = [
     "ImageSource",
     "LidarFrameSource",
     "LidarSource",
+    "LoadedImage",
     "PointsFrame",
 ]
 
@@ -36,11 +37,25 @@ MetadataValue = str | int | float | bool | None
 
 
 class FramePoints(NamedTuple):
-    """One loaded lidar frame: positions (N, 3) in metres, uint8 intensity, absolute time in µs."""
+    """One loaded lidar frame: positions (N, 3) in metres, uint8 intensity, absolute time in µs.
+
+    ``origin_m`` is an offset the reader already subtracted (file coordinates = positions +
+    origin_m), as ``PointCloud.origin_m``; ``None`` means zero.
+    """
 
     positions_m: npt.NDArray[np.floating]
     intensity: npt.NDArray[np.uint8] | None
     time_us: npt.NDArray[np.int64] | None
+    origin_m: npt.NDArray[np.float64] | None = None
+
+
+class LoadedImage(NamedTuple):
+    """One encoded image and the size its header declares (read without decoding)."""
+
+    format: Literal["jpeg", "png"]
+    width: int
+    height: int
+    content: bytes
 
 
 @dataclass(frozen=True)
@@ -68,7 +83,7 @@ class ImageSource:
 
     timestamp_us: int
     source: str
-    load: Callable[[], bytes]
+    load: Callable[[], LoadedImage]
 
 
 @dataclass(frozen=True)

@@ -52,7 +52,7 @@ class TimestampsEntry(_Entry):
 
 
 class PointTimeEntry(_Entry):
-    """Per-point time in the cloud files: unit of the stored values and what they are relative to."""
+    """Per-point time in the cloud files: the unit of the values and what they are relative to."""
 
     unit: TimeUnit = "s"
     reference: Literal["frame", "absolute"] = "frame"
@@ -73,7 +73,7 @@ class ExtrinsicsEntry(_Entry):
 
 
 class IntrinsicsEntry(_Entry):
-    """Camera intrinsics: a calibration file (JSON/YAML/OpenCV YAML), with an optional camera key."""
+    """Camera intrinsics: a calibration file (JSON/YAML/OpenCV YAML), optionally a camera key."""
 
     file: str
     camera: str | None = None
@@ -136,12 +136,12 @@ def load_manifest(path: str | os.PathLike[str]) -> CaptureManifest:
         text = Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as err:
         raise InputError(f"Cannot read capture manifest {source!r}: {err}.", source=source) from err
+    kind = "JSON" if source.endswith(".json") else "YAML"
     try:
         raw = json.loads(text) if source.endswith(".json") else yaml.safe_load(text)
     except (json.JSONDecodeError, yaml.YAMLError) as err:
         raise InputError(
-            f"Capture manifest {source!r} is not valid {'JSON' if source.endswith('.json') else 'YAML'}: "
-            f"{err}.",
+            f"Capture manifest {source!r} is not valid {kind}: {err}.",
             source=source,
         ) from err
     if not isinstance(raw, dict):

@@ -55,10 +55,12 @@ from sfs_kit.capture.base import (
     ImageSource,
     LidarFrameSource,
     LidarSource,
+    LoadedImage,
     PointsFrame,
 )
 from sfs_kit.capture.sync import check_increasing
 from sfs_kit.errors import InputError
+from sfs_kit.readers.image import image_size
 
 __all__ = ["MsgpackCaptureWriter", "MsgpackRecord", "iter_msgpack_records", "read_msgpack_capture"]
 
@@ -380,7 +382,7 @@ def _load_points(source: str, offset: int, frame: PointsFrame) -> FramePoints:
     return FramePoints(positions_m=positions, intensity=intensity, time_us=time_us)
 
 
-def _load_image(source: str, offset: int) -> bytes:
+def _load_image(source: str, offset: int) -> LoadedImage:
     rec = _read_record_at(source, offset)
     data = rec.payload.get("data")
     if not isinstance(data, bytes):
@@ -390,7 +392,8 @@ def _load_image(source: str, offset: int) -> bytes:
             offset=offset,
             field="data",
         )
-    return data
+    fmt, width, height = image_size(data, f"{source}@{offset}")
+    return LoadedImage(format=fmt, width=width, height=height, content=data)
 
 
 def _floats(

@@ -1,0 +1,777 @@
+"""Capture -> streamed ``.sfs``, streamed split_base64 frames, or an in-memory ``Scene``.
+
+Memory grows with one frame, not with the capture: each lidar frame and image is loaded,
+converted, spooled to the output (``SfsAppendWriter`` for .sfs, one file per frame for
+split_base64) and released; only timestamps, poses and calibration are kept.
+
+What the converter decides, once:
+
+- **Coordinates.** Output points are always in the world frame (SFS compat mode D9 and split_base64
+  both need it). Points given in the ``sensor`` frame are mapped by ``world_from_ego(t) @
+  ego_from_sensor``, ``ego`` points by ``world_from_ego(t)``, ``world`` points are kept; ``t`` is
+  the frame timestamp, poses are interpolated there (``sync.sample_poses``), all in float64, cast to
+  float32 last. A capture without a pose file has a static ego at the world origin.
+- **Recentring** (D15). ``recentre=True`` subtracts a whole-metre origin (the first lidar pose's
+  translation, or the first frame's centre when the poses sit at the origin) in float64 before the
+  float32 cast; ``"auto"`` does so when a pose or the first frame exceeds 10 km. The origin is
+  recorded in ``metadata.sfs_kit.origin_offset``.
+- **Time** (D10). ``time_offset`` = the smallest frame or image timestamp (absolute µs); every
+  timestamp is relative to it; per-point times become uint32 µs on that clock (D11). Sensor poses
+  are written at their own content timestamps, so every frame lies inside its pose span.
+- **Validation.** Each frame is validated as it is produced (``validate_tree`` on a one-frame tree)
+  and the whole scene's metadata at the end (a skeleton tree with empty frames); an error means
+  nothing is written at the destination (``SceneValidationError`` carrying the issues).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import shutil
+import struct
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import numpy.typing as npt
+
+from sfs_kit._version import __version__
+from sfs_kit.capture.base import CameraSource, Capture, LidarSource
+from sfs_kit.capture.downsample import downsample_indices
+from sfs_kit.capture.sync import match_nearest, sample_poses
+from sfs_kit.codecs.frame_json import FrameImage, LidarFrameData, encode_frame, frame_file_name
+from sfs_kit.codecs.sfs import SfsAppendWriter
+from sfs_kit.errors import InputError, SceneValidationError
+from sfs_kit.models.calibration import DISTORTION_PARAM_NAMES
+from sfs_kit.models.geometry import matrix_to_pose, pose_to_matrix, transform_points
+from sfs_kit.models.scene import Scene
+from sfs_kit.models.validate import Issue, validate_tree
+
+__all__ = ["ConvertResult", "Format", "ProgressCallback", "convert_capture", "read_capture_scene"]
+
+logger = logging.getLogger(__name__)
+
+F64 = npt.NDArray[np.float64]
+Format = Literal["sfs", "split_base64"]
+RecentreMode = bool | Literal["auto"]
+ProgressCallback = Callable[[int, int], None]
+"""Called with (steps done, steps total) after every lidar frame and image."""
+
+AUTO_RECENTRE_ABOVE_M = 1e4
+IMAGE_GAP_WARN_US = 50_000  # D21
+_UINT32_MAX = 2**32 - 1
+_FRAME_CAMERA_MODELS = ("brown_conrady", "fisheye", "omnidirectional")
+# encode_frame accepts only http(s) image URLs, while a converted folder references its images by
+# relative path until upload replaces them; the placeholder prefix is stripped from the encoded
+# bytes (it occurs nowhere else: the rest of a frame is numbers, base64 and fixed keys).
+_RELATIVE_URL_PREFIX = "https://relative.sfs-kit.invalid/"
+_RELATIVE_URL_JSON = b'"' + _RELATIVE_URL_PREFIX.encode()
+
+
+@dataclass(frozen=True)
+class ConvertResult:
+    """What a conversion wrote: paths, counts, the time base and origin used, and the report."""
+
+    format: Format
+    output: Path
+    paths: tuple[Path, ...]
+    frame_count: int
+    point_count: int
+    image_count: int
+    time_offset_us: int
+    origin_offset_m: tuple[float, float, float] | None
+    issues: tuple[Issue, ...] = ()
+    notes: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON view for ``sfs-kit convert --json``."""
+        return {
+            "format": self.format,
+            "output": str(self.output),
+            "files_written": len(self.paths),
+            "frame_count": self.frame_count,
+            "point_count": self.point_count,
+            "image_count": self.image_count,
+            "time_offset_us": self.time_offset_us,
+            "origin_offset_m": list(self.origin_offset_m) if self.origin_offset_m else None,
+            "issues": [issue.to_dict() for issue in self.issues],
+            "notes": list(self.notes),
+        }
+
+
+# --- planning: times, poses, origin (small metadata only) ------------------------------------
+
+
+@dataclass
+class _SensorPlan:
+    """Absolute content times, ``world_from_sensor`` at each (unshifted), relative times."""
+
+    times_us: npt.NDArray[np.int64]
+    world_from_sensor: F64
+    rel_us: list[int] = field(default_factory=list)
+    poses: list[list[float]] = field(default_factory=list)
+
+
+@dataclass
+class _Plan:
+    time_offset_us: int
+    origin_m: F64 | None
+    shift: F64  # 4x4: world -> recentred world
+    lidars: list[_SensorPlan]
+    cameras: list[_SensorPlan]
+
+
+def _world_from_ego(capture: Capture, times_us: npt.NDArray[np.int64], names: list[str]) -> F64:
+    if capture.ego_poses is None:
+        identity: F64 = np.tile(np.eye(4), (len(times_us), 1, 1))
+        return identity
+    ego = capture.ego_poses
+    samples = sample_poses(
+        ego.timestamps_us,
+        ego.positions_m,
+        ego.quat_xyzw,
+        times_us,
+        names=names,
+        source=ego.source,
+        tolerance_us=capture.pose_tolerance_us,
+    )
+    return pose_to_matrix(np.concatenate([samples.positions_m, samples.quat_xyzw], axis=1))
+
+
+def _sensor_plan(
+    capture: Capture, times: list[int], names: list[str], ego_from_sensor: F64
+) -> _SensorPlan:
+    t = np.asarray(times, dtype=np.int64)
+    world_from_ego = _world_from_ego(capture, t, names)
+    return _SensorPlan(times_us=t, world_from_sensor=world_from_ego @ ego_from_sensor)
+
+
+def _lidar_plan(capture: Capture, lidar: LidarSource) -> _SensorPlan:
+    names = [
+        f"lidar {lidar.sensor_id!r} frame {i} ({f.source})" for i, f in enumerate(lidar.frames)
+    ]
+    return _sensor_plan(
+        capture, [f.timestamp_us for f in lidar.frames], names, lidar.ego_from_sensor
+    )
+
+
+def _camera_plan(capture: Capture, camera: CameraSource) -> _SensorPlan:
+    names = [
+        f"camera {camera.sensor_id!r} image {i} ({im.source})" for i, im in enumerate(camera.images)
+    ]
+    return _sensor_plan(
+        capture, [im.timestamp_us for im in camera.images], names, camera.ego_from_sensor
+    )
+
+
+def _points_matrix(lidar: LidarSource, plan: _SensorPlan, k: int) -> F64:
+    """``world_from_points`` for frame k, by the frame the points are given in."""
+    out: F64 = np.eye(4)
+    if lidar.points_frame == "sensor":
+        out = plan.world_from_sensor[k]
+    elif lidar.points_frame == "ego":
+        out = plan.world_from_sensor[k] @ np.linalg.inv(lidar.ego_from_sensor)
+    return out
+
+
+def _first_frame_centre(capture: Capture, plan: _SensorPlan) -> F64 | None:
+    """Centre of the first lidar frame's bounding box in the world (float64), if it has points."""
+    lidar = capture.lidars[0]
+    pts = lidar.frames[0].load()
+    if not pts.positions_m.shape[0]:
+        return None
+    m = _points_matrix(lidar, plan, 0) @ _translation(pts.origin_m)
+    p = np.asarray(pts.positions_m, dtype=np.float64)
+    lo = p.min(axis=0) @ m[:3, :3].T + m[:3, 3]
+    hi = p.max(axis=0) @ m[:3, :3].T + m[:3, 3]
+    centre: F64 = (lo + hi) / 2.0
+    return centre
+
+
+def _choose_origin(
+    capture: Capture, lidar_plans: list[_SensorPlan], recentre: RecentreMode
+) -> F64 | None:
+    """D15: the first lidar pose translation in whole metres (or the first frame's centre)."""
+    if recentre is False:
+        return None
+    first_pose = lidar_plans[0].world_from_sensor[0, :3, 3]
+    all_t = np.concatenate([p.world_from_sensor[:, :3, 3] for p in lidar_plans])
+    pose_far = float(np.abs(all_t).max()) > AUTO_RECENTRE_ABOVE_M
+    pose_at_zero = float(np.abs(first_pose).max()) < 1.0
+    centre = None
+    if pose_at_zero and (recentre is True or not pose_far):
+        centre = _first_frame_centre(capture, lidar_plans[0])
+    points_far = centre is not None and float(np.abs(centre).max()) > AUTO_RECENTRE_ABOVE_M
+    if recentre == "auto" and not (pose_far or points_far):
+        return None
+    base = centre if centre is not None else first_pose
+    origin: F64 = np.round(base) + 0.0  # + 0.0 turns -0.0 into 0.0
+    return origin
+
+
+def _translation(offset: F64 | None) -> F64:
+    m = np.eye(4)
+    if offset is not None:
+        m[:3, 3] = offset
+    return m
+
+
+def _plan(capture: Capture, recentre: RecentreMode) -> _Plan:
+    if not capture.lidars:
+        raise InputError(
+            f"Capture {str(capture.path)!r} has no lidar; a scene needs at least one.",
+            source=str(capture.path),
+            field="lidars",
+        )
+    for lidar in capture.lidars:
+        if not lidar.frames:
+            raise InputError(
+                f"Capture {str(capture.path)!r}: lidar {lidar.sensor_id!r} has no frames.",
+                source=str(capture.path),
+                field="lidars",
+            )
+    for camera in capture.cameras:
+        if not camera.images:
+            raise InputError(
+                f"Capture {str(capture.path)!r}: camera {camera.sensor_id!r} has no images.",
+                source=str(capture.path),
+                field="cameras",
+            )
+    lidars = [_lidar_plan(capture, lidar) for lidar in capture.lidars]
+    cameras = [_camera_plan(capture, camera) for camera in capture.cameras]
+    offset = min(int(p.times_us[0]) for p in (*lidars, *cameras))
+    origin = _choose_origin(capture, lidars, recentre)
+    shift = _translation(None if origin is None else -origin)
+    for p in (*lidars, *cameras):
+        p.rel_us = [int(t) - offset for t in p.times_us]
+        p.poses = matrix_to_pose(shift @ p.world_from_sensor).tolist()
+    return _Plan(
+        time_offset_us=offset, origin_m=origin, shift=shift, lidars=lidars, cameras=cameras
+    )
+
+
+# --- per-frame conversion ---------------------------------------------------------------------
+
+
+@dataclass
+class _FrameArrays:
+    positions: npt.NDArray[np.float32]
+    intensities: npt.NDArray[np.uint8] | None
+    timestamps: npt.NDArray[np.uint32] | None
+    points_in: int
+
+
+def _convert_frame(  # noqa: PLR0917
+    lidar: LidarSource,
+    k: int,
+    plan: _Plan,
+    sensor_plan: _SensorPlan,
+    voxel_size_m: float | None,
+    max_points: int | None,
+) -> _FrameArrays:
+    frame = lidar.frames[k]
+    pts = frame.load()
+    matrix = plan.shift @ _points_matrix(lidar, sensor_plan, k) @ _translation(pts.origin_m)
+    positions = transform_points(pts.positions_m, matrix)
+    keep = downsample_indices(positions, voxel_size_m=voxel_size_m, max_points=max_points)
+    intensity = pts.intensity
+    time_us = pts.time_us
+    if keep is not None:
+        positions = positions[keep]
+        intensity = None if intensity is None else intensity[keep]
+        time_us = None if time_us is None else time_us[keep]
+    stamps: npt.NDArray[np.uint32] | None = None
+    if time_us is not None and time_us.size:
+        rel = time_us - np.int64(plan.time_offset_us)
+        lo, hi = int(rel.min()), int(rel.max())
+        if lo < 0 or hi > _UINT32_MAX:
+            raise InputError(
+                f"{frame.source}: per-point times span [{lo}, {hi}] us relative to the scene start "
+                f"{plan.time_offset_us} us; they must lie in [0, {_UINT32_MAX}] (check the point "
+                f"time unit and reference in the manifest).",
+                source=frame.source,
+                field="time",
+            )
+        stamps = rel.astype(np.uint32)
+    elif time_us is not None:
+        stamps = None  # V-A10: omit a zero-length timestamps array
+    for arr in (positions, intensity, stamps):
+        if arr is not None:
+            arr.flags.writeable = False
+    return _FrameArrays(
+        positions=positions,
+        intensities=intensity,
+        timestamps=stamps,
+        points_in=int(pts.positions_m.shape[0]),
+    )
+
+
+def _points_tree(
+    arrays: _FrameArrays, put: Callable[[npt.NDArray[Any]], object]
+) -> dict[str, object]:
+    tree: dict[str, object] = {"positions": put(arrays.positions)}
+    if arrays.intensities is not None:
+        tree["intensities"] = put(arrays.intensities)
+    if arrays.timestamps is not None:
+        tree["timestamps"] = put(arrays.timestamps)
+    return tree
+
+
+def _intrinsics_tree(camera: CameraSource, *, for_sfs: bool) -> dict[str, object]:
+    intr = camera.intrinsics
+    if for_sfs and intr.skew != 0:
+        raise InputError(
+            f"{intr.source}: camera {camera.sensor_id!r} has skew {intr.skew!r}; SFS 1.0 cannot "
+            f"express skew (D13), so it must be 0 for .sfs output.",
+            source=intr.source,
+            field="skew",
+        )
+    dist: dict[str, object] | None = None
+    if intr.distortion_model is not None:
+        dist = {
+            "model": intr.distortion_model,
+            "params": [float(v) for v in intr.distortion_params],
+        }
+    return {
+        "fx": float(intr.fx),
+        "fy": float(intr.fy),
+        "cx": float(intr.cx),
+        "cy": float(intr.cy),
+        "width": int(intr.width),
+        "height": int(intr.height),
+        "distortion": dist,
+    }
+
+
+def _load_image(camera: CameraSource, k: int) -> npt.NDArray[np.uint8]:
+    image = camera.images[k]
+    loaded = image.load()
+    intr = camera.intrinsics
+    for name, found, want in (
+        ("width", loaded.width, intr.width),
+        ("height", loaded.height, intr.height),
+    ):
+        if found != want:
+            raise InputError(
+                f"{image.source}: the {loaded.format.upper()} image is "
+                f"{loaded.width}x{loaded.height} but camera {camera.sensor_id!r} intrinsics "
+                f"({intr.source}) say {intr.width}x{intr.height} ({name} differs).",
+                source=image.source,
+                field=name,
+            )
+    return np.frombuffer(loaded.content, dtype=np.uint8)
+
+
+# --- validation -------------------------------------------------------------------------------
+
+
+def _png_stub(width: int, height: int) -> npt.NDArray[np.uint8]:
+    """A 33-byte PNG signature + IHDR declaring the size: stands in for images in the skeleton."""
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    chunk = b"IHDR" + ihdr
+    data = (
+        b"\x89PNG\r\n\x1a\n" + struct.pack(">I", 13) + chunk + struct.pack(">I", zlib.crc32(chunk))
+    )
+    return np.frombuffer(data, dtype=np.uint8)
+
+
+def _scene_head(plan: _Plan, capture: Capture) -> dict[str, object]:
+    own: dict[str, object] = {"writer": f"sfs_kit {__version__}", "source_layout": capture.layout}
+    if plan.origin_m is not None:
+        own["origin_offset"] = [float(v) for v in plan.origin_m]
+    metadata: dict[str, object] = {**dict(capture.metadata), "sfs_kit": own}
+    return {"time_offset": plan.time_offset_us, "time_unit": "microseconds", "metadata": metadata}
+
+
+_EMPTY_POSITIONS = np.zeros((0, 3), dtype=np.float32)
+_EMPTY_POSITIONS.flags.writeable = False
+
+
+def _lidar_tree(
+    lidar: LidarSource, sp: _SensorPlan, frames: list[dict[str, object]]
+) -> dict[str, object]:
+    return {
+        "id": lidar.sensor_id,
+        "type": "lidar",
+        "poses": {"timestamps": sp.rel_us, "values": sp.poses},
+        "frames": frames,
+        "coordinates": "world",
+    }
+
+
+def _camera_tree(
+    camera: CameraSource, sp: _SensorPlan, images: list[dict[str, object]], *, for_sfs: bool
+) -> dict[str, object]:
+    return {
+        "id": camera.sensor_id,
+        "type": "camera",
+        "poses": {"timestamps": sp.rel_us, "values": sp.poses},
+        "intrinsics": _intrinsics_tree(camera, for_sfs=for_sfs),
+        "images": images,
+    }
+
+
+def _frame_issues(
+    lidar: LidarSource, sp: _SensorPlan, k: int, arrays: _FrameArrays, head: dict[str, object]
+) -> list[Issue]:
+    """Array rules for frame k, checked in a one-frame tree (plus an empty next frame for V-A9)."""
+    frames: list[dict[str, object]] = [
+        {"timestamp": sp.rel_us[k], "points": _points_tree(arrays, lambda a: a)}
+    ]
+    if k + 1 < len(sp.rel_us):
+        frames.append({"timestamp": sp.rel_us[k + 1], "points": {"positions": _EMPTY_POSITIONS}})
+    tree = {"version": "1.0", "sensors": [_lidar_tree(lidar, sp, frames)], **head}
+    prefix = f"sensors[{lidar.sensor_id}].frames[0]"
+    out = []
+    for issue in validate_tree(tree):
+        if issue.path == prefix or issue.path.startswith(prefix + "."):
+            path = f"sensors[{lidar.sensor_id}].frames[{k}]" + issue.path[len(prefix) :]
+            out.append(Issue(issue.code, issue.severity, path, issue.message))
+    return out
+
+
+def _skeleton_issues(
+    capture: Capture, plan: _Plan, head: dict[str, object], *, for_sfs: bool
+) -> list[Issue]:
+    """Scene-level rules (ids, times, rates, poses, intrinsics) on a tree with empty frames."""
+    sensors: list[dict[str, object]] = []
+    for lidar, sp in zip(capture.lidars, plan.lidars, strict=True):
+        frames: list[dict[str, object]] = [
+            {"timestamp": t, "points": {"positions": _EMPTY_POSITIONS}} for t in sp.rel_us
+        ]
+        sensors.append(_lidar_tree(lidar, sp, frames))
+    for camera, sp in zip(capture.cameras, plan.cameras, strict=True):
+        stub = _png_stub(camera.intrinsics.width, camera.intrinsics.height)
+        images: list[dict[str, object]] = [{"timestamp": t, "content": stub} for t in sp.rel_us]
+        sensors.append(_camera_tree(camera, sp, images, for_sfs=for_sfs))
+    return validate_tree({"version": "1.0", "sensors": sensors, **head})
+
+
+def _check(issues: list[Issue], what: str) -> None:
+    errors = [i for i in issues if i.severity == "error"]
+    if errors:
+        raise SceneValidationError(
+            f"The converted scene is invalid ({len(errors)} error(s), first: {errors[0]}); "
+            f"nothing was written to {what}.",
+            issues=issues,
+        )
+
+
+# --- the three outputs --------------------------------------------------------------------------
+
+
+def _steps(capture: Capture) -> int:
+    return capture.frame_count + sum(len(c.images) for c in capture.cameras)
+
+
+class _Counter:
+    def __init__(self, total: int, on_progress: ProgressCallback | None) -> None:
+        self.total, self.done, self.cb = total, 0, on_progress
+
+    def step(self) -> None:
+        self.done += 1
+        if self.cb is not None:
+            self.cb(self.done, self.total)
+
+
+def _build_tree(
+    capture: Capture,
+    plan: _Plan,
+    put: Callable[[npt.NDArray[Any]], object],
+    *,
+    voxel_size_m: float | None,
+    max_points: int | None,
+    counter: _Counter,
+) -> tuple[dict[str, Any], list[Issue], int]:
+    """The scene tree with every array passed through ``put`` (spool or keep), one at a time."""
+    head = _scene_head(plan, capture)
+    issues = _skeleton_issues(capture, plan, head, for_sfs=True)
+    _check(issues, "the output")  # metadata errors: fail before loading any frame
+    points = 0
+    sensors: list[dict[str, object]] = []
+    for lidar, sp in zip(capture.lidars, plan.lidars, strict=True):
+        frames: list[dict[str, object]] = []
+        for k in range(len(lidar.frames)):
+            arrays = _convert_frame(lidar, k, plan, sp, voxel_size_m, max_points)
+            issues.extend(_frame_issues(lidar, sp, k, arrays, head))
+            points += arrays.positions.shape[0]
+            frames.append({"timestamp": sp.rel_us[k], "points": _points_tree(arrays, put)})
+            counter.step()
+        sensors.append(_lidar_tree(lidar, sp, frames))
+    for camera, sp in zip(capture.cameras, plan.cameras, strict=True):
+        _intrinsics_tree(camera, for_sfs=True)  # fail early on skew, before loading images
+        images: list[dict[str, object]] = []
+        for k in range(len(camera.images)):
+            images.append({"timestamp": sp.rel_us[k], "content": put(_load_image(camera, k))})
+            counter.step()
+        sensors.append(_camera_tree(camera, sp, images, for_sfs=True))
+    return {"version": "1.0", "sensors": sensors, **head}, issues, points
+
+
+def _as_capture(capture: Capture | str | os.PathLike[str]) -> Capture:
+    if isinstance(capture, Capture):
+        return capture
+    from sfs_kit.capture.layout import open_capture  # layout imports every reader
+
+    return open_capture(capture)
+
+
+def read_capture_scene(
+    capture: Capture | str | os.PathLike[str],
+    *,
+    recentre: RecentreMode = "auto",
+    voxel_size_m: float | None = None,
+    max_points_per_frame: int | None = None,
+) -> Scene:
+    """The whole capture as an in-memory ``Scene`` (small captures and tests; holds every array)."""
+    cap = _as_capture(capture)
+    plan = _plan(cap, recentre)
+    tree, issues, _ = _build_tree(
+        cap,
+        plan,
+        lambda a: a,
+        voxel_size_m=voxel_size_m,
+        max_points=max_points_per_frame,
+        counter=_Counter(0, None),
+    )
+    _check(issues, "the scene")
+    return Scene.model_validate(tree)
+
+
+def _convert_sfs(
+    cap: Capture,
+    plan: _Plan,
+    out: Path,
+    *,
+    voxel_size_m: float | None,
+    max_points: int | None,
+    counter: _Counter,
+) -> ConvertResult:
+    with SfsAppendWriter(out) as writer:
+        tree, issues, points = _build_tree(
+            cap,
+            plan,
+            writer.add_array,
+            voxel_size_m=voxel_size_m,
+            max_points=max_points,
+            counter=counter,
+        )
+        _check(issues, "the output")
+        writer.finish(tree)
+    return ConvertResult(
+        format="sfs",
+        output=out,
+        paths=(out,),
+        frame_count=cap.frame_count,
+        point_count=points,
+        image_count=sum(len(c.images) for c in cap.cameras),
+        time_offset_us=plan.time_offset_us,
+        origin_offset_m=_origin_tuple(plan),
+        issues=tuple(issues),
+        notes=cap.notes,
+    )
+
+
+def _origin_tuple(plan: _Plan) -> tuple[float, float, float] | None:
+    if plan.origin_m is None:
+        return None
+    return (float(plan.origin_m[0]), float(plan.origin_m[1]), float(plan.origin_m[2]))
+
+
+def _frame_camera(
+    camera: CameraSource, sp: _SensorPlan, k: int, url: str, plan: _Plan
+) -> FrameImage:
+    intr = camera.intrinsics
+    model = intr.distortion_model or "brown_conrady"
+    if model not in _FRAME_CAMERA_MODELS:
+        raise InputError(
+            f"{intr.source}: camera {camera.sensor_id!r} uses distortion model {model!r}; "
+            f"split_base64 camera objects carry only {_FRAME_CAMERA_MODELS!r} (D21).",
+            source=intr.source,
+            field="distortion_model",
+        )
+    params = dict(zip(DISTORTION_PARAM_NAMES[model], intr.distortion_params, strict=False))
+    pose = sp.poses[k]
+    names = ("k1", "k2", "p1", "p2", "k3", "k4", "k5", "k6", "lx", "ly", "xi")
+    kwargs = {name: float(params.get(name, 0.0)) for name in names}
+    return FrameImage(
+        image_url=url,
+        position_m=(pose[0], pose[1], pose[2]),
+        heading_quat_xyzw=(pose[3], pose[4], pose[5], pose[6]),
+        camera_model=model,  # type: ignore[arg-type]
+        fx=intr.fx,
+        fy=intr.fy,
+        cx=intr.cx,
+        cy=intr.cy,
+        skew=intr.skew,
+        timestamp_ns=(plan.time_offset_us + sp.rel_us[k]) * 1000,
+        **kwargs,
+    )
+
+
+@dataclass
+class _FramesOut:
+    tmp: Path
+    paths: list[Path] = field(default_factory=list)
+    images: dict[tuple[int, int], str] = field(default_factory=dict)
+
+
+def _write_frames(
+    cap: Capture,
+    plan: _Plan,
+    out: _FramesOut,
+    *,
+    voxel_size_m: float | None,
+    max_points: int | None,
+    counter: _Counter,
+) -> tuple[list[Issue], list[str], int]:
+    if len(cap.lidars) != 1:
+        raise InputError(
+            f"split_base64 export needs exactly one lidar (D23); capture {str(cap.path)!r} has "
+            f"{len(cap.lidars)}.",
+            source=str(cap.path),
+            field="lidars",
+        )
+    lidar, sp = cap.lidars[0], plan.lidars[0]
+    head = _scene_head(plan, cap)
+    issues = _skeleton_issues(cap, plan, head, for_sfs=False)
+    _check(issues, "the output")  # metadata errors: fail before loading any frame
+    notes: list[str] = []
+    matches = [match_nearest(cp.times_us, sp.times_us) for cp in plan.cameras]
+    points = 0
+    for k in range(len(lidar.frames)):
+        arrays = _convert_frame(lidar, k, plan, sp, voxel_size_m, max_points)
+        issues.extend(_frame_issues(lidar, sp, k, arrays, head))
+        images = []
+        for c, (camera, cp) in enumerate(zip(cap.cameras, plan.cameras, strict=True)):
+            j = int(matches[c].indices[k])
+            gap = int(matches[c].gap_us[k])
+            if gap > IMAGE_GAP_WARN_US:
+                notes.append(
+                    f"frame {k}: the nearest image of camera {camera.sensor_id!r} is "
+                    f"{gap / 1000:.1f} ms away (D21 warns above 50 ms)."
+                )
+            if (c, j) not in out.images:
+                content = _load_image(camera, j)
+                ext = "png" if content[:4].tobytes() == b"\x89PNG" else "jpg"
+                rel = f"images/{camera.sensor_id}/{j:05d}.{ext}"
+                target = out.tmp / rel
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(content.tobytes())
+                out.paths.append(Path(rel))
+                out.images[(c, j)] = rel
+            images.append(
+                _frame_camera(camera, cp, j, _RELATIVE_URL_PREFIX + out.images[(c, j)], plan)
+            )
+        pose = sp.poses[k]
+        intens = (
+            None
+            if arrays.intensities is None
+            else arrays.intensities.astype(np.float32) / np.float32(255)
+        )
+        data = LidarFrameData(
+            points_world=arrays.positions,
+            device_position_m=(pose[0], pose[1], pose[2]),
+            device_heading_quat_xyzw=(pose[3], pose[4], pose[5], pose[6]),
+            timestamp_ns=(plan.time_offset_us + sp.rel_us[k]) * 1000,
+            intensities=intens,
+            images=images,
+        )
+        name = frame_file_name(k)
+        encoded = encode_frame(data, source=str(out.tmp / name))
+        (out.tmp / name).write_bytes(encoded.replace(_RELATIVE_URL_JSON, b'"'))
+        out.paths.append(Path(name))
+        points += arrays.positions.shape[0]
+        counter.step()
+    _check(issues, "the output")
+    return issues, notes, points
+
+
+def _convert_frames(
+    cap: Capture,
+    plan: _Plan,
+    out_dir: Path,
+    *,
+    voxel_size_m: float | None,
+    max_points: int | None,
+    counter: _Counter,
+) -> ConvertResult:
+    if out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())):
+        raise InputError(
+            f"Output folder {str(out_dir)!r} exists and is not empty; choose a new one.",
+            source=str(out_dir),
+            field="out",
+        )
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out_dir.with_name(f".{out_dir.name}.{secrets.token_hex(6)}.tmp")
+    tmp.mkdir()
+    out = _FramesOut(tmp=tmp)
+    try:
+        counter.total = cap.frame_count  # images are counted as they are first referenced
+        issues, notes, points = _write_frames(
+            cap, plan, out, voxel_size_m=voxel_size_m, max_points=max_points, counter=counter
+        )
+        if out_dir.exists():
+            out_dir.rmdir()
+        tmp.rename(out_dir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    frames = sum(1 for p in out.paths if p.name.startswith("frame-"))
+    return ConvertResult(
+        format="split_base64",
+        output=out_dir,
+        paths=tuple(out_dir / p for p in out.paths),
+        frame_count=frames,
+        point_count=points,
+        image_count=len(out.images),
+        time_offset_us=plan.time_offset_us,
+        origin_offset_m=_origin_tuple(plan),
+        issues=tuple(issues),
+        notes=(*cap.notes, *notes),
+    )
+
+
+def convert_capture(
+    capture_path: Capture | str | os.PathLike[str],
+    out: str | os.PathLike[str],
+    *,
+    format: Format,
+    recentre: RecentreMode = "auto",
+    voxel_size_m: float | None = None,
+    max_points_per_frame: int | None = None,
+    on_progress: ProgressCallback | None = None,
+) -> ConvertResult:
+    """Convert a capture to ``out`` (a .sfs file or a split_base64 folder), streaming frames.
+
+    Raises ``InputError`` for bad input and ``SceneValidationError`` (with ``issues``) when the
+    result would be invalid; in both cases nothing is written at ``out``. Warnings are returned in
+    ``ConvertResult.issues``.
+    """
+    cap = _as_capture(capture_path)
+    plan = _plan(cap, recentre)
+    counter = _Counter(_steps(cap), on_progress)
+    dest = Path(os.fspath(out))
+    if format == "sfs":
+        return _convert_sfs(
+            cap,
+            plan,
+            dest,
+            voxel_size_m=voxel_size_m,
+            max_points=max_points_per_frame,
+            counter=counter,
+        )
+    if format == "split_base64":
+        return _convert_frames(
+            cap,
+            plan,
+            dest,
+            voxel_size_m=voxel_size_m,
+            max_points=max_points_per_frame,
+            counter=counter,
+        )
+    raise InputError(f"format must be 'sfs' or 'split_base64', got {format!r}.", field="format")

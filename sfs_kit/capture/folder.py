@@ -1,0 +1,318 @@
+"""The sfs_kit capture folder (``capture.yaml`` + files) -> ``Capture``.
+
+Everything the manifest references is resolved and checked here, before any conversion: files
+exist, each sensor's timestamps match its files one to one and increase strictly, every camera has
+intrinsics and extrinsics, poses and calibrations parse. Errors name the manifest field (e.g.
+``cameras[1].intrinsics``) or the file and line that is wrong.
+"""
+
+from __future__ import annotations
+
+import glob
+import logging
+import os
+from collections.abc import Sequence
+from functools import partial
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+from sfs_kit.capture._channels import intensity_to_uint8, point_time_to_us
+from sfs_kit.capture.base import (
+    CameraIntrinsicsSource,
+    CameraSource,
+    Capture,
+    EgoPoses,
+    FramePoints,
+    ImageSource,
+    LidarFrameSource,
+    LidarSource,
+    LoadedImage,
+)
+from sfs_kit.capture.manifest import (
+    MANIFEST_NAMES,
+    CameraEntry,
+    CaptureManifest,
+    ExtrinsicsEntry,
+    LidarEntry,
+    PointTimeEntry,
+    TimestampsEntry,
+    load_manifest,
+)
+from sfs_kit.capture.sync import check_increasing
+from sfs_kit.errors import InputError
+from sfs_kit.models.geometry import pose_to_matrix
+from sfs_kit.readers import read_point_cloud
+from sfs_kit.readers.calibration import read_extrinsics, read_intrinsics
+from sfs_kit.readers.image import read_image
+from sfs_kit.readers.poses import read_poses, timestamp_to_us
+
+__all__ = ["read_capture_folder"]
+
+logger = logging.getLogger(__name__)
+
+F64 = npt.NDArray[np.float64]
+
+
+class _Ctx:
+    """The manifest path and folder, for resolving paths and naming fields in errors."""
+
+    def __init__(self, manifest_path: Path) -> None:
+        self.manifest = manifest_path
+        self.root = manifest_path.parent
+
+    def fail(self, field: str, message: str) -> InputError:
+        return InputError(
+            f"{self.manifest}: {field}: {message}", source=str(self.manifest), field=field
+        )
+
+    def existing(self, rel: str, field: str) -> Path:
+        path = self.root / rel
+        if not path.is_file():
+            raise self.fail(
+                field, f"references {rel!r}, which does not exist (looked for {str(path)!r})."
+            )
+        return path
+
+    def files(self, spec: str | Sequence[str], field: str) -> list[Path]:
+        if isinstance(spec, str):
+            matches = sorted(glob.glob(str(self.root / spec)))
+            if not matches:
+                raise self.fail(
+                    field, f"the pattern {spec!r} matches no files in {str(self.root)!r}."
+                )
+            return [Path(m) for m in matches]
+        if not spec:
+            raise self.fail(field, "the file list is empty.")
+        return [self.existing(rel, f"{field}[{i}]") for i, rel in enumerate(spec)]
+
+
+def _timestamps(ctx: _Ctx, entry: TimestampsEntry, files: list[Path], field: str) -> list[int]:
+    if entry.from_filename == (entry.file is not None):
+        raise ctx.fail(field, "give exactly one of 'file' or 'from_filename: true'.")
+    if entry.file is not None:
+        path = ctx.existing(entry.file, f"{field}.file")
+        lines = [
+            (i + 1, ln.strip())
+            for i, ln in enumerate(path.read_text(encoding="utf-8").splitlines())
+            if ln.strip() and not ln.lstrip().startswith("#")
+        ]
+        if len(lines) != len(files):
+            raise InputError(
+                f"{path}: has {len(lines)} timestamps but {field.rsplit('.', 1)[0]} has "
+                f"{len(files)} files; they must pair one to one.",
+                source=str(path),
+                field="timestamp",
+            )
+        stamps = [
+            timestamp_to_us(
+                text.split()[0].rstrip(","), entry.unit, source=str(path), field="timestamp", line=n
+            )
+            for n, text in lines
+        ]
+        source = str(path)
+    else:
+        stamps = [
+            timestamp_to_us(f.stem.split(".")[0], entry.unit, source=str(f), field="file name")
+            for f in files
+        ]
+        source = f"{ctx.manifest} ({field})"
+    check_increasing(stamps, source=source, names=[f.name for f in files])
+    return stamps
+
+
+def _extrinsics(ctx: _Ctx, entry: ExtrinsicsEntry | None, field: str, *, required: bool) -> F64:
+    if entry is None:
+        if required:
+            raise ctx.fail(field, "is missing; a camera needs its mounting (ego_from_sensor).")
+        return np.eye(4)
+    given = [
+        entry.file is not None,
+        entry.matrix is not None,
+        entry.translation_m is not None or entry.quat_xyzw is not None,
+    ]
+    if sum(given) != 1:
+        raise ctx.fail(
+            field, "give exactly one of 'file', 'matrix', or 'translation_m' + 'quat_xyzw'."
+        )
+    if entry.file is not None:
+        path = ctx.existing(entry.file, f"{field}.file")
+        return read_extrinsics(path, direction=entry.direction)
+    if entry.matrix is not None:
+        m = np.asarray(entry.matrix, dtype=np.float64)
+        if m.shape != (4, 4) or not np.isfinite(m).all():
+            raise ctx.fail(
+                f"{field}.matrix", f"must be 4x4 finite numbers, found shape {list(m.shape)!r}."
+            )
+    else:
+        if (
+            entry.translation_m is None
+            or entry.quat_xyzw is None
+            or len(entry.translation_m) != 3
+            or len(entry.quat_xyzw) != 4
+        ):
+            raise ctx.fail(field, "needs 'translation_m' (3 numbers) and 'quat_xyzw' (4 numbers).")
+        q = np.asarray(entry.quat_xyzw, dtype=np.float64)
+        if not np.isfinite(q).all() or abs(float(np.linalg.norm(q)) - 1.0) > 1e-3:
+            raise ctx.fail(
+                f"{field}.quat_xyzw",
+                f"must be a finite unit quaternion, found {entry.quat_xyzw!r}.",
+            )
+        m = pose_to_matrix(np.concatenate([np.asarray(entry.translation_m, dtype=np.float64), q]))
+    rot = m[:3, :3]
+    if (
+        not np.allclose(rot @ rot.T, np.eye(3), atol=1e-6)
+        or abs(float(np.linalg.det(rot)) - 1) > 1e-6
+        or not np.allclose(m[3], [0, 0, 0, 1])
+    ):
+        raise ctx.fail(
+            field, "is not a rigid transform (rotation not orthonormal or bottom row not 0 0 0 1)."
+        )
+    return m if entry.direction == "sensor_to_ego" else np.linalg.inv(m).astype(np.float64)
+
+
+def _load_points(
+    path: str, entry: LidarEntry, timestamp_us: int, point_time: PointTimeEntry
+) -> FramePoints:
+    cloud = read_point_cloud(path, columns=entry.columns, time_unit=point_time.unit)
+    intensity = None
+    if cloud.intensity is not None:
+        intensity = intensity_to_uint8(
+            cloud.intensity,
+            source=path,
+            intensity_max=entry.intensity_max,
+            intensity_range=cloud.intensity_range,
+        )
+    time_us = None
+    if cloud.time_s is not None:
+        time_us = point_time_to_us(
+            cloud.time_s,
+            unit="s",
+            reference=point_time.reference,
+            frame_timestamp_us=timestamp_us,
+            source=path,
+        )
+    return FramePoints(
+        positions_m=cloud.positions, intensity=intensity, time_us=time_us, origin_m=cloud.origin_m
+    )
+
+
+def _load_image(path: str) -> LoadedImage:
+    info = read_image(path)
+    return LoadedImage(
+        format=info.format, width=info.width, height=info.height, content=info.content
+    )
+
+
+def _lidar(ctx: _Ctx, entry: LidarEntry, i: int) -> LidarSource:
+    field = f"lidars[{i}]"
+    files = ctx.files(entry.files, f"{field}.files")
+    stamps = _timestamps(ctx, entry.timestamps, files, f"{field}.timestamps")
+    return LidarSource(
+        sensor_id=entry.id,
+        points_frame=entry.frame,
+        ego_from_sensor=_extrinsics(ctx, entry.extrinsics, f"{field}.extrinsics", required=False),
+        frames=tuple(
+            LidarFrameSource(
+                timestamp_us=t,
+                source=str(f),
+                load=partial(_load_points, str(f), entry, t, entry.point_time),
+            )
+            for f, t in zip(files, stamps, strict=True)
+        ),
+    )
+
+
+def _camera(ctx: _Ctx, entry: CameraEntry, i: int) -> CameraSource:
+    field = f"cameras[{i}]"
+    if entry.intrinsics is None:
+        raise ctx.fail(
+            f"{field}.intrinsics", f"camera {entry.id!r} has no calibration (intrinsics)."
+        )
+    path = ctx.existing(entry.intrinsics.file, f"{field}.intrinsics.file")
+    calib = read_intrinsics(path, camera=entry.intrinsics.camera)
+    intr = CameraIntrinsicsSource(
+        fx=calib.fx,
+        fy=calib.fy,
+        cx=calib.cx,
+        cy=calib.cy,
+        width=calib.width,
+        height=calib.height,
+        distortion_model=None if calib.distortion_model == "none" else calib.distortion_model,
+        distortion_params=tuple(calib.distortion_params),
+        skew=calib.skew,
+        source=str(path),
+    )
+    ego_from_sensor = _extrinsics(ctx, entry.extrinsics, f"{field}.extrinsics", required=True)
+    files = ctx.files(entry.files, f"{field}.files")
+    stamps = _timestamps(ctx, entry.timestamps, files, f"{field}.timestamps")
+    return CameraSource(
+        sensor_id=entry.id,
+        intrinsics=intr,
+        ego_from_sensor=ego_from_sensor,
+        images=tuple(
+            ImageSource(timestamp_us=t, source=str(f), load=partial(_load_image, str(f)))
+            for f, t in zip(files, stamps, strict=True)
+        ),
+    )
+
+
+def _check_ids(ctx: _Ctx, manifest: CaptureManifest) -> None:
+    ids = [(f"lidars[{i}].id", e.id) for i, e in enumerate(manifest.lidars)]
+    ids += [(f"cameras[{i}].id", e.id) for i, e in enumerate(manifest.cameras)]
+    seen: set[str] = set()
+    for field, sensor_id in ids:
+        if sensor_id in seen:
+            raise ctx.fail(field, f"sensor id {sensor_id!r} is used twice.")
+        seen.add(sensor_id)
+
+
+def read_capture_folder(path: str | os.PathLike[str]) -> Capture:
+    """Open a capture folder (or its ``capture.yaml``/``capture.json``) as a ``Capture``."""
+    p = Path(path)
+    manifest_path = p
+    if p.is_dir():
+        found = [p / n for n in MANIFEST_NAMES if (p / n).is_file()]
+        if not found:
+            raise InputError(
+                f"Capture folder {str(p)!r} has no {' or '.join(MANIFEST_NAMES)}.",
+                source=str(p),
+                field="capture.yaml",
+            )
+        manifest_path = found[0]
+    ctx = _Ctx(manifest_path)
+    manifest = load_manifest(manifest_path)
+    _check_ids(ctx, manifest)
+    ego = None
+    tolerance = 0
+    if manifest.poses is not None:
+        pose_path = ctx.existing(manifest.poses.file, "poses.file")
+        table = read_poses(
+            pose_path, time_unit=manifest.poses.time_unit, quat_order=manifest.poses.quat_order
+        )
+        if len(table) == 0:
+            raise InputError(
+                f"{pose_path}: the pose file holds no poses.", source=str(pose_path), field="poses"
+            )
+        ego = EgoPoses(
+            timestamps_us=table.timestamps_us,
+            positions_m=table.positions_m,
+            quat_xyzw=table.quat_xyzw,
+            source=str(pose_path),
+        )
+        tolerance = manifest.poses.tolerance_us
+    lidars = tuple(_lidar(ctx, e, i) for i, e in enumerate(manifest.lidars))
+    cameras = tuple(_camera(ctx, e, i) for i, e in enumerate(manifest.cameras))
+    metadata = dict(manifest.metadata)
+    if manifest.name is not None:
+        metadata.setdefault("capture_name", manifest.name)
+    return Capture(
+        path=manifest_path.parent,
+        layout="sfs_kit",
+        lidars=lidars,
+        cameras=cameras,
+        ego_poses=ego,
+        pose_tolerance_us=tolerance,
+        metadata=metadata,
+    )
