@@ -578,7 +578,11 @@ def _legacy_points(
         column = _numbers(values, source, "points", name)
         bad = np.flatnonzero(~np.isfinite(column))
         if bad.size:
-            _fail(f"must be finite, found {column[bad[0]]!r}.", source, f"points[{bad[0]}].{name}")
+            _fail(
+                f"must be finite, found {float(column[bad[0]])!r}.",
+                source,
+                f"points[{bad[0]}].{name}",
+            )
         xyz[:, axis] = column
     intensities = None
     column_i = _column(points, "i", source, required=False)
