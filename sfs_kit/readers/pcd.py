@@ -17,7 +17,6 @@ from __future__ import annotations
 import io
 import logging
 import os
-import re
 import struct
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
@@ -30,6 +29,7 @@ from sfs_kit.errors import InputError
 from sfs_kit.readers import _lzf
 from sfs_kit.readers._cloud import PointCloud, TimeUnit, cloud_from_fields
 from sfs_kit.readers._source import Source, read_all, write_atomic
+from sfs_kit.readers._text import parse_table
 
 __all__ = ["PcdHeader", "read_pcd", "write_pcd"]
 
@@ -255,9 +255,6 @@ def _read_compressed(data: bytes, header: PcdHeader, source: str
     return fields
 
 
-_ROW_RE = re.compile(r"at row (\d+)")
-
-
 def _read_ascii(data: bytes, header: PcdHeader, source: str
                 ) -> dict[str, npt.NDArray[np.generic]]:
     columns: list[tuple[str, np.dtype[np.generic]]] = []
@@ -267,18 +264,8 @@ def _read_ascii(data: bytes, header: PcdHeader, source: str
     n = header.points
     header_lines = data.count(b"\n", 0, header.data_offset)
     text = data[header.data_offset:].decode("ascii", errors="replace")
-    if n == 0:
-        table = np.zeros(0, dtype=columns)
-    else:
-        try:
-            table = np.loadtxt(io.StringIO(text), dtype=np.dtype(columns), comments=None,
-                               ndmin=1, max_rows=n + 1)
-        except ValueError as err:
-            match = _ROW_RE.search(str(err))
-            line = header_lines + int(match.group(1)) if match else None
-            raise InputError(
-                f"PCD ascii data is malformed ({len(columns)} values expected per line): "
-                f"{str(err).rstrip('.')}.", source=source, line=line, field="DATA") from err
+    table = parse_table(text, np.dtype(columns), rows=n, first_line=header_lines + 1,
+                        source=source, what="PCD ascii data")
     if table.shape[0] != n:
         raise InputError(
             f"PCD ascii data has {'more' if table.shape[0] > n else 'fewer'} lines than POINTS "

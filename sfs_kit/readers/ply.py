@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import io
 import os
-import re
 from dataclasses import dataclass
 from typing import BinaryIO
 
@@ -21,6 +20,7 @@ import numpy.typing as npt
 from sfs_kit.errors import InputError
 from sfs_kit.readers._cloud import PointCloud, TimeUnit, cloud_from_fields
 from sfs_kit.readers._source import Source, read_all, write_atomic
+from sfs_kit.readers._text import parse_table
 
 __all__ = ["encode_ply", "read_ply", "write_ply"]
 
@@ -30,7 +30,6 @@ _TYPES = {
     "float": "f4", "float32": "f4", "double": "f8", "float64": "f8",
 }
 _FORMATS = {"ascii": "", "binary_little_endian": "<", "binary_big_endian": ">"}
-_ROW_RE = re.compile(r"at row (\d+)")
 
 
 @dataclass(frozen=True)
@@ -146,17 +145,9 @@ def read_ply(source: Source, *, time_unit: TimeUnit = "s") -> PointCloud:
 
 def _read_ascii(data: bytes, offset: int, skip: int, header_lines: int, *, n: int,
                 record: np.dtype[np.void], source: str) -> npt.NDArray[np.void]:
-    if n == 0:
-        return np.zeros(0, dtype=record)
     text = data[offset:].decode("ascii", errors="replace")
-    try:
-        table: npt.NDArray[np.void] = np.loadtxt(io.StringIO(text), dtype=record, comments=None,
-                                                 skiprows=skip, max_rows=n, ndmin=1)
-    except ValueError as err:
-        match = _ROW_RE.search(str(err))
-        line = header_lines + skip + int(match.group(1)) if match else None
-        raise InputError(f"PLY ascii vertex data is malformed: {str(err).rstrip('.')}.",
-                         source=source, line=line, field="vertex") from err
+    table = parse_table(text, record, rows=n, first_line=header_lines + 1, source=source,
+                        what="PLY ascii vertex data", skip=skip)[:n]
     if table.shape[0] != n:
         raise InputError(
             f"PLY ascii vertex data has {table.shape[0]} lines but the header says {n}.",

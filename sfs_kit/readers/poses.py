@@ -191,6 +191,10 @@ def _csv_rows(text: str, source: str, mapping: dict[str, str | Sequence[str]], *
         names = list(header)
     time_col = _pick(names, _TIME_KEYS, mapping.get("timestamp"), "timestamp", source)
     index = {n: i for i, n in enumerate(names)}
+    position_cols: list[str] | None = []
+    quat_cols: list[str] | None = []
+    matrix_cols: list[str] = []
+    override: str | Sequence[str] | None = None
     if layout == "matrix":
         group = mapping.get("matrix")
         matrix_cols = [n for n in names if n != time_col] if group is None else (
@@ -227,11 +231,10 @@ def _csv_rows(text: str, source: str, mapping: dict[str, str | Sequence[str]], *
                     for c in matrix_cols]
             rows.append(_matrix_row(t_us, flat, source, line=number, field="matrix"))
             continue
-        if position_cols is None or quat_cols is None:  # pragma: no cover (checked above)
-            raise InputError("Pose columns are unresolved.", source=source)
         xyz = [_float(values[index[c]], source=source, field=c, line=number)
-               for c in position_cols]
-        quat = [_float(values[index[c]], source=source, field=c, line=number) for c in quat_cols]
+               for c in position_cols or ()]
+        quat = [_float(values[index[c]], source=source, field=c, line=number)
+                for c in quat_cols or ()]
         if override is not None:
             quat = _reorder(quat, order, source=source, field="quaternion", line=number)
         rows.append((t_us, xyz, quat, number, "quaternion"))
