@@ -222,7 +222,7 @@ class _Checker:
         unit = tree.get("time_unit", "microseconds")
         if unit is None:
             unit = "microseconds"
-        if unit not in ("microseconds", "nanoseconds"):
+        if not (isinstance(unit, str) and unit in ("microseconds", "nanoseconds")):
             self.error(
                 "V-N2",
                 "time_unit",
@@ -379,8 +379,8 @@ class _Checker:
         if "type" not in sensor:
             self.error("V-N1", _field(path, "type"), "the sensor has no 'type'")
             return
-        if kind not in allowed:
-            if kind in SPEC_SENSOR_TYPES:
+        if not isinstance(kind, str) or kind not in allowed:
+            if isinstance(kind, str) and kind in SPEC_SENSOR_TYPES:
                 self.error(
                     "V-N1",
                     _field(path, "type"),
@@ -408,7 +408,7 @@ class _Checker:
                 span = self.pose_path(sensor["poses"], _field(path, "poses"), world=True)
         if kind in ("lidar", "radar"):
             coords = sensor.get("coordinates", "world")
-            if coords not in ("world", "ego"):
+            if not (isinstance(coords, str) and coords in ("world", "ego")):
                 self.error(
                     "V-N2",
                     _field(path, "coordinates"),
@@ -418,7 +418,7 @@ class _Checker:
                 sensor.get("frames"),
                 _field(path, "frames"),
                 kind,
-                world=coords != "ego",
+                world=not (isinstance(coords, str) and coords == "ego"),
                 span=span,
                 has_key="frames" in sensor,
             )
@@ -872,7 +872,7 @@ class _Checker:
             if key not in ("model", "params"):
                 self.error("V-N2", _field(path, str(key)), f"unknown distortion field {key!r}")
         model = dist.get("model")
-        if model not in DISTORTION_PARAM_COUNTS:
+        if not isinstance(model, str) or model not in DISTORTION_PARAM_COUNTS:
             self.error(
                 "V-N2",
                 _field(path, "model"),
@@ -1080,7 +1080,7 @@ class _Checker:
             self.error("V-X1", path, f"an annotation must be an object, found {_kind(ann)}")
             return
         kind = ann.get("type")
-        if kind not in ANNOTATION_TYPES:
+        if not isinstance(kind, str) or kind not in ANNOTATION_TYPES:
             self.error("V-X1", _field(path, "type"), f"unknown annotation type {kind!r}")
         for key, pool, what in (
             ("sensor_id", sensors, "sensor"),
@@ -1091,7 +1091,7 @@ class _Checker:
             ref = ann.get(key)
             if ref is not None and str(ref) not in pool:
                 self.error("V-X1", _field(path, key), f"{key} {ref!r} names no {what} in the scene")
-        for j, lp in enumerate(ann.get("labeled_points") or []):
+        for j, lp in enumerate(_list_or_empty(ann.get("labeled_points"))):
             ref = lp.get("sensor_id") if isinstance(lp, Mapping) else None
             if ref is not None and str(ref) not in sensors:
                 self.error(
@@ -1104,7 +1104,7 @@ class _Checker:
                 rows = self.value_path(ann[key], _field(path, key))
                 if rows is not None:
                     self.annotation_coords(kind, key, rows, _field(path, key))
-        for j, attr in enumerate(ann.get("attributes") or []):
+        for j, attr in enumerate(_list_or_empty(ann.get("attributes"))):
             self.attribute_path(attr, _index(_field(path, "attributes"), j))
 
     def value_path(self, p: object, path: str) -> list[Any] | None:
@@ -1142,7 +1142,7 @@ class _Checker:
                 top = max(top, *(abs(v) for v in row[3:6]))
             elif key == "poses" and len(row) >= 3:
                 top = max(top, *(abs(v) for v in row[:3]))
-            elif kind in _ANNOTATION_3D_ROWS and row:
+            elif isinstance(kind, str) and kind in _ANNOTATION_3D_ROWS and row:
                 top = max(top, *(abs(v) for v in row))
         if math.isfinite(top):
             self._coord(top, path)
@@ -1202,6 +1202,10 @@ class _Checker:
             self.error(
                 "V-M1", path, f"metadata holds a non-JSON value of type {type(node).__name__}"
             )
+
+
+def _list_or_empty(value: object) -> list[Any]:
+    return value if isinstance(value, list) else []
 
 
 def _span(stamps: list[int] | None) -> tuple[int, int] | None:
