@@ -18,6 +18,11 @@ logging.getLogger(__name__).addHandler(logging.NullHandler())
 
 # public name -> module that defines it; add an entry when a module grows a public function.
 _LAZY: dict[str, str] = {
+    # the whole job: capture -> task (resumable)
+    "run": "sfs_kit.pipeline",
+    "RunConfig": "sfs_kit.pipeline",
+    "RunResult": "sfs_kit.pipeline",
+    "load_config": "sfs_kit.pipeline",
     # multi-stage task submission
     "DryRunRequest": "sfs_kit.submit",
     "ScaleClient": "sfs_kit.submit",
@@ -32,6 +37,14 @@ _LAZY: dict[str, str] = {
     "plan_sfs": "sfs_kit.codecs.sfs",
     "read_sfs_dict": "sfs_kit.codecs.sfs",
     "write_sfs_dict": "sfs_kit.codecs.sfs",
+    # capture layouts and conversion
+    "Capture": "sfs_kit.capture",
+    "ConvertResult": "sfs_kit.capture",
+    "MsgpackCaptureWriter": "sfs_kit.capture",
+    "convert_capture": "sfs_kit.capture",
+    "open_capture": "sfs_kit.capture",
+    "read_capture_scene": "sfs_kit.capture",
+    "read_msgpack_capture": "sfs_kit.capture",
     # raw input readers
     "PointCloud": "sfs_kit.readers",
     "ImageInfo": "sfs_kit.readers",

@@ -21,7 +21,9 @@ __all__ = ["console_main", "main"]
 
 # One module per subcommand, in the order `--help` lists them.
 _COMMAND_MODULES: tuple[str, ...] = (
+    "convert",
     "submit",
+    "run",
 )
 
 

@@ -207,7 +207,7 @@ def build_request(config: RunConfig, attachments: Sequence[str], unique_id: str,
         TaskRequest(**probe)  # any other violation raises here
         note = (f"dry run: the request would be refused by Scale ({str(err).rstrip('.')}); "
                 f"it is written for inspection only.")
-        log.warning("%s", note)
+        log.info("%s", note)
         if warnings is not None:
             warnings.append(note)
         return TaskRequest.model_construct(**fields)

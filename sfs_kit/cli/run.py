@@ -1,0 +1,207 @@
+"""``sfs-kit run``: capture to Scale task in one command, resumable (see ``sfs_kit.pipeline``).
+
+Settings: command line > environment (``SFS_KIT_*``, ``SCALE_API_KEY``, ``SCALE_API_BASE_URL``) >
+``sfs-kit.toml`` (or ``--config``) > defaults. With no bucket the objects go to a local store under
+``--out`` (``file://`` URLs); with no ``SCALE_API_KEY`` the request is written, not sent.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from sfs_kit.cli._common import EXIT_OK, Progress, print_json
+from sfs_kit.errors import InputError
+from sfs_kit.pipeline import PipelineProgress, RunResult, load_config
+from sfs_kit.pipeline import run as run_pipeline
+from sfs_kit.storage import redact_url
+
+__all__ = ["register", "run"]
+
+_BYTE_STEPS = ("upload", "upload_images")
+_LISTED = 5
+
+
+def register(subparsers: Any) -> None:
+    """Add the ``run`` subcommand."""
+    parser = subparsers.add_parser(
+        "run", help="convert, upload and submit a capture (resumable)",
+        description="Convert a capture, validate it, upload it, presign and verify every URL, "
+                    "and create one Scale multi-stage task. Re-running continues where a "
+                    "previous run stopped and never creates a second task.")
+    parser.add_argument("capture", metavar="CAPTURE", help="capture folder or file")
+    parser.add_argument("--format", choices=("sfs", "split_base64"), default=None,
+                        help="attachment format (default: sfs)")
+    parser.add_argument("--out", type=Path, metavar="DIR",
+                        help="output folder (default: ./sfs-kit-out/<capture name>)")
+    store = parser.add_argument_group("store (default: a local store under --out, file:// URLs)")
+    store.add_argument("--bucket", metavar="B", help="S3 bucket")
+    store.add_argument("--prefix", metavar="P", help="key prefix in the bucket")
+    store.add_argument("--endpoint-url", metavar="URL", help="S3-compatible endpoint")
+    store.add_argument("--region", metavar="R", help="AWS region")
+    store.add_argument("--store", type=Path, metavar="DIR", dest="store_dir",
+                       help="local store folder instead of a bucket")
+    store.add_argument("--expires", metavar="7d", help="URL lifetime (s, m, h, d, w; max 7d)")
+    store.add_argument("--min-lifetime", metavar="24h",
+                       help="re-sign (or refuse) URLs living less than this")
+    store.add_argument("--no-verify", action="store_false", dest="verify", default=None,
+                       help="skip the ranged GET of every URL before submission")
+    task = parser.add_argument_group("task")
+    task.add_argument("--project", metavar="P")
+    task.add_argument("--batch", metavar="B")
+    task.add_argument("--blueprint-id", metavar="ID")
+    task.add_argument("--priority", type=int, metavar="10|20|30")
+    task.add_argument("--tag", action="append", dest="tags", metavar="T", help="repeatable")
+    task.add_argument("--callback-url", metavar="URL")
+    task.add_argument("--instruction", metavar="TEXT|@FILE", help="markdown text, or @file.md")
+    task.add_argument("--metadata", metavar="JSON|@FILE", help="a JSON object, or @file.json")
+    task.add_argument("--unique-id", metavar="ID",
+                      help="override the id derived from project + content hash")
+    parser.add_argument("--config", type=Path, metavar="FILE",
+                        help="settings file (default: ./sfs-kit.toml if present)")
+    parser.add_argument("--dry-run", action="store_true", default=None,
+                        help="write the request to <out>/task_request.json, send nothing")
+    parser.add_argument("--json", action="store_true", help="print the result as JSON")
+    parser.set_defaults(func=run)
+
+
+def _text_or_file(value: str | None, option: str) -> str | None:
+    if value is None or not value.startswith("@"):
+        return value
+    try:
+        return Path(value[1:]).read_text(encoding="utf-8")
+    except OSError as err:
+        raise InputError(f"{option} file {value[1:]!r} cannot be read ({err.strerror}).",
+                         source=value[1:], field=option) from err
+
+
+def _metadata(value: str | None) -> dict[str, Any] | None:
+    text = _text_or_file(value, "--metadata")
+    if text is None:
+        return None
+    try:
+        data = json.loads(text)
+    except ValueError as err:
+        raise InputError(f"--metadata is not valid JSON ({err}).", field="--metadata") from err
+    if not isinstance(data, dict):
+        raise InputError(f"--metadata must be a JSON object, got a {type(data).__name__}.",
+                         field="--metadata")
+    return data
+
+
+class _Bars:
+    """One progress bar per step, on stderr (files for most steps, bytes for uploads)."""
+
+    def __init__(self, *, enabled: bool) -> None:
+        self._enabled = enabled
+        self._step: str | None = None
+        self._bar: Progress | None = None
+
+    def __call__(self, event: PipelineProgress) -> None:
+        if not self._enabled:
+            return
+        if event.step != self._step:
+            self.close()
+            self._step = event.step
+            by_bytes = event.step in _BYTE_STEPS and event.bytes_total > 0
+            total = event.bytes_total if by_bytes else event.files_total
+            self._bar = Progress(event.step, total, unit="B" if by_bytes else "")
+        if self._bar is None:
+            return
+        by_bytes = self._bar.unit == "B"
+        self._bar.label = f"{event.step} {event.files_done}/{event.files_total}"
+        done = event.bytes_done if by_bytes else event.files_done
+        self._bar.update(done - self._bar.done)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
+
+
+def run(args: argparse.Namespace) -> int:
+    """Load the settings, run the pipeline, print the summary (or JSON)."""
+    cli = {
+        "format": args.format,
+        "out_dir": args.out,
+        "bucket": args.bucket,
+        "prefix": args.prefix,
+        "endpoint_url": args.endpoint_url,
+        "region": args.region,
+        "store_dir": args.store_dir,
+        "expires_s": args.expires,
+        "min_lifetime_s": args.min_lifetime,
+        "verify": args.verify,
+        "project": args.project,
+        "batch": args.batch,
+        "blueprint_id": args.blueprint_id,
+        "priority": args.priority,
+        "tags": tuple(args.tags) if args.tags else None,
+        "callback_url": args.callback_url,
+        "instruction": _text_or_file(args.instruction, "--instruction"),
+        "metadata": _metadata(args.metadata),
+        "unique_id": args.unique_id,
+        "dry_run": args.dry_run,
+    }
+    config = load_config(cli, config_path=args.config)
+    bars = _Bars(enabled=sys.stderr.isatty())
+    try:
+        result = run_pipeline(args.capture, config, on_progress=bars)
+    finally:
+        bars.close()
+    if args.json:
+        print_json(result.model_dump(mode="json"))
+    else:
+        print_summary(result)
+    return EXIT_OK
+
+
+def _size(n: int) -> str:
+    value = float(n)
+    for unit in ("B", "KB", "MB", "GB"):
+        if value < 1000 or unit == "GB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1000
+    return f"{n} B"  # pragma: no cover
+
+
+def print_summary(result: RunResult) -> None:
+    """The human summary: task, id, URLs (signatures redacted), sizes, timings."""
+    print(f"sfs-kit run: {result.capture} -> {result.out_dir}")
+    if result.dry_run:
+        print(f"  task        DRY RUN, nothing sent (no SCALE_API_KEY or --dry-run); "
+              f"request written to {result.request_path}")
+    else:
+        note = " (recovered by unique_id)" if result.task_recovered else ""
+        print(f"  task        {result.task_id} [{result.task_status or 'unknown'}]{note}")
+    how = "derived from project + content hash" if result.unique_id_source == "derived" \
+        else "given"
+    print(f"  unique_id   {result.unique_id} ({how})")
+    print(f"  format      {result.format}")
+    print(f"  store       {result.store}")
+    total = sum(o.size for o in result.objects)
+    print(f"  objects     {len(result.objects)}, {_size(total)} "
+          f"({_size(result.bytes_uploaded)} uploaded by this run)")
+    expiry = result.urls_expire_at.isoformat(timespec="seconds") if result.urls_expire_at \
+        else "never (local store)"
+    print(f"  URLs expire {expiry}")
+    print(f"  attachments ({len(result.attachments)}):")
+    sizes = {o.url: o.size for o in result.objects}
+    for url in result.attachments[:_LISTED]:
+        print(f"    {redact_url(url)}  {_size(sizes.get(url, 0))}")
+    if len(result.attachments) > _LISTED:
+        print(f"    ... and {len(result.attachments) - _LISTED} more")
+    images = [o for o in result.objects if o.role == "image"]
+    if images:
+        print(f"  images      {len(images)}, {_size(sum(o.size for o in images))}")
+    timings = ", ".join(f"{t.step} {t.seconds:.2f}s{' (resumed)' if t.resumed else ''}"
+                        for t in result.steps)
+    print(f"  steps       {timings}")
+    for warning in result.warnings[:_LISTED]:
+        print(f"  warning     {warning}")
+    if len(result.warnings) > _LISTED:
+        print(f"  warning     ... and {len(result.warnings) - _LISTED} more")
+    print(f"  full result {Path(result.out_dir) / 'run_result.json'} (URLs unredacted)")
