@@ -15,7 +15,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _synthetic_capture import CameraSpec, write_capture  # noqa: E402
+from _synthetic_capture import CameraSpec, write_capture
 
 ROOT = Path(__file__).resolve().parent.parent
 
