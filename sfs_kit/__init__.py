@@ -45,14 +45,6 @@ _LAZY: dict[str, str] = {
     "open_capture": "sfs_kit.capture",
     "read_capture_scene": "sfs_kit.capture",
     "read_msgpack_capture": "sfs_kit.capture",
-    # capture layouts and conversion
-    "Capture": "sfs_kit.capture",
-    "ConvertResult": "sfs_kit.capture",
-    "MsgpackCaptureWriter": "sfs_kit.capture",
-    "convert_capture": "sfs_kit.capture",
-    "open_capture": "sfs_kit.capture",
-    "read_capture_scene": "sfs_kit.capture",
-    "read_msgpack_capture": "sfs_kit.capture",
     # raw input readers
     "PointCloud": "sfs_kit.readers",
     "ImageInfo": "sfs_kit.readers",
