@@ -46,7 +46,7 @@ def read_las(source: Source) -> PointCloud:
     except laspy.errors.LaspyException as err:
         raise InputError(f"Cannot read LAS/LAZ data: {str(err).rstrip('.')}.",
                          source=name) from err
-    except (ValueError, EOFError, OSError) as err:
+    except (ValueError, EOFError, OSError, RuntimeError) as err:  # lazrs raises RuntimeError
         raise InputError(f"LAS/LAZ data is malformed or truncated: {str(err).rstrip('.')}.",
                          source=name) from err
     x = np.asarray(las.x, dtype=np.float64)
