@@ -80,7 +80,7 @@ class LocalStore:
 
     def __init__(self, root: str | Path, *, prefix: str = "") -> None:
         self.root = Path(root).resolve()
-        self.prefix = key_for(prefix) if prefix.strip("/") else ""
+        self.prefix = key_for(prefix.strip("/")) if prefix.strip("/") else ""
         try:
             self.root.mkdir(parents=True, exist_ok=True)
         except OSError as err:

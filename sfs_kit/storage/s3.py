@@ -104,7 +104,7 @@ class S3Store:
                 f"sse_kms_key_id needs sse='aws:kms', got sse={sse!r}.", bucket=bucket
             )
         self.bucket = bucket
-        self.prefix = key_for(prefix) if prefix.strip("/") else ""
+        self.prefix = key_for(prefix.strip("/")) if prefix.strip("/") else ""
         self._sse = sse
         self._sse_kms_key_id = sse_kms_key_id
         self._transfer_config = transfer_config or DEFAULT_TRANSFER_CONFIG

@@ -1,4 +1,4 @@
-"""Every botocore/boto3 exception becomes one of our StorageErrors (httpx-style exhaustive check)."""
+"""Every botocore/boto3 exception becomes one of our StorageErrors (httpx-style, exhaustive)."""
 
 from __future__ import annotations
 
@@ -22,7 +22,8 @@ from sfs_kit.storage._errors import error_for, map_storage_errors
 def _client_error(code: str, status: int, message: str = "msg") -> bce.ClientError:
     return bce.ClientError(
         {"Error": {"Code": code, "Message": message},
-         "ResponseMetadata": {"HTTPStatusCode": status}},
+         "ResponseMetadata": {"HTTPStatusCode": status, "RequestId": "r", "HostId": "",
+                              "HTTPHeaders": {}, "RetryAttempts": 0}},
         "PutObject",
     )
 
@@ -50,7 +51,10 @@ BOTO3_ERRORS = sorted(
 )
 
 
-@pytest.mark.parametrize("cls", BOTOCORE_ERRORS + BOTO3_ERRORS, ids=lambda c: c.__name__)
+LIBRARY_ERRORS: list[type[Exception]] = [*BOTOCORE_ERRORS, *BOTO3_ERRORS]
+
+
+@pytest.mark.parametrize("cls", LIBRARY_ERRORS, ids=lambda c: c.__name__)
 def test_every_library_exception_is_mapped(cls: type[BaseException]) -> None:
     mapped = error_for(_instantiate(cls), "upload", bucket="b", key="k")
     assert isinstance(mapped, StorageError)
@@ -94,25 +98,31 @@ def test_client_error_codes(
 
 def test_server_message_with_a_url_is_redacted() -> None:
     err = _client_error("Weird", 400, "see https://h/k?X-Amz-Signature=deadbeef now")
-    with pytest.raises(StorageError, match=r"X-Amz-Signature=REDACTED now\)?\.$") as info:
-        with map_storage_errors("download", bucket="b", key="k"):
-            raise err
+    with (
+        pytest.raises(StorageError, match=r"X-Amz-Signature=REDACTED now\)?\.$") as info,
+        map_storage_errors("download", bucket="b", key="k"),
+    ):
+        raise err
     assert "deadbeef" not in str(info.value)
 
 
 def test_upload_failed_error_unwraps_its_client_error() -> None:
-    with pytest.raises(StorageAccessDeniedError, match=r"\(AccessDenied \(HTTP 403\)"):  # noqa: PT012
-        with map_storage_errors("upload", bucket="b", key="k"):
-            try:
-                raise _client_error("AccessDenied", 403)
-            except bce.ClientError as inner:
-                raise S3UploadFailedError(f"Failed to upload: {inner}")  # noqa: B904 (as boto3)
+    with (  # noqa: PT012
+        pytest.raises(StorageAccessDeniedError, match=r"\(AccessDenied \(HTTP 403\)"),
+        map_storage_errors("upload", bucket="b", key="k"),
+    ):
+        try:
+            raise _client_error("AccessDenied", 403)
+        except bce.ClientError as inner:
+            raise S3UploadFailedError(f"Failed to upload: {inner}")  # noqa: B904 (as boto3)
 
 
 def test_upload_failed_error_alone() -> None:
-    with pytest.raises(StorageError, match=r"failed: the upload did not complete\.$"):
-        with map_storage_errors("upload", bucket="b", key="k"):
-            raise S3UploadFailedError("boom")
+    with (
+        pytest.raises(StorageError, match=r"failed: the upload did not complete\.$"),
+        map_storage_errors("upload", bucket="b", key="k"),
+    ):
+        raise S3UploadFailedError("boom")
 
 
 @pytest.mark.parametrize(
@@ -132,6 +142,8 @@ def test_botocore_errors(exc: Exception, cls: type[StorageError], message: str) 
 
 
 def test_bucket_only_message() -> None:
-    with pytest.raises(StorageError, match=r"^S3 list of bucket 'b' failed: "):
-        with map_storage_errors("list", bucket="b"):
-            raise bce.NoRegionError()
+    with (
+        pytest.raises(StorageError, match=r"^S3 list of bucket 'b' failed: "),
+        map_storage_errors("list", bucket="b"),
+    ):
+        raise bce.NoRegionError()

@@ -84,12 +84,13 @@ class _TemporarySession(boto3.session.Session):
     def __init__(self, expiry: datetime) -> None:
         super().__init__(region_name="us-east-1")
         # botocore's session caches its credentials here; clients made from it sign with them
-        self._session._credentials = RefreshableCredentials.create_from_metadata(
+        credentials = RefreshableCredentials.create_from_metadata(
             metadata={"access_key": "AKIDTEMP", "secret_key": "temp-secret-value",
                       "token": "temp-token", "expiry_time": expiry.isoformat()},
-            refresh_using=lambda: {},
+            refresh_using=dict,
             method="test",
         )
+        self._session._credentials = credentials  # type: ignore[attr-defined]
 
 
 def test_s3_store_uses_the_session_credential_expiry(caplog: pytest.LogCaptureFixture) -> None:

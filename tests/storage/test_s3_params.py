@@ -78,7 +78,8 @@ def test_sse_parameters(
     client: S3Client, stubber: Stubber, sse: Any, kms: str | None, extra: dict[str, str]
 ) -> None:
     stubber.add_client_error("head_object", "404", http_status_code=404)
-    stubber.add_response("put_object", {}, _put_params("k.json", b"{}", "application/json", **extra))
+    params = _put_params("k.json", b"{}", "application/json", **extra)
+    stubber.add_response("put_object", {}, params)
     store = S3Store("bkt", client=client, transfer_config=NO_THREADS, sse=sse, sse_kms_key_id=kms)
     assert store.put_bytes(b"{}", "k.json").uploaded
 
@@ -171,7 +172,7 @@ def test_client_built_from_options_has_retry_and_addressing(tmp_path: Path) -> N
     session = boto3.session.Session(aws_access_key_id="A", aws_secret_access_key="S")
     store = S3Store("bkt", session=session, endpoint_url="http://127.0.0.1:9",
                     region_name="eu-west-1", addressing_style="path", retry_mode="adaptive")
-    config = store.client.meta.config
+    config: Any = store.client.meta.config  # the stubs lack Config's dynamic attributes
     assert config.retries["mode"] == "adaptive"
     assert config.s3 == {"addressing_style": "path"}
     assert store.client.meta.region_name == "eu-west-1"
