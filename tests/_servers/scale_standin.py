@@ -52,6 +52,7 @@ class Fault:
     retry_after: str | None = None
     delay_s: float = 2.0
     create: bool = True
+    body: str | None = None  # for "status": this raw text instead of the JSON error body
 
 
 @dataclass(frozen=True)
@@ -164,7 +165,7 @@ class _Handler(BaseHTTPRequestHandler):
         elif fault.kind == "drop":
             self._drop()
         else:
-            self._send(fault.status, {"error": "Stand-in fault.", "status_code": fault.status})
+            self._send_fault(fault)
 
     def _create(self, body: Any, fault: Fault | None) -> None:
         state = self.server.state
@@ -172,7 +173,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._rate_limited(fault)
             return
         if fault is not None and fault.kind == "status":
-            self._send(fault.status, {"error": "Stand-in fault.", "status_code": fault.status})
+            self._send_fault(fault)
             return
         if fault is not None and fault.kind in ("drop", "slow") and not fault.create:
             self._misbehave(fault)
@@ -265,8 +266,12 @@ class _Handler(BaseHTTPRequestHandler):
         with contextlib.suppress(OSError):
             self.connection.shutdown(socket.SHUT_RDWR)
 
+    def _send_fault(self, fault: Fault) -> None:
+        payload = {"error": "Stand-in fault.", "status_code": fault.status}
+        self._send(fault.status, payload if fault.body is None else fault.body.encode())
+
     def _send(self, status: int, payload: object, headers: dict[str, str] | None = None) -> None:
-        data = json.dumps(payload).encode()
+        data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
         try:
             self.send_response(status)
             self.send_header("Content-Type", "application/json")

@@ -384,6 +384,15 @@ def test_idempotency_key_recovery_not_found(client: ScaleClient,
     assert len(scale_standin.tasks) == 1
 
 
+def test_idempotency_key_409_without_task_id(client: ScaleClient,
+                                             scale_standin: ScaleStandin) -> None:
+    scale_standin.inject(Fault("status", status=500), Fault("status", status=409))
+    with pytest.raises(OutcomeUnknownError, match=r"answered 409 after an ambiguous attempt, but "
+                                                  r"the message names no task id; the task may "
+                                                  r"or may not exist\."):
+        client.create_multistage_task(_request(unique_id=None), idempotency_key="k-1")
+
+
 def test_lookup_failure_after_ambiguous_attempt(client: ScaleClient,
                                                 scale_standin: ScaleStandin) -> None:
     scale_standin.inject(Fault("error_after_create"), Fault("status", method="GET", status=401))
@@ -399,6 +408,28 @@ def test_gets_are_retried(client: ScaleClient, scale_standin: ScaleStandin,
     assert client.get_task(task.task_id).task_id == task.task_id
     assert len(fake_sleep.delays) == 3
     assert fake_sleep.delays[2] == 2.0
+
+
+def test_get_task_answer_without_task_id(client: ScaleClient,
+                                        scale_standin: ScaleStandin) -> None:
+    scale_standin.inject(Fault("status", method="GET", status=200))
+    with pytest.raises(ScaleApiError, match=r"GET /v1/task/t1 answered without a task_id\."):
+        client.get_task("t1")
+    scale_standin.inject(Fault("status", method="GET", status=200, body="<html>ok</html>"))
+    with pytest.raises(ScaleApiError, match=r"GET /v1/task/t1 answered HTTP 200 with a body that "
+                                            r"is not JSON\.") as info:
+        client.get_task("t1")
+    assert info.value.body_excerpt == "<html>ok</html>"
+    scale_standin.inject(Fault("status", method="GET", status=200,
+                               body='{"task_id": "t1", "params": [1], "x": 2}'))
+    assert client.get_task("t1") == Task(task_id="t1")  # odd field types: keep the id
+
+
+def test_2xx_create_answer_that_is_not_json(client: ScaleClient,
+                                            scale_standin: ScaleStandin) -> None:
+    scale_standin.inject(Fault("status", status=201, body="Created"))
+    with pytest.raises(OutcomeUnknownError, match=r"answered HTTP 201 without a task_id"):
+        client.create_multistage_task(_request(unique_id=None))
 
 
 def test_get_with_a_body_that_is_not_a_task(client: ScaleClient,
