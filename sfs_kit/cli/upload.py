@@ -1,0 +1,127 @@
+"""``sfs-kit upload PATH...``: upload files (directories recursively) and print presigned URLs.
+
+Credentials come from the standard AWS chain only (environment, profile, instance role). URLs
+are printed in full because the user needs them; they are never logged.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+from pathlib import Path
+from typing import Any
+
+from sfs_kit.cli._common import EXIT_OK, Progress, print_json
+from sfs_kit.errors import InputError
+from sfs_kit.storage import (
+    DEFAULT_MIN_LIFETIME_S,
+    LocalStore,
+    ObjectStore,
+    ProgressEvent,
+    S3Store,
+    UrlCheck,
+    expected_magic_for,
+)
+
+__all__ = ["collect_files", "parse_duration_s", "register", "run"]
+
+_DURATION = re.compile(r"^\s*(\d+)\s*([smhd]?)\s*$", re.IGNORECASE)
+_UNIT_S = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration_s(text: str) -> int:
+    """Seconds from ``7d``, ``36h``, ``90m``, ``45s`` or ``3600``."""
+    match = _DURATION.match(text)
+    if match is None or int(match.group(1)) == 0:
+        raise argparse.ArgumentTypeError(
+            f"invalid duration {text!r}; use a positive number with an optional unit s, m, h or d "
+            f"(e.g. 7d, 36h, 90m, 3600)"
+        )
+    return int(match.group(1)) * _UNIT_S[match.group(2).lower()]
+
+
+def register(subparsers: Any) -> None:
+    """Add the ``upload`` subcommand."""
+    parser = subparsers.add_parser(
+        "upload",
+        help="upload files to S3 (or a local store) and print presigned URLs",
+        description="Upload files (directories recursively, keyed by relative path) and print "
+        "each key, size, sha256 and URL. Unchanged objects are not sent again.",
+    )
+    parser.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="file or directory")
+    parser.add_argument("--bucket", help="S3 bucket (credentials from the standard AWS chain)")
+    parser.add_argument("--prefix", default="", help="key prefix, e.g. runs/2024-05-01")
+    parser.add_argument("--endpoint-url", help="S3-compatible endpoint URL")
+    parser.add_argument("--region", help="AWS region")
+    parser.add_argument("--expires", type=parse_duration_s, default=parse_duration_s("7d"),
+                        metavar="DURATION", help="URL lifetime: 7d (default, the maximum), 36h, "
+                        "90m or seconds")
+    parser.add_argument("--store", type=Path, metavar="DIR",
+                        help="use a local directory store (file:// URLs) instead of S3")
+    parser.add_argument("--no-verify", action="store_true",
+                        help="skip the ranged GET of every URL after upload")
+    parser.add_argument("--json", action="store_true", help="print JSON instead of lines")
+    parser.set_defaults(func=run)
+
+
+def collect_files(paths: list[Path]) -> list[tuple[Path, str]]:
+    """``(file, relative key)`` pairs: a file keeps its name, a directory its relative paths."""
+    items: list[tuple[Path, str]] = []
+    for path in paths:
+        if path.is_dir():
+            items += [(f, f.relative_to(path).as_posix())
+                      for f in sorted(path.rglob("*")) if f.is_file()]
+        elif path.is_file():
+            items.append((path, path.name))
+        else:
+            raise InputError(f"Cannot upload {str(path)!r}: no such file or directory.",
+                             source=str(path))
+    return items
+
+
+def _open_store(args: argparse.Namespace) -> ObjectStore:
+    if args.store is not None and args.bucket is not None:
+        raise InputError("Give either --bucket (S3) or --store DIR (local), not both.")
+    if args.store is not None:
+        return LocalStore(args.store, prefix=args.prefix)
+    if args.bucket is None:
+        raise InputError("Give --bucket BUCKET for S3 or --store DIR for a local store.")
+    return S3Store(args.bucket, prefix=args.prefix, endpoint_url=args.endpoint_url,
+                   region_name=args.region)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Upload, sign, verify, print."""
+    store = _open_store(args)
+    items = [(path, store.key_for(rel)) for path, rel in collect_files(args.paths)]
+    if not items:
+        raise InputError("No files to upload in " + ", ".join(repr(str(p)) for p in args.paths)
+                         + ".")
+    total = sum(path.stat().st_size for path, _ in items)
+    seen = 0
+    with Progress("upload", total, unit="B") as bar:
+
+        def on_progress(event: ProgressEvent) -> None:
+            nonlocal seen
+            bar.update(event.bytes_done - seen)
+            seen = event.bytes_done
+
+        stored = store.upload_many(items, on_progress=on_progress)
+    min_lifetime_s = min(args.expires, DEFAULT_MIN_LIFETIME_S)
+    urls = [store.url_for(obj.key, expires_s=args.expires, min_lifetime_s=min_lifetime_s)
+            for obj in stored]
+    if not args.no_verify:
+        store.verify_urls([UrlCheck(u.url, obj.size, expected_magic_for(obj.key))
+                           for u, obj in zip(urls, stored, strict=True)])
+    if args.json:
+        print_json([
+            {"key": obj.key, "size": obj.size, "sha256": obj.sha256,
+             "content_type": obj.content_type, "uploaded": obj.uploaded, "url": u.url,
+             "expires_at": u.expires_at.isoformat(), "verified": not args.no_verify}
+            for obj, u in zip(stored, urls, strict=True)
+        ])
+    else:
+        for obj, u in zip(stored, urls, strict=True):
+            state = "uploaded" if obj.uploaded else "unchanged"
+            print(f"{obj.key}\t{obj.size}\t{obj.sha256}\t{state}\t{u.url}")
+    return EXIT_OK
