@@ -22,6 +22,7 @@ __all__ = ["console_main", "main"]
 # One module per subcommand, in the order `--help` lists them.
 _COMMAND_MODULES: tuple[str, ...] = (
     "convert",
+    "upload",
     "submit",
     "run",
 )
