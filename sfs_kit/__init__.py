@@ -93,6 +93,17 @@ _LAZY: dict[str, str] = {
     "to_compat": "sfs_kit.models.compat",
     "write_sfs": "sfs_kit.codecs.scene_io",
     "read_sfs": "sfs_kit.codecs.scene_io",
+    # object storage (S3 or a local directory), presigned URLs
+    "ObjectStore": "sfs_kit.storage",
+    "S3Store": "sfs_kit.storage",
+    "LocalStore": "sfs_kit.storage",
+    "StoredObject": "sfs_kit.storage",
+    "SignedUrl": "sfs_kit.storage",
+    "UrlCheck": "sfs_kit.storage",
+    "ProgressEvent": "sfs_kit.storage",
+    "key_for": "sfs_kit.storage",
+    "redact_url": "sfs_kit.storage",
+    "verify_urls": "sfs_kit.storage",
 }
 
 __all__ = sorted(["__version__", *_error_names, *_LAZY])
