@@ -257,6 +257,9 @@ class ScaleClient:
         return _Response(response.status, response.data, retry_after)
 
     def _error(self, response: _Response, what: str, note: str = "") -> ScaleApiError:
+        if response.status in (429, 503) and (response.retry_after or 0) > MAX_RETRY_AFTER_S:
+            note += (f"; it asks to retry after {response.retry_after:.0f} s, more than the "
+                     f"{MAX_RETRY_AFTER_S:.0f} s this client waits")
         return error_for_response(response.status, response.data, what=what, note=note,
                                   retry_after=response.retry_after, secrets=self._secrets())
 

@@ -230,7 +230,9 @@ def test_429_honours_retry_after(client: ScaleClient, scale_standin: ScaleStandi
 def test_429_asking_more_than_300_s_stops(client: ScaleClient, scale_standin: ScaleStandin,
                                           fake_sleep: FakeSleep) -> None:
     scale_standin.inject(Fault("rate_limit", retry_after="301"))
-    with pytest.raises(RateLimitedError, match=r"HTTP 429 .*Too many requests\.") as info:
+    with pytest.raises(RateLimitedError, match=r"HTTP 429 .*Too many requests; it asks to retry "
+                                               r"after 301 s, more than the 300 s this client "
+                                               r"waits\.") as info:
         client.create_multistage_task(_request())
     assert info.value.retry_after == 301.0
     assert fake_sleep.delays == []
