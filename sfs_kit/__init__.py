@@ -93,6 +93,14 @@ _LAZY: dict[str, str] = {
     "to_compat": "sfs_kit.models.compat",
     "write_sfs": "sfs_kit.codecs.scene_io",
     "read_sfs": "sfs_kit.codecs.scene_io",
+    # per-frame LiDAR JSON (split_base64) and scene -> frames export
+    "LidarFrameData": "sfs_kit.codecs.frame_json",
+    "FrameImage": "sfs_kit.codecs.frame_json",
+    "encode_frame": "sfs_kit.codecs.frame_json",
+    "decode_frame": "sfs_kit.codecs.frame_json",
+    "write_frame": "sfs_kit.codecs.frame_json",
+    "read_frame": "sfs_kit.codecs.frame_json",
+    "write_frames": "sfs_kit.codecs.frames_from_scene",
     # object storage (S3 or a local directory), presigned URLs
     "ObjectStore": "sfs_kit.storage",
     "S3Store": "sfs_kit.storage",
