@@ -354,7 +354,8 @@ def _extrinsic_matrix(document: Mapping[str, object], key: str | None,
     if key is not None:
         if key not in document:
             raise InputError(f"Calibration file has no key {key!r}.", source=source, field=key)
-        return _as_array(document[key], source=source, field=key)
+        array = _as_array(document[key], source=source, field=key)
+        return array.reshape(-1, 4) if array.size in (12, 16) else array
     found = _find(document, ("matrix", "transform", "T_sensor_ego", "extrinsics", "T"))
     if found is not None:
         array = _as_array(document[found], source=source, field=found)

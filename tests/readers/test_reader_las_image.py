@@ -106,7 +106,8 @@ PNG = b"\x89PNG\r\n\x1a\n"
 
 
 def _png(width: int, height: int, chunk: bytes = b"IHDR") -> bytes:
-    return PNG + struct.pack(">I", 13) + chunk + struct.pack(">II", width, height) + b"\x08\x02\0\0\0"
+    size = struct.pack(">II", width, height)
+    return PNG + struct.pack(">I", 13) + chunk + size + b"\x08\x02\0\0\0"
 
 
 def _jpeg(*segments: bytes) -> bytes:

@@ -57,7 +57,7 @@ def test_nan_points_survive_binary_and_ascii() -> None:
     positions[2] = np.nan
     nan_cloud = PointCloud(positions=positions, source="x", format="t")
     for kind in ("ascii", "binary"):
-        got = read_pcd(io.BytesIO(encode_pcd(nan_cloud, kind)))  # type: ignore[arg-type]
+        got = read_pcd(io.BytesIO(encode_pcd(nan_cloud, kind)))
         assert np.array_equal(got.positions, positions, equal_nan=True)
 
 

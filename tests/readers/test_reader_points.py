@@ -192,13 +192,13 @@ def _npz_with_garbage() -> bytes:
     return buffer.getvalue()
 
 
-def _npz(**arrays: np.ndarray) -> bytes:  # type: ignore[type-arg]
+def _npz(**arrays: np.ndarray) -> bytes:
     buffer = io.BytesIO()
     np.savez(buffer, **arrays)  # type: ignore[arg-type]
     return buffer.getvalue()
 
 
-def _npy(array: np.ndarray) -> bytes:  # type: ignore[type-arg]
+def _npy(array: np.ndarray) -> bytes:
     buffer = io.BytesIO()
     np.save(buffer, array)
     return buffer.getvalue()
@@ -240,7 +240,7 @@ def test_dispatch_errors(tmp_path: Path, name: str, kwargs: dict[str, object], m
 
 def test_point_cloud_checks_shapes_and_dtypes() -> None:
     with pytest.raises(InputError, match=r"positions must be float32 \(N, 3\), found float64"):
-        PointCloud(positions=np.zeros((2, 3)), source="s", format="f")
+        PointCloud(positions=np.zeros((2, 3)), source="s", format="f")  # type: ignore[arg-type]
     with pytest.raises(InputError, match=r"ring must be uint16 \(2,\), found int64"):
         PointCloud(positions=np.zeros((2, 3), np.float32), source="s", format="f",
                    ring=np.zeros(2, dtype=np.int64))
