@@ -34,6 +34,7 @@ _Buffer = mmap.mmap | bytes | bytearray | memoryview
 _Fail = Callable[..., NoReturn]
 _BIG_ENDIAN_HOST: Final[bool] = sys.byteorder == "big"
 _ALLOWED_TEXT: Final[str] = ", ".join(sorted(ALLOWED_DTYPES))
+_ITEMSIZE: Final[dict[str, int]] = {name: np.dtype(name).itemsize for name in ALLOWED_DTYPES}
 _BARE_TOKENS: Final[dict[str, float]] = {
     "NaN": math.nan,
     "Infinity": math.inf,
@@ -79,11 +80,13 @@ class _BareTokenError(Exception):
 
 
 def _pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in out:
-            raise _DuplicateKeyError(key)
-        out[key] = value
+    out = dict(pairs)
+    if len(out) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise _DuplicateKeyError(key)
+            seen.add(key)
     return out
 
 
@@ -225,11 +228,11 @@ class _Checker:
             msg = f"Item {index} in {self.name!r} is a {type(entry).__name__}, not an object."
             self.fail("R5", msg, item=index)
         keys = entry.get("keys")
-        where = f"Item {index} {format_keys(keys)} in {self.name!r}"
 
         def fail(
             rule: str, message: str, offset: int | None = None, trunc: bool = False
         ) -> NoReturn:
+            where = f"Item {index} {format_keys(keys)} in {self.name!r}"
             self.fail(
                 rule, f"{where} {message}", item=index, keys=keys, offset=offset, truncated=trunc
             )
@@ -264,7 +267,7 @@ class _Checker:
         dtype = entry["dtype"]
         if not isinstance(dtype, str) or dtype not in ALLOWED_DTYPES:
             fail("R6", f"has dtype {dtype!r}; expected one of {_ALLOWED_TEXT}.")
-        itemsize = np.dtype(dtype).itemsize
+        itemsize = _ITEMSIZE[dtype]
         if "shape" not in entry:
             if length % itemsize:
                 fail("R7", f"has no shape and its length {length} is not a multiple of {itemsize}.")
@@ -291,17 +294,19 @@ def _resolve(
     """Follow ``keys`` to the container holding the leaf; apply the int-key rescue (R8)."""
     node: Any = tree
     for depth, step in enumerate(keys):
-        where = format_keys(keys[:depth])
         if isinstance(node, dict):
             if isinstance(step, int) and step not in node and str(step) in node:
                 step = str(step)  # noqa: PLW2901 - Scale's int dict keys are stored as "1"
             if not isinstance(step, str) or step not in node:
+                where = format_keys(keys[:depth])
                 fail("R8", f"does not resolve: {step!r} is not a key of the dict at {where}.")
         elif isinstance(node, list):
             if not isinstance(step, int) or not 0 <= step < len(node):
+                where = format_keys(keys[:depth])
                 fail("R8", f"does not resolve: {step!r} is not an index of the list at {where} "
                      f"(length {len(node)}).")
         else:
+            where = format_keys(keys[:depth])
             fail("R8", f"does not resolve: {where} holds a {type(node).__name__}, not a container.")
         if depth == len(keys) - 1:
             leaf = node[step]

@@ -1,0 +1,274 @@
+"""Benchmark the .sfs codec on the reference scene against plain numpy and scale-json-binary.
+
+Run by hand: ``.venv/bin/python scripts/bench_sfs.py [--runs 5]``. Files go to a temp dir under
+/tmp and are removed. All timings are warm page cache for both sides (the file is written or
+read once before timing). Targets (issue): write <= 1.3x ``ndarray.tofile``; extra peak RSS while
+writing <= 5% of the file size; open + ``index_sfs`` <= 20 ms; ``read_sfs_dict`` + touching every
+array <= 1.2x ``np.fromfile`` of the same bytes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from reference_scene import build_reference_scene
+
+from sfs_kit.codecs.sfs import (
+    SfsAppendWriter,
+    index_sfs,
+    plan_sfs,
+    read_sfs_dict,
+    write_sfs_dict,
+)
+
+PAGE = os.sysconf("SC_PAGE_SIZE")
+
+
+def _arrays(value: object) -> Iterator[np.ndarray[Any, Any]]:
+    if isinstance(value, np.ndarray):
+        yield value
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _arrays(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _arrays(item)
+
+
+def _median(fn: Callable[[], object], runs: int, before: Callable[[], None] | None = None) -> float:
+    times = []
+    for _ in range(runs):
+        if before is not None:
+            before()
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def _machine_facts() -> str:
+    versions = {name: metadata.version(name) for name in ("numpy", "boto3", "scale-json-binary")}
+    return (
+        f"CPUs {os.cpu_count()}, Python {platform.python_version()}, "
+        + ", ".join(f"{k} {v}" for k, v in versions.items())
+        + f", {platform.platform()}"
+    )
+
+
+def _rss_anon_kib() -> int:
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("RssAnon:"):
+                return int(line.split()[1])
+    return 0
+
+
+def _rss_child(mode: str, path: str) -> None:
+    """Subprocess: build the scene, then report the extra peak RSS/RssAnon while writing."""
+    import psutil
+
+    scene = build_reference_scene()
+    process = psutil.Process()
+    base_rss, base_anon = process.memory_info().rss, _rss_anon_kib() * 1024
+    base_max = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    peak = {"rss": base_rss, "anon": base_anon}
+    done = threading.Event()
+
+    def poll() -> None:
+        while not done.is_set():
+            peak["rss"] = max(peak["rss"], process.memory_info().rss)
+            peak["anon"] = max(peak["anon"], _rss_anon_kib() * 1024)
+            time.sleep(0.001)
+
+    thread = threading.Thread(target=poll)
+    thread.start()
+    if mode == "sfs":
+        write_sfs_dict(scene, path)
+    elif mode == "append":
+        with SfsAppendWriter(path) as writer:
+            writer.finish(_spool_scene(writer, scene))
+    elif mode == "tofile":
+        with open(path, "wb") as handle:
+            for array in _arrays(scene):
+                array.tofile(handle)
+    else:
+        from scale_json_binary.json_binary_codecs import write_file
+
+        write_file(path, scene)
+    done.set()
+    thread.join()
+    max_delta = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - base_max
+    result = {
+        "rss": peak["rss"] - base_rss,
+        "anon": peak["anon"] - base_anon,
+        "maxrss": max(0, max_delta),
+        "size": os.path.getsize(path),
+    }
+    print(json.dumps(result))
+
+
+def _spool_scene(writer: SfsAppendWriter, value: Any) -> Any:
+    """Replace every array by an append-writer placeholder (what a converter would do)."""
+    if isinstance(value, np.ndarray):
+        return writer.add_array(value)
+    if isinstance(value, dict):
+        return {key: _spool_scene(writer, item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_spool_scene(writer, item) for item in value]
+    return value
+
+
+def _measure_rss(mode: str, workdir: Path) -> dict[str, int]:
+    path = workdir / f"rss-{mode}.bin"
+    out = subprocess.run(
+        [sys.executable, __file__, "--rss-child", mode, str(path)],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    path.unlink(missing_ok=True)
+    result: dict[str, int] = json.loads(out.stdout.strip().splitlines()[-1])
+    return result
+
+
+def _row(label: str, seconds: float, reference: float | None = None, note: str = "") -> None:
+    ratio = f"ratio {seconds / reference:5.2f}x" if reference else ""
+    print(f"{label:34s} {seconds * 1e3:8.2f} ms  {ratio:12s} {note}")
+
+
+def _mib(n: float) -> str:
+    return f"{n / 2**20:8.1f} MiB"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--sjb-runs", type=int, default=3, help="runs for scale-json-binary (slow)")
+    args = parser.parse_args()
+    runs: int = args.runs
+
+    print(_machine_facts())
+    start = time.perf_counter()
+    scene = build_reference_scene()
+    arrays = list(_arrays(scene))
+    total = sum(a.nbytes for a in arrays)
+    plan = plan_sfs(scene)
+    print(
+        f"reference scene built in {time.perf_counter() - start:.1f} s: {len(arrays)} arrays, "
+        f"{total / 1e6:.1f} MB of data, .sfs size {plan.size / 1e6:.1f} MB (align 64), "
+        f"header {len(plan.header)} bytes"
+    )
+    workdir = Path(tempfile.mkdtemp(prefix="bench_sfs_", dir="/tmp"))
+    try:
+        _run(scene, arrays, total, runs, args.sjb_runs, workdir)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _run(
+    scene: dict[str, Any],
+    arrays: list[np.ndarray[Any, Any]],
+    total: int,
+    runs: int,
+    sjb_runs: int,
+    workdir: Path,
+) -> None:
+    from scale_json_binary.json_binary_codecs import dumps, write_file
+
+    sfs_path, raw_path, sjb_path = workdir / "scene.sfs", workdir / "raw.bin", workdir / "sjb.sfs"
+
+    def clear() -> None:
+        for path in (sfs_path, raw_path, sjb_path):
+            path.unlink(missing_ok=True)
+
+    def tofile() -> None:
+        with open(raw_path, "wb") as handle:
+            for array in arrays:
+                array.tofile(handle)
+
+    def append_writer() -> None:
+        with SfsAppendWriter(sfs_path) as writer:
+            writer.finish(_spool_scene(writer, scene))
+
+    print(f"\n== write ({runs} runs, medians; files unlinked before each run) ==")
+    t_raw = _median(tofile, runs, clear)
+    t_sfs = _median(lambda: write_sfs_dict(scene, sfs_path), runs, clear)
+    t_app = _median(append_writer, runs, clear)
+    t_sjb = _median(lambda: write_file(str(sjb_path), scene), sjb_runs, clear)
+    t_dumps = _median(lambda: dumps(scene), sjb_runs)
+    _row("ndarray.tofile (reference)", t_raw, note=f"{total / t_raw / 1e9:.2f} GB/s")
+    _row("write_sfs_dict", t_sfs, t_raw, "target <= 1.30")
+    _row("SfsAppendWriter (spool + copy)", t_app, t_raw)
+    _row("scale_json_binary.write_file", t_sjb, t_raw, f"{sjb_runs} runs")
+    _row("scale_json_binary.dumps", t_dumps, t_raw, f"{sjb_runs} runs")
+
+    print("\n== extra peak memory while writing (subprocess, 1 ms polling; ru_maxrss delta) ==")
+    for mode in ("sfs", "append", "tofile", "sjb"):
+        rss = _measure_rss(mode, workdir)
+        print(
+            f"{mode:8s} RSS +{_mib(rss['rss'])} ({100 * rss['rss'] / rss['size']:5.2f}% of file), "
+            f"RssAnon +{_mib(rss['anon'])}, ru_maxrss +{_mib(rss['maxrss'])}"
+            + ("   (target <= 5%)" if mode == "sfs" else "")
+        )
+
+    write_sfs_dict(scene, sfs_path)
+    tofile()
+    print(f"\n== open + index_sfs ({max(runs, 20)} runs, warm cache) ==")
+    t_index = _median(lambda: index_sfs(sfs_path), max(runs, 20))
+    _row("index_sfs", t_index, note="target <= 20 ms")
+
+    print(f"\n== read + touch every array ({runs} runs, warm cache) ==")
+
+    def read_touch_pages() -> None:
+        for array in _arrays(read_sfs_dict(sfs_path)):
+            flat = array.reshape(-1).view(np.uint8)
+            int(flat[:: PAGE // 4].sum()) if flat.size else 0
+
+    def read_touch_all() -> None:
+        for array in _arrays(read_sfs_dict(sfs_path)):
+            int(array.reshape(-1).view(np.uint8).sum(dtype=np.uint64)) if array.size else 0
+
+    def fromfile() -> None:
+        np.fromfile(raw_path, dtype=np.uint8)
+
+    def fromfile_touch_all() -> None:
+        int(np.fromfile(raw_path, dtype=np.uint8).sum(dtype=np.uint64))
+
+    t_from = _median(fromfile, runs)
+    t_pages = _median(read_touch_pages, runs)
+    t_from_all = _median(fromfile_touch_all, runs)
+    t_all = _median(read_touch_all, runs)
+    _row("np.fromfile (reference)", t_from)
+    _row("read_sfs_dict + touch each page", t_pages, t_from, "target <= 1.20")
+    _row("np.fromfile + sum of all bytes", t_from_all)
+    _row("read_sfs_dict + sum of all bytes", t_all, t_from_all)
+
+    # --- LATER: validate(scene) timing (models helper adds it here) -------------------------
+    print("\n== validate(scene): not measured yet (added with the scene models) ==")
+    # --- LATER: split_base64 frame encode timing (frame codec helper adds it here) ----------
+    print("== split_base64 frame encode: not measured yet (added with the frame codec) ==")
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 4 and sys.argv[1] == "--rss-child":
+        _rss_child(sys.argv[2], sys.argv[3])
+    else:
+        main()
