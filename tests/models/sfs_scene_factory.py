@@ -51,8 +51,14 @@ def pose_path(timestamps: list[int]) -> dict[str, Any]:
     }
 
 
-def build_scene(*, frames: int = 3, points: int = 20, with_radar: bool = True,
-                with_camera: bool = True, png: bool = False) -> dict[str, Any]:
+def build_scene(
+    *,
+    frames: int = 3,
+    points: int = 20,
+    with_radar: bool = True,
+    with_camera: bool = True,
+    png: bool = False,
+) -> dict[str, Any]:
     """A scene that passes our compat validator and Scale's: lidar, radar, camera (images)."""
     frame_ts = [100_000 * i for i in range(frames)]
     span = pose_path([0, *[t + 50_000 for t in frame_ts]])
@@ -69,33 +75,46 @@ def build_scene(*, frames: int = 3, points: int = 20, with_radar: bool = True,
     ]
     if with_radar:
         rng = np.random.default_rng(7)
-        sensors.append({
-            "type": "radar",
-            "id": "radar_front",
-            "poses": pose_path([0, 300_000]),
-            "frames": [
-                {
-                    "timestamp": 0,
-                    "points": {
-                        "positions": rng.uniform(-5, 5, (4, 3)).astype(np.float32),
-                        "directions": rng.uniform(-1, 1, (4, 3)).astype(np.float32),
-                        "lengths": rng.uniform(0, 2, 4).astype(np.float32),
-                        "timestamps": np.array([0, 1, 2, 3], dtype=np.uint32),
-                    },
-                }
-            ],
-        })
+        sensors.append(
+            {
+                "type": "radar",
+                "id": "radar_front",
+                "poses": pose_path([0, 300_000]),
+                "frames": [
+                    {
+                        "timestamp": 0,
+                        "points": {
+                            "positions": rng.uniform(-5, 5, (4, 3)).astype(np.float32),
+                            "directions": rng.uniform(-1, 1, (4, 3)).astype(np.float32),
+                            "lengths": rng.uniform(0, 2, 4).astype(np.float32),
+                            "timestamps": np.array([0, 1, 2, 3], dtype=np.uint32),
+                        },
+                    }
+                ],
+            }
+        )
     if with_camera:
         data = png_bytes() if png else jpeg_bytes()
-        sensors.append({
-            "type": "camera",
-            "id": "cam_front",
-            "poses": pose_path([0, 300_000]),
-            "intrinsics": {
-                "fx": 20.0, "fy": 20.0, "cx": 16.0, "cy": 12.0, "width": WIDTH, "height": HEIGHT,
-                "distortion": {"model": "brown_conrady", "params": [0.0] * 10},
-            },
-            "images": [{"timestamp": t, "content": content(data)} for t in frame_ts],
-        })
-    return {"version": "1.0", "sensors": sensors, "time_offset": 1_700_000_000_000_000,
-            "time_unit": "microseconds"}
+        sensors.append(
+            {
+                "type": "camera",
+                "id": "cam_front",
+                "poses": pose_path([0, 300_000]),
+                "intrinsics": {
+                    "fx": 20.0,
+                    "fy": 20.0,
+                    "cx": 16.0,
+                    "cy": 12.0,
+                    "width": WIDTH,
+                    "height": HEIGHT,
+                    "distortion": {"model": "brown_conrady", "params": [0.0] * 10},
+                },
+                "images": [{"timestamp": t, "content": content(data)} for t in frame_ts],
+            }
+        )
+    return {
+        "version": "1.0",
+        "sensors": sensors,
+        "time_offset": 1_700_000_000_000_000,
+        "time_unit": "microseconds",
+    }

@@ -62,15 +62,19 @@ def test_transform_points_computes_in_float64() -> None:
 
 def test_interpolate_pose_lerps_and_slerps() -> None:
     half = math.sqrt(0.5)
-    path = PosePath.model_validate({"timestamps": [0, 100], "values": [
-        [0, 0, 0, 0, 0, 0, 1.0], [10, 0, 0, 0, 0, half, half]]})
+    path = PosePath.model_validate(
+        {"timestamps": [0, 100], "values": [[0, 0, 0, 0, 0, 0, 1.0], [10, 0, 0, 0, 0, half, half]]}
+    )
     pos, quat = interpolate_pose(path, [0, 50, 100, 200])
     np.testing.assert_allclose(pos[:, 0], [0, 5, 10, 10])
-    np.testing.assert_allclose(quat[1], [0, 0, math.sin(math.pi / 8), math.cos(math.pi / 8)], atol=1e-12)
+    np.testing.assert_allclose(
+        quat[1], [0, 0, math.sin(math.pi / 8), math.cos(math.pi / 8)], atol=1e-12
+    )
     np.testing.assert_allclose(quat[3], [0, 0, half, half], atol=1e-12)
     single = PosePath.model_validate({"timestamps": [5], "values": [[1, 2, 3, 0, 0, 0, 1.0]]})
     pos1, quat1 = interpolate_pose(single, [0, 9])
-    assert pos1.shape == (2, 3) and quat1.shape == (2, 4)
+    assert pos1.shape == (2, 3)
+    assert quat1.shape == (2, 4)
 
 
 def test_to_compat_converts_nanoseconds_and_uint64_point_times() -> None:
@@ -81,32 +85,41 @@ def test_to_compat_converts_nanoseconds_and_uint64_point_times() -> None:
     lidar["poses"]["timestamps"] = [t * 1000 for t in lidar["poses"]["timestamps"]]
     for f in lidar["frames"]:
         f["timestamp"] *= 1000
-        f["points"]["timestamps"] = f["points"]["timestamps"].astype(np.uint64) * 1000 + np.uint64(5_000_000_123 + 999)
+        f["points"]["timestamps"] = f["points"]["timestamps"].astype(np.uint64) * 1000 + np.uint64(
+            5_000_000_123 + 999
+        )
     out = to_compat(Scene.model_validate(tree))
     assert out.time_unit == "microseconds"
     assert out.time_offset == 5_000_000
-    frame = out.sensors[0].frames[1]  # type: ignore[union-attr]
+    frame = out.sensors[0].frames[1]
     assert frame.timestamp == 100_000
     ts = frame.points.timestamps
-    assert ts is not None and ts.dtype == np.uint32
-    assert int(ts[0]) == 100_000 and not ts.flags.writeable
+    assert ts is not None
+    assert ts.dtype == np.uint32
+    assert int(ts[0]) == 100_000
+    assert not ts.flags.writeable
     assert validate(out) == []
 
 
 def test_to_compat_drops_empty_point_times_and_normalises_quaternions() -> None:
     tree = build_scene(with_radar=False, with_camera=False)
-    tree["sensors"][0]["frames"][0]["points"] = {"positions": np.zeros((0, 3), np.float32),
-                                                 "timestamps": np.zeros(0, np.uint32)}
+    tree["sensors"][0]["frames"][0]["points"] = {
+        "positions": np.zeros((0, 3), np.float32),
+        "timestamps": np.zeros(0, np.uint32),
+    }
     tree["sensors"][0]["poses"]["values"][0] = [0, 0, 0, 0, 0, 0, 1.0008]
     out = to_compat(Scene.model_validate(tree))
     assert "timestamps" not in out.to_sfs_dict()["sensors"][0]["frames"][0]["points"]
-    assert np.linalg.norm(out.sensors[0].poses.values[0, 3:]) == pytest.approx(1.0, abs=1e-15)  # type: ignore[union-attr]
+    assert np.linalg.norm(out.sensors[0].poses.values[0, 3:]) == pytest.approx(1.0, abs=1e-15)
 
 
 def test_to_compat_refuses_far_off_quaternions() -> None:
     tree = build_scene(with_radar=False, with_camera=False)
     tree["sensors"][0]["poses"]["values"][0] = [0, 0, 0, 0, 0, 0, 2.0]
-    with pytest.raises(SceneValidationError, match=r"Quaternion 0 of sensor 'lidar_top' poses has norm 2; it must be within 0.001 of 1"):
+    with pytest.raises(
+        SceneValidationError,
+        match=r"Quaternion 0 of sensor 'lidar_top' poses has norm 2; it must be within 0.001 of 1",
+    ):
         to_compat(Scene.model_validate(tree))
 
 
@@ -116,23 +129,35 @@ def test_recentre_shifts_world_data_and_records_the_origin() -> None:
         for row in s["poses"]["values"]:
             row[0] += 4_500_000.4
         for f in s.get("frames", []):
-            f["points"]["positions"] = (f["points"]["positions"] + np.array([4_500_000.0, 0, 0])).astype(np.float32)
-    tree["annotations"] = [{"id": 1, "type": "cuboid", "path": {"timestamps": [0], "values": [[1, 1, 1, 4_500_010.0, 2, 3, 0, 0, 0]]}},
-                           {"id": 2, "type": "polyline", "path": {"timestamps": [0], "values": [[4_500_000.0, 0, 0, 4_500_001.0, 1, 1]]}}]
+            f["points"]["positions"] = (
+                f["points"]["positions"] + np.array([4_500_000.0, 0, 0])
+            ).astype(np.float32)
+    tree["annotations"] = [
+        {
+            "id": 1,
+            "type": "cuboid",
+            "path": {"timestamps": [0], "values": [[1, 1, 1, 4_500_010.0, 2, 3, 0, 0, 0]]},
+        },
+        {
+            "id": 2,
+            "type": "polyline",
+            "path": {"timestamps": [0], "values": [[4_500_000.0, 0, 0, 4_500_001.0, 1, 1]]},
+        },
+    ]
     scene = Scene.model_validate(tree)
     assert any(i.code == "V-O1" for i in validate(scene))
     out = recentre(scene)
     assert out.metadata == {"sfs_kit": {"origin_offset": [4_500_000.0, 0.0, 0.0]}}
-    assert out.sensors[0].poses.values[0, 0] == pytest.approx(0.4)  # type: ignore[union-attr]
-    before = scene.sensors[0].frames[0].points.positions.astype(np.float64)  # type: ignore[union-attr]
-    after = out.sensors[0].frames[0].points.positions  # type: ignore[union-attr]
+    assert out.sensors[0].poses.values[0, 0] == pytest.approx(0.4)
+    before = scene.sensors[0].frames[0].points.positions.astype(np.float64)
+    after = out.sensors[0].frames[0].points.positions
     np.testing.assert_allclose(after, (before - [4_500_000.0, 0, 0]).astype(np.float32))
     anns = out.to_sfs_dict()["annotations"]
     assert anns[0]["path"]["values"][0][3] == 10.0
     assert anns[1]["path"]["values"][0] == [0.0, 0.0, 0.0, 1.0, 1.0, 1.0]
     assert not any(i.code == "V-O1" for i in validate(out))
     again = recentre(out, [1.0, 0.0, 0.0])
-    assert again.metadata["sfs_kit"]["origin_offset"] == [4_500_001.0, 0.0, 0.0]  # type: ignore[index]
+    assert again.metadata["sfs_kit"]["origin_offset"] == [4_500_001.0, 0.0, 0.0]
 
 
 def test_recentre_leaves_ego_points_alone_and_checks_the_origin() -> None:
@@ -140,7 +165,8 @@ def test_recentre_leaves_ego_points_alone_and_checks_the_origin() -> None:
     tree["sensors"][0]["coordinates"] = "ego"
     scene = Scene.model_validate(tree)
     out = recentre(scene, [10.0, 0.0, 0.0])
-    assert np.array_equal(out.sensors[0].frames[0].points.positions,  # type: ignore[union-attr]
-                          scene.sensors[0].frames[0].points.positions)  # type: ignore[union-attr]
+    assert np.array_equal(
+        out.sensors[0].frames[0].points.positions, scene.sensors[0].frames[0].points.positions
+    )
     with pytest.raises(InputError, match=r"recentre\(\) needs origin_m as three finite numbers"):
         recentre(scene, [1.0, 2.0])

@@ -36,7 +36,9 @@ def test_dict_round_trip_is_exact() -> None:
 
 
 def test_float64_positions_are_refused_not_rounded() -> None:
-    with pytest.raises(ValidationError, match=r"expected dtype float32 \(safe casts only\), found float64"):
+    with pytest.raises(
+        ValidationError, match=r"expected dtype float32 \(safe casts only\), found float64"
+    ):
         _points(positions=np.zeros((2, 3), np.float64))
 
 
@@ -59,9 +61,11 @@ def test_big_endian_float32_is_converted_to_little_endian() -> None:
 
 @pytest.mark.parametrize(
     ("shape", "message"),
-    [((2, 4), r"expected shape \(N, 3\), found \(2, 4\)"),
-     ((2, 3, 1), r"expected shape \(N, 3\), found \(2, 3, 1\)"),
-     ((7,), "multiple of 3, found 7")],
+    [
+        ((2, 4), r"expected shape \(N, 3\), found \(2, 4\)"),
+        ((2, 3, 1), r"expected shape \(N, 3\), found \(2, 3, 1\)"),
+        ((7,), "multiple of 3, found 7"),
+    ],
 )
 def test_wrong_position_shapes_are_refused(shape: tuple[int, ...], message: str) -> None:
     with pytest.raises(ValidationError, match=message):
@@ -108,19 +112,21 @@ def test_a_read_only_view_of_a_writable_array_is_copied() -> None:
 def test_frozen_models_refuse_assignment() -> None:
     pts = _points()
     with pytest.raises(ValidationError, match="frozen"):
-        pts.positions = np.zeros((1, 3), np.float32)  # type: ignore[misc]
+        pts.positions = np.zeros((1, 3), np.float32)
 
 
 def test_per_point_arrays_must_share_n() -> None:
-    with pytest.raises(ValidationError, match=r"intensities has 3 rows but positions has 2 \(V-A8\)"):
+    with pytest.raises(
+        ValidationError, match=r"intensities has 3 rows but positions has 2 \(V-A8\)"
+    ):
         _points(intensities=np.zeros(3, np.uint8))
     with pytest.raises(ValidationError, match=r"lengths has 1 rows but positions has 2"):
         RadarPoints(positions=np.zeros((2, 3), np.float32), lengths=np.zeros(1, np.float32))
 
 
 def test_point_timestamps_dtypes() -> None:
-    assert _points(timestamps=np.zeros(2, np.uint16)).timestamps.dtype == np.uint32  # type: ignore[union-attr]
-    assert _points(timestamps=np.zeros(2, np.uint64)).timestamps.dtype == np.uint64  # type: ignore[union-attr]
+    assert _points(timestamps=np.zeros(2, np.uint16)).timestamps.dtype == np.uint32
+    assert _points(timestamps=np.zeros(2, np.uint64)).timestamps.dtype == np.uint64
     with pytest.raises(ValidationError, match="expected dtype uint32 or uint64"):
         _points(timestamps=np.zeros(2, np.int64))
 
@@ -133,7 +139,7 @@ def test_intensities_must_be_uint8_vector() -> None:
 
 
 def _lidar_dict(**overrides: Any) -> dict[str, Any]:
-    d = copy.deepcopy({k: v for k, v in build_scene(with_radar=False, with_camera=False)["sensors"][0].items()})
+    d = copy.deepcopy(dict(build_scene(with_radar=False, with_camera=False)["sensors"][0].items()))
     d.update(overrides)
     return d
 
@@ -173,16 +179,23 @@ def test_pose_paths() -> None:
 @pytest.mark.parametrize("model", sorted(DISTORTION_PARAM_COUNTS))
 def test_distortion_param_counts_are_exact(model: str) -> None:
     count = DISTORTION_PARAM_COUNTS[model]
-    assert Distortion(model=model, params=tuple([0.0] * count)).params == tuple([0.0] * count)  # type: ignore[arg-type]
+    assert Distortion(model=model, params=tuple([0.0] * count)).params == tuple([0.0] * count)
     with pytest.raises(ValidationError, match=f"takes exactly {count} params, found {count + 1}"):
-        Distortion(model=model, params=tuple([0.0] * (count + 1)))  # type: ignore[arg-type]
+        Distortion(model=model, params=tuple([0.0] * (count + 1)))
 
 
 def test_distortion_counts_match_the_spec_table() -> None:
     assert DISTORTION_PARAM_COUNTS == {
-        "brown_conrady": 10, "fisheye": 4, "mod_equi_fish": 4, "mod_kannala": 4,
-        "fisheye_rad_tan_prism": 12, "fisheye_radial_custom": 10, "ftheta": 5,
-        "omnidirectional": 9, "cylindrical": 0, "equirectangular": 0,
+        "brown_conrady": 10,
+        "fisheye": 4,
+        "mod_equi_fish": 4,
+        "mod_kannala": 4,
+        "fisheye_rad_tan_prism": 12,
+        "fisheye_radial_custom": 10,
+        "ftheta": 5,
+        "omnidirectional": 9,
+        "cylindrical": 0,
+        "equirectangular": 0,
     }
 
 
@@ -190,12 +203,16 @@ def test_distortion_params_must_be_finite_and_by_name() -> None:
     with pytest.raises(ValidationError, match="must be finite"):
         Distortion(model="fisheye", params=(0.0, 0.0, float("nan"), 0.0))
     assert Distortion(model="fisheye", params=(1, 2, 3, 4)).by_name() == {
-        "k1": 1.0, "k2": 2.0, "k3": 3.0, "k4": 4.0}
+        "k1": 1.0,
+        "k2": 2.0,
+        "k3": 3.0,
+        "k4": 4.0,
+    }
 
 
 def test_intrinsics_width_must_be_positive_int() -> None:
     with pytest.raises(ValidationError, match="width"):
-        CameraIntrinsics(fx=1, fy=1, cx=0, cy=0, width=640.0, height=480)  # type: ignore[arg-type]
+        CameraIntrinsics(fx=1, fy=1, cx=0, cy=0, width=640.0, height=480)
     with pytest.raises(ValidationError, match="greater than 0"):
         CameraIntrinsics(fx=1, fy=1, cx=0, cy=0, width=0, height=480)
 
@@ -213,7 +230,7 @@ def test_camera_needs_exactly_one_content() -> None:
 
 def test_image_content_accepts_bytes_without_copy() -> None:
     data = jpeg_bytes()
-    img = CameraImage(timestamp=0, content=data)  # type: ignore[arg-type]
+    img = CameraImage(timestamp=0, content=data)
     assert img.content.tobytes() == data
     assert not img.content.flags.writeable
 
@@ -246,18 +263,25 @@ def test_unknown_sensor_type_is_refused_and_kinds_are_discriminated() -> None:
 
 
 def test_odometry_and_points_sensors_are_modelled() -> None:
-    tree = {"version": "1.0", "sensors": [
-        {"type": "odometry", "id": 0, "poses": {"timestamps": [0], "values": [IDENTITY]}},
-        {"type": "points", "id": 1, "points": {"positions": np.zeros((3, 3), np.float32)}},
-    ]}
+    tree = {
+        "version": "1.0",
+        "sensors": [
+            {"type": "odometry", "id": 0, "poses": {"timestamps": [0], "values": [IDENTITY]}},
+            {"type": "points", "id": 1, "points": {"positions": np.zeros((3, 3), np.float32)}},
+        ],
+    }
     scene = Scene.model_validate(tree)
     assert first_difference(scene.to_sfs_dict(), tree) is None
 
 
 def test_annotations_pass_through_with_frozen_arrays() -> None:
     ids = np.arange(4, dtype=np.uint32)
-    ann = {"id": "a", "type": "labeled_points", "label": "car",
-           "labeled_points": [{"sensor_id": "lidar_top", "point_ids": ids}]}
+    ann = {
+        "id": "a",
+        "type": "labeled_points",
+        "label": "car",
+        "labeled_points": [{"sensor_id": "lidar_top", "point_ids": ids}],
+    }
     scene = Scene.model_validate({**build_scene(), "annotations": [ann]})
     out = scene.to_sfs_dict()["annotations"][0]
     assert first_difference(out, ann) is None
@@ -266,7 +290,9 @@ def test_annotations_pass_through_with_frozen_arrays() -> None:
 
 
 def test_json_dump_of_a_scene() -> None:
-    scene = Scene.model_validate(build_scene(frames=1, points=2, with_radar=False, with_camera=False))
+    scene = Scene.model_validate(
+        build_scene(frames=1, points=2, with_radar=False, with_camera=False)
+    )
     text = scene.model_dump_json()
     assert '"positions":[[' in text
 
@@ -274,8 +300,12 @@ def test_json_dump_of_a_scene() -> None:
 def test_assert_models_equal_names_the_path() -> None:
     a = Scene.model_validate(build_scene())
     tree = build_scene()
-    tree["sensors"][0]["frames"][1]["points"]["intensities"] = tree["sensors"][0]["frames"][1]["points"]["intensities"] + 1
+    tree["sensors"][0]["frames"][1]["points"]["intensities"] = (
+        tree["sensors"][0]["frames"][1]["points"]["intensities"] + 1
+    )
     b = Scene.model_validate(tree)
     assert_models_equal(a, Scene.model_validate(build_scene()))
-    with pytest.raises(AssertionError, match=r"sensors\[0\]\.frames\[1\]\.points\.intensities: arrays differ"):
+    with pytest.raises(
+        AssertionError, match=r"sensors\[0\]\.frames\[1\]\.points\.intensities: arrays differ"
+    ):
         assert_models_equal(a, b)

@@ -1,0 +1,146 @@
+"""``sfs-kit inspect FILE``: what a .sfs holds (from its header only) or what a raw input is.
+
+For a .sfs file only the header and item table are read (``index_sfs``), so inspecting a
+multi-GB scene touches no data page. Any other file goes to ``sfs_kit.readers.describe_input``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from sfs_kit.cli._common import EXIT_OK, EXIT_UNREADABLE, print_json
+
+__all__ = ["register", "run", "summarize_index"]
+
+
+def register(subparsers: Any) -> None:
+    """Add the ``inspect`` subcommand."""
+    parser = subparsers.add_parser(
+        "inspect",
+        help="summarise a .sfs scene or a raw input file",
+        description="Summarise a .sfs scene (sensors, frames, points, time span, bytes per "
+        "sensor) without reading its arrays, or describe a raw input (point cloud, image, poses, "
+        "calibration).",
+    )
+    parser.add_argument("file", help="a .sfs file or a raw input file")
+    parser.add_argument("--json", action="store_true", help="print JSON")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Print the summary."""
+    path = Path(args.file)
+    try:
+        if path.suffix.lower() == ".sfs":
+            from sfs_kit.codecs.sfs import index_sfs
+
+            summary = summarize_index(index_sfs(path))
+        else:
+            from sfs_kit.readers import describe_input
+
+            summary = describe_input(path)
+    except OSError as err:
+        print(f"sfs-kit: error: cannot read {str(path)!r}: {err.strerror or err}.", file=sys.stderr)
+        return EXIT_UNREADABLE
+    if args.json:
+        print_json(summary)
+    elif path.suffix.lower() == ".sfs":
+        _print_scene(summary)
+    else:
+        for key, value in summary.items():
+            print(f"{key}: {value}")
+    return EXIT_OK
+
+
+def _ints(values: object) -> list[int]:
+    if not isinstance(values, list):
+        return []
+    return [v for v in values if isinstance(v, int) and not isinstance(v, bool)]
+
+
+def summarize_index(index: Any) -> dict[str, Any]:
+    """A JSON-ready summary built from an ``SfsIndex`` (header tree plus item table)."""
+    header: Mapping[str, Any] = index.header
+    sensors_raw = header.get("sensors")
+    sensors: Sequence[Any] = sensors_raw if isinstance(sensors_raw, list) else []
+    bytes_by_sensor: dict[int, int] = {}
+    points_by_sensor: dict[int, int] = {}
+    other_bytes = 0
+    for item in index.items:
+        keys = item.keys
+        if len(keys) >= 2 and keys[0] == "sensors" and isinstance(keys[1], int):
+            bytes_by_sensor[keys[1]] = bytes_by_sensor.get(keys[1], 0) + item.length
+            if keys[-1] == "positions" and item.shape:
+                rows = item.shape[0] if len(item.shape) == 2 else item.shape[0] // 3
+                points_by_sensor[keys[1]] = points_by_sensor.get(keys[1], 0) + rows
+        else:
+            other_bytes += item.length
+    out_sensors = []
+    for i, sensor in enumerate(sensors):
+        if not isinstance(sensor, Mapping):
+            continue
+        frames = sensor.get("frames")
+        images = sensor.get("images")
+        video = sensor.get("video")
+        stamps: list[int] = []
+        if isinstance(frames, list):
+            stamps = _ints([f.get("timestamp") for f in frames if isinstance(f, Mapping)])
+        elif isinstance(images, list):
+            stamps = _ints([im.get("timestamp") for im in images if isinstance(im, Mapping)])
+        elif isinstance(video, Mapping):
+            stamps = _ints(video.get("timestamps"))
+        poses = sensor.get("poses")
+        if not stamps and isinstance(poses, Mapping):
+            stamps = _ints(poses.get("timestamps"))
+        count = (
+            len(frames)
+            if isinstance(frames, list)
+            else len(images)
+            if isinstance(images, list)
+            else len(stamps)
+        )
+        out_sensors.append(
+            {
+                "id": sensor.get("id"),
+                "type": sensor.get("type"),
+                "frames": count,
+                "points": points_by_sensor.get(i, 0),
+                "time_span": [min(stamps), max(stamps)] if stamps else None,
+                "bytes": bytes_by_sensor.get(i, 0),
+            }
+        )
+    annotations = header.get("annotations")
+    return {
+        "file": index.source,
+        "file_bytes": index.file_size,
+        "header_bytes": index.header_length,
+        "version": header.get("version"),
+        "time_unit": header.get("time_unit", "microseconds"),
+        "time_offset": header.get("time_offset"),
+        "items": len(index.items),
+        "sensors": out_sensors,
+        "annotations": len(annotations) if isinstance(annotations, list) else 0,
+        "other_bytes": other_bytes,
+    }
+
+
+def _print_scene(summary: Mapping[str, Any]) -> None:
+    unit = "us" if summary["time_unit"] == "microseconds" else "ns"
+    print(
+        f"{summary['file']}: SFS {summary['version']}, {summary['file_bytes']:,} bytes, "
+        f"{len(summary['sensors'])} sensor(s), {summary['items']} arrays, "
+        f"time_offset {summary['time_offset']} {unit}"
+    )
+    for s in summary["sensors"]:
+        span = s["time_span"]
+        span_text = f"{span[0]}..{span[1]} {unit}" if span else "-"
+        print(
+            f"  {s['type']!s:<9} {s['id']!s:<16} frames {s['frames']:>6}  "
+            f"points {s['points']:>12,}  span {span_text:<24}  {s['bytes']:>14,} bytes"
+        )
+    if summary["annotations"]:
+        print(f"  annotations: {summary['annotations']}")
