@@ -25,6 +25,8 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "upload",
     "submit",
     "run",
+    "inspect",
+    "validate",
 )
 
 
