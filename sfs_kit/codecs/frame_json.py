@@ -612,6 +612,9 @@ def _legacy_points(
                 FrameFieldDroppedWarning,
                 stacklevel=3,
             )
+    for array in (xyz, intensities, stamps):
+        if array is not None:
+            array.flags.writeable = False  # like the base64 path: decoded arrays are read-only
     return xyz, intensities, stamps
 
 
@@ -651,7 +654,9 @@ def _colors(value: object, n: int, source: str) -> npt.NDArray[np.uint8]:
     if ints.size and not (ints.min() >= 0 and ints.max() <= 255):
         i = int(np.flatnonzero((ints < 0) | (ints > 255))[0])
         _fail(f"must be an int in 0..255, found {flat[i]!r}.", source, f"{key}[{i}]")
-    return ints.astype(np.uint8).reshape(n, 3)
+    colors = ints.astype(np.uint8).reshape(n, 3)
+    colors.flags.writeable = False
+    return colors
 
 
 def _read_image(obj: object, source: str, path: str) -> FrameImage:

@@ -344,6 +344,9 @@ def test_legacy_points_list_is_read_vectorised() -> None:
     assert frame.point_timestamps_ns.tolist() == [10, 11]
     assert frame.point_colors_rgb is not None
     assert frame.point_colors_rgb.tolist() == [[1, 2, 3], [4, 5, 255]]
+    for array in (frame.points_world, frame.intensities, frame.point_timestamps_ns):
+        assert not array.flags.writeable
+    assert not frame.point_colors_rgb.flags.writeable
     assert frame.timestamp_ns is None
     assert frame.device_heading_quat_xyzw == (0.0, 0.0, 0.0, 1.0)
 
