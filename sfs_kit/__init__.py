@@ -19,7 +19,7 @@ logging.getLogger(__name__).addHandler(logging.NullHandler())
 # public name -> module that defines it; add an entry when a module grows a public function.
 _LAZY: dict[str, str] = {
     # the whole job: capture -> task (resumable)
-    "run": "sfs_kit.pipeline",
+    "run": "sfs_kit.pipeline.run",
     "RunConfig": "sfs_kit.pipeline",
     "RunResult": "sfs_kit.pipeline",
     "load_config": "sfs_kit.pipeline",

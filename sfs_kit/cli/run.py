@@ -16,7 +16,7 @@ from typing import Any
 from sfs_kit.cli._common import EXIT_OK, Progress, print_json
 from sfs_kit.errors import InputError
 from sfs_kit.pipeline import PipelineProgress, RunResult, load_config
-from sfs_kit.pipeline import run as run_pipeline
+from sfs_kit.pipeline.run import run as run_pipeline
 from sfs_kit.storage import redact_url
 
 __all__ = ["register", "run"]
