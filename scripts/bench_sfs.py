@@ -261,10 +261,28 @@ def _run(
     _row("np.fromfile + sum of all bytes", t_from_all)
     _row("read_sfs_dict + sum of all bytes", t_all, t_from_all)
 
-    # --- LATER: validate(scene) timing (models helper adds it here) -------------------------
-    print("\n== validate(scene): not measured yet (added with the scene models) ==")
+    # --- validate(scene) timing (scene-models helper) ----------------------------------------
+    _bench_validate(scene, sfs_path, runs)
     # --- LATER: split_base64 frame encode timing (frame codec helper adds it here) ----------
     print("== split_base64 frame encode: not measured yet (added with the frame codec) ==")
+
+
+def _bench_validate(scene: dict[str, Any], sfs_path: Path, runs: int) -> None:
+    """validate() of the reference scene (target <= 0.15 s) vs Scale's parse_and_validate_scene."""
+    from scale_sensor_fusion_io.validation import parse_and_validate_scene
+
+    from sfs_kit import Scene, read_sfs, validate
+
+    model = read_sfs(sfs_path)  # read-only views: no copy at the model boundary
+    print(f"\n== validate ({runs} runs, medians; reference scene) ==")
+    t_scale = _median(lambda: parse_and_validate_scene(scene), max(runs // 2, 2))
+    t_dict = _median(lambda: validate(scene), runs)
+    t_model = _median(lambda: validate(model), runs)
+    t_build = _median(lambda: Scene.model_validate(read_sfs_dict(sfs_path)), runs)
+    _row("scale parse_and_validate_scene (reference)", t_scale)
+    _row("validate(dict tree)", t_dict, t_scale, "target <= 0.15 s")
+    _row("validate(Scene)", t_model, t_scale, "target <= 0.15 s")
+    _row("read_sfs_dict + Scene.model_validate", t_build)
 
 
 if __name__ == "__main__":
