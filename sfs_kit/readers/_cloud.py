@@ -20,6 +20,9 @@ Channel units (stated once, here):
   reader's ``time_unit`` argument, and their raw integers are kept in ``extra``).
 - ``ring``: uint16 (N,), the laser/beam index.
 - ``extra``: every other named field, unchanged (padding fields ``_`` dropped).
+
+Arrays may be read-only, strided views into the file's bytes (zero copy, e.g. positions of a
+binary PCD whose x y z fields are adjacent float32); copy them before writing into them.
 """
 
 from __future__ import annotations
@@ -132,10 +135,30 @@ def positions_from_xyz(
                 origin = np.floor(low)
                 stacked -= origin
         return stacked.astype(np.float32), origin
+    view = _adjacent_float32_view(x, y, z)
+    if view is not None:
+        return view, origin
     out = np.empty((n, 3), dtype=np.float32)
     for column, values in enumerate((x, y, z)):
         out[:, column] = values
     return out, origin
+
+
+def _adjacent_float32_view(*axes: npt.NDArray[np.generic]) -> npt.NDArray[np.float32] | None:
+    """A zero-copy read-only (N, 3) view when x, y, z are adjacent float32 fields of one buffer.
+
+    This is the common PCD/PLY/NPY record layout; the view keeps the record stride.
+    """
+    x = axes[0]
+    if any(a.dtype != np.float32 or a.ndim != 1 or a.strides != x.strides or a.base is None
+           or a.base is not x.base for a in axes):
+        return None
+    start = x.__array_interface__["data"][0]
+    if any(a.__array_interface__["data"][0] != start + 4 * i for i, a in enumerate(axes)):
+        return None
+    view: npt.NDArray[np.float32] = np.lib.stride_tricks.as_strided(
+        x, shape=(x.shape[0], 3), strides=(x.strides[0], 4), writeable=False)
+    return view
 
 
 def colors_from_channels(
@@ -233,7 +256,7 @@ def cloud_from_fields(
             raw = take(key)
             if range_found is None:
                 range_found = _dtype_range(raw.dtype)
-            intensity = raw.astype(np.float32)
+            intensity = raw.astype(np.float32, copy=False)
             break
     else:
         range_found = None
@@ -254,7 +277,9 @@ def cloud_from_fields(
         if key in by_lower:
             raw = take(key)
             scale = TIME_UNIT_SCALE_S[time_unit]
-            time_s = raw.astype(np.float64) * scale if scale != 1.0 else raw.astype(np.float64)
+            time_s = raw.astype(np.float64, copy=False)
+            if scale != 1.0:
+                time_s = time_s * scale
             if raw.dtype.kind in "ui":
                 extra[by_lower[key]] = raw
             break

@@ -224,3 +224,13 @@ def test_missing_file_names_path(tmp_path: Path) -> None:
 def test_text_stream_is_refused() -> None:
     with pytest.raises(InputError, match="is not binary"):
         read_pcd(io.StringIO("VERSION 0.7"))  # type: ignore[arg-type]
+
+
+def test_binary_channels_are_read_only_views_of_the_file_bytes() -> None:
+    data = encode_pcd(make_cloud(8), "binary")
+    got = read_pcd(io.BytesIO(data))
+    assert got.positions.base is not None
+    assert not got.positions.flags.writeable
+    assert got.intensity is not None
+    assert not got.intensity.flags.writeable
+    assert np.array_equal(got.positions, make_cloud(8).positions)
