@@ -752,6 +752,8 @@ def convert_capture(
     result would be invalid; in both cases nothing is written at ``out``. Warnings are returned in
     ``ConvertResult.issues``.
     """
+    if format not in ("sfs", "split_base64"):
+        raise InputError(f"format must be 'sfs' or 'split_base64', got {format!r}.", field="format")
     cap = _as_capture(capture_path)
     plan = _plan(cap, recentre)
     counter = _Counter(_steps(cap), on_progress)
@@ -765,13 +767,6 @@ def convert_capture(
             max_points=max_points_per_frame,
             counter=counter,
         )
-    if format == "split_base64":
-        return _convert_frames(
-            cap,
-            plan,
-            dest,
-            voxel_size_m=voxel_size_m,
-            max_points=max_points_per_frame,
-            counter=counter,
-        )
-    raise InputError(f"format must be 'sfs' or 'split_base64', got {format!r}.", field="format")
+    return _convert_frames(
+        cap, plan, dest, voxel_size_m=voxel_size_m, max_points=max_points_per_frame, counter=counter
+    )

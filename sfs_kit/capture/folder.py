@@ -291,10 +291,6 @@ def read_capture_folder(path: str | os.PathLike[str]) -> Capture:
         table = read_poses(
             pose_path, time_unit=manifest.poses.time_unit, quat_order=manifest.poses.quat_order
         )
-        if len(table) == 0:
-            raise InputError(
-                f"{pose_path}: the pose file holds no poses.", source=str(pose_path), field="poses"
-            )
         ego = EgoPoses(
             timestamps_us=table.timestamps_us,
             positions_m=table.positions_m,

@@ -212,7 +212,7 @@ def test_skew_cannot_be_written_to_sfs(folder: Path, tmp_path: Path) -> None:
             }
         )
     )
-    with pytest.raises(InputError, match="has skew 0.5; SFS 1.0 cannot express skew"):
+    with pytest.raises(InputError, match=r"has skew 0\.5; SFS 1\.0 cannot express skew"):
         convert_capture(folder, tmp_path / "o.sfs", format="sfs")
 
 

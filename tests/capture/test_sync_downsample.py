@@ -1,0 +1,128 @@
+"""Timestamp matching, pose sampling, voxel/budget downsampling and channel conversions."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from sfs_kit.capture._channels import intensity_to_uint8, point_time_to_us
+from sfs_kit.capture.downsample import budget_indices, downsample_indices, voxel_indices
+from sfs_kit.capture.sync import check_increasing, match_nearest, sample_poses
+from sfs_kit.errors import InputError
+
+
+def test_match_nearest_picks_the_closest_and_reports_the_gap() -> None:
+    ref = np.array([0, 100, 200], dtype=np.int64)
+    m = match_nearest(ref, np.array([-5, 40, 60, 150, 260], dtype=np.int64))
+    assert m.indices.tolist() == [0, 0, 1, 1, 2]
+    assert m.gap_us.tolist() == [5, 40, 40, 50, 60]
+    with pytest.raises(InputError, match="empty reference list"):
+        match_nearest(np.zeros(0, dtype=np.int64), ref)
+
+
+def test_sample_poses_interpolates_and_names_frames_outside() -> None:
+    ts = np.array([0, 100], dtype=np.int64)
+    pos = np.array([[0.0, 0, 0], [10.0, 0, 0]])
+    half = math.pi / 4
+    quat = np.array([[0, 0, 0, 1.0], [0, 0, math.sin(half), math.cos(half)]])  # yaw 0 -> 90 deg
+    s = sample_poses(ts, pos, quat, np.array([50], dtype=np.int64), names=["f0"], source="p.csv")
+    np.testing.assert_allclose(s.positions_m[0], [5, 0, 0])
+    np.testing.assert_allclose(s.quat_xyzw[0], [0, 0, math.sin(math.pi / 8), math.cos(math.pi / 8)])
+    with pytest.raises(
+        InputError,
+        match=r"p\.csv: frame b at 130 us has no pose: the poses span \[0, 100\] us \(tolerance 20",
+    ):
+        sample_poses(
+            ts,
+            pos,
+            quat,
+            np.array([110, 130], dtype=np.int64),
+            names=["frame a", "frame b"],
+            source="p.csv",
+            tolerance_us=20,
+        )
+    end = sample_poses(
+        ts, pos, quat, np.array([110], dtype=np.int64), names=["a"], source="p", tolerance_us=20
+    )
+    np.testing.assert_allclose(end.positions_m[0], [10, 0, 0])
+
+
+def test_check_increasing_messages() -> None:
+    check_increasing([1, 2, 3], source="s")
+    with pytest.raises(
+        InputError,
+        match=r"s: timestamp of entry 2 \(1 us\) goes backwards from the previous one \(3 us\)",
+    ):
+        check_increasing([2, 3, 1], source="s")
+
+
+def test_voxel_keeps_first_point_per_voxel_in_scan_order() -> None:
+    pts = np.array(
+        [[0.1, 0, 0], [5.2, 0, 0], [0.2, 0.1, 0], [5.9, 0.5, 0], [-0.5, 0, 0]], np.float32
+    )
+    assert voxel_indices(pts, 1.0).tolist() == [0, 1, 4]
+    assert voxel_indices(np.zeros((0, 3), np.float32), 1.0).tolist() == []
+    with pytest.raises(InputError, match=r"voxel_size_m must be a finite number > 0, got 0\.0\."):
+        voxel_indices(pts, 0.0)
+    bad = pts.copy()
+    bad[1, 0] = np.nan
+    with pytest.raises(InputError, match="contain NaN or infinity; cannot voxelise"):
+        voxel_indices(bad, 1.0)
+
+
+def test_budget_is_even_and_deterministic() -> None:
+    assert budget_indices(10, 4).tolist() == [0, 2, 5, 7]
+    assert budget_indices(3, 5).tolist() == [0, 1, 2]
+    with pytest.raises(InputError, match=r"max_points_per_frame must be >= 1, got 0\."):
+        budget_indices(3, 0)
+    pts = np.random.default_rng(0).uniform(0, 10, (1000, 3))
+    keep = downsample_indices(pts, voxel_size_m=2.0, max_points=50)
+    assert keep is not None
+    assert len(keep) == 50
+    assert np.all(np.diff(keep) > 0)
+    assert downsample_indices(pts) is None
+
+
+def test_intensity_rules() -> None:
+    assert intensity_to_uint8(np.array([0.0, 0.5, 1.0]), source="s").tolist() == [0, 128, 255]
+    assert intensity_to_uint8(np.array([0.0, 200.0]), source="s").tolist() == [0, 200]
+    assert intensity_to_uint8(
+        np.array([0, 65535], np.float32), source="s", intensity_range=(0.0, 65535.0)
+    ).tolist() == [0, 255]
+    assert intensity_to_uint8(np.array([3], np.uint8), source="s").tolist() == [3]
+    with pytest.raises(
+        InputError,
+        match=r"s: intensity values span \[0\.0, 300\.0\], outside \[0, 255\]; declare",
+    ):
+        intensity_to_uint8(np.array([0.0, 300.0]), source="s")
+    with pytest.raises(InputError, match=r"outside \[0, 100\.0\] \(intensity_max\)"):
+        intensity_to_uint8(np.array([0.0, 300.0]), source="s", intensity_max=100.0)
+    with pytest.raises(InputError, match=r"intensity_max must be > 0, got -1\.0\."):
+        intensity_to_uint8(np.array([0.0]), source="s", intensity_max=-1.0)
+    with pytest.raises(InputError, match=r"s: intensity contains NaN or infinity\."):
+        intensity_to_uint8(np.array([np.nan]), source="s")
+
+
+def test_point_time_units_and_reference() -> None:
+    f = point_time_to_us(
+        np.array([0.0, 0.29]), unit="s", reference="frame", frame_timestamp_us=1000, source="s"
+    )
+    assert f.tolist() == [1000, 291000]
+    ns = point_time_to_us(
+        np.array([1_500_999], np.int64),
+        unit="ns",
+        reference="absolute",
+        frame_timestamp_us=0,
+        source="s",
+    )
+    assert ns.tolist() == [1500]
+    ms = point_time_to_us(
+        np.array([2], np.int32), unit="ms", reference="frame", frame_timestamp_us=5, source="s"
+    )
+    assert ms.tolist() == [2005]
+    with pytest.raises(InputError, match=r"s: per-point time contains NaN or infinity\."):
+        point_time_to_us(
+            np.array([np.inf]), unit="s", reference="frame", frame_timestamp_us=0, source="s"
+        )
