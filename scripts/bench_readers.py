@@ -8,6 +8,7 @@ Generated data stays under a temporary directory.
 
 from __future__ import annotations
 
+import functools
 import os
 import platform
 import statistics
@@ -20,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from sfs_kit.readers import PointCloud, _lzf, read_pcd, write_pcd
-from sfs_kit.readers.pcd import parse_header
+from sfs_kit.readers.pcd import PcdData, parse_header
 
 N_POINTS = 120_000
 REPEATS = 9
@@ -56,9 +57,10 @@ def machine_facts() -> str:
 def bench_reader_part(directory: Path) -> None:
     cloud = make_cloud(N_POINTS)
     paths = {}
-    for kind in ("binary", "binary_compressed", "ascii"):
+    kinds: tuple[PcdData, ...] = ("binary", "binary_compressed", "ascii")
+    for kind in kinds:
         paths[kind] = directory / f"cloud_{kind}.pcd"
-        write_pcd(paths[kind], cloud, data=kind)  # type: ignore[arg-type]
+        write_pcd(paths[kind], cloud, data=kind)
     binary = paths["binary"].read_bytes()
     header = parse_header(binary, "bench")
     record = header.record_dtype()
@@ -71,7 +73,7 @@ def bench_reader_part(directory: Path) -> None:
           f"median of {REPEATS}:")
     print(f"  np.fromfile (reference)  {reference * 1e3:8.2f} ms")
     for kind, path in paths.items():
-        seconds = median_seconds(lambda p=path: read_pcd(p))
+        seconds = median_seconds(functools.partial(read_pcd, path))
         ratio = seconds / reference
         print(f"  read_pcd {kind:<17} {seconds * 1e3:8.2f} ms  {N_POINTS / seconds / 1e6:6.2f} "
               f"M points/s  {ratio:6.1f}x fromfile  ({path.stat().st_size:,} B)")
