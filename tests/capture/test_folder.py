@@ -210,3 +210,12 @@ def test_empty_pose_file(folder: Path) -> None:
     with pytest.raises(InputError, match=r"no poses") as info:
         open_capture(folder)
     assert str(info.value.source).endswith("poses.csv")
+
+
+def test_readme_manifest_example_opens_the_fixture(sample_copy: Path) -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    section = readme.split("## Capture folder layout", 1)[1]
+    example = section.split("```yaml\n", 1)[1].split("```", 1)[0]
+    (sample_copy / "capture.yaml").write_text(example)
+    cap = open_capture(sample_copy)
+    assert (cap.frame_count, [c.sensor_id for c in cap.cameras]) == (5, ["cam_front", "cam_left"])
