@@ -18,13 +18,16 @@ import shutil
 import subprocess
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Final, Literal, TypeGuard
+from typing import TYPE_CHECKING, Any, Final, Literal, TypeGuard
 
 import numpy as np
 import numpy.typing as npt
 
 from sfs_kit.models._imagesize import image_kind, image_size, is_mp4
 from sfs_kit.models.calibration import DISTORTION_PARAM_COUNTS
+
+if TYPE_CHECKING:
+    from sfs_kit.models.scene import Scene
 
 __all__ = ["Issue", "Mode", "Severity", "validate", "validate_tree"]
 
@@ -108,7 +111,7 @@ class Issue:
         }
 
 
-def validate(scene: object, *, mode: Mode = "compat") -> list[Issue]:
+def validate(scene: Scene | Mapping[str, Any], *, mode: Mode = "compat") -> list[Issue]:
     """Every problem in ``scene`` (a ``Scene`` or its dict tree), errors and warnings; never raises.
 
     ``mode="compat"`` (default) applies every rule; ``"spec"`` relaxes V-N1 (odometry and points

@@ -256,3 +256,27 @@ def test_read_wraps_pydantic_errors(tmp_path: Path) -> None:
 def test_read_of_broken_bytes_is_a_format_error() -> None:
     with pytest.raises(SfsFormatError):
         read_sfs(b"{}")
+
+
+def test_files_written_by_scale_read_back(tmp_path: Path) -> None:
+    import dataclasses
+
+    from scale_json_binary.json_binary_codecs import read_file, write_file
+    from scale_sensor_fusion_io.spec.sfs import types as SFS  # noqa: N812
+
+    poses = SFS.PosePath(timestamps=[0, 100_000], values=[IDENTITY, IDENTITY])
+    points = SFS.LidarSensorPoints(
+        positions=np.arange(12, dtype=np.float32).reshape(4, 3),
+        intensities=np.arange(4, dtype=np.uint8),
+    )
+    lidar = SFS.LidarSensor(
+        id="l", poses=poses, frames=[SFS.LidarSensorFrame(timestamp=0, points=points)]
+    )
+    path = tmp_path / "scale.sfs"
+    write_file(str(path), dataclasses.asdict(SFS.Scene(sensors=[lidar], time_offset=0)))
+    scene = read_sfs(path)
+    assert validate(scene) == []
+    assert_models_equal(scene, Scene.model_validate(read_file(str(path))))
+    tree = scene.to_sfs_dict()
+    assert tree["sensors"][0]["parent_id"] is None  # explicit nulls come back key for key
+    assert np.array_equal(tree["sensors"][0]["frames"][0]["points"]["positions"], points.positions)

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from models.sfs_scene_factory import IDENTITY, build_scene, content, jpeg_bytes, png_bytes
 from sfs_kit import Issue, Scene, validate
 from sfs_kit.models import validate as validate_module
+from sfs_kit.models.validate import validate_tree
 
 Tree = dict[str, Any]
 
@@ -871,7 +872,7 @@ def test_garbage_never_crashes() -> None:
         },
     )
     for junk in junks:
-        issues = validate(junk)
+        issues = validate_tree(junk)
         assert issues
         assert all(isinstance(i, Issue) for i in issues)
 
