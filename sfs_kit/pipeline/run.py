@@ -24,6 +24,7 @@ It does nothing when unset.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import logging
@@ -69,6 +70,7 @@ CRASH_EXIT_CODE = 86
 JOURNAL_NAME = "sfs-kit-journal.bin"
 REQUEST_NAME = "task_request.json"
 RESULT_NAME = "run_result.json"
+LOCK_NAME = ".sfs-kit.lock"
 _RESIGN_MARGIN_S = 300  # re-sign when less than min_lifetime + this is left
 
 ProgressFn = Callable[[PipelineProgress], None]
@@ -396,6 +398,29 @@ def run(
         raise InputError(f"Capture {str(capture_path)!r} does not exist.", source=str(capture_path))
     out_dir = (config.out_dir or default_out_dir(capture_path)).resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
+    with _locked(out_dir):
+        return _run_locked(capture_path, config, out_dir, on_progress)
+
+
+@contextmanager
+def _locked(out_dir: Path) -> Iterator[None]:
+    """Hold an exclusive lock on the output folder: one run per journal at a time."""
+    with (out_dir / LOCK_NAME).open("a") as fh:
+        try:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as err:
+            raise InputError(
+                f"Output folder {str(out_dir)!r} is in use by another sfs-kit run; wait for it "
+                f"or choose another --out.", source=str(out_dir), field="out",
+            ) from err
+        try:
+            yield
+        finally:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+
+
+def _run_locked(capture_path: Path, config: RunConfig, out_dir: Path,
+                on_progress: ProgressFn | None) -> RunResult:
     journal_path = out_dir / JOURNAL_NAME
     state = _State(capture_path, config, out_dir, Journal.open(journal_path), on_progress)
 

@@ -348,3 +348,32 @@ def test_make_fake_capture_is_deterministic(tmp_path: Path) -> None:
         return [p.read_bytes() for p in sorted(root.iterdir())]
 
     assert contents(a) == contents(b)
+
+
+def test_second_concurrent_run_on_same_out_dir_is_refused(fake_capture: Path, tmp_path: Path,
+                                                         fake_convert: Counts) -> None:
+    import fcntl
+
+    out = tmp_path / "out"
+    out.mkdir()
+    with (out / run_module.LOCK_NAME).open("a") as fh:
+        fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+        with pytest.raises(SfsKitError, match=r"Output folder '.*out' is in use by another"):
+            run(fake_capture, RunConfig(out_dir=out))
+    assert fake_convert.convert == 0
+    assert run(fake_capture, RunConfig(out_dir=out)).dry_run
+
+
+def test_validation_error_stops_before_anything_is_stored(
+    fake_capture: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from sfs_kit.errors import SceneValidationError
+
+    def invalid(*args: Any, **kwargs: Any) -> steps.Converted:
+        raise SceneValidationError("Scene is invalid: 1 error (V-T1 at sensors[0]).")
+
+    monkeypatch.setattr(steps, "convert", invalid)
+    with pytest.raises(SceneValidationError, match=r"Scene is invalid"):
+        run(fake_capture, RunConfig(out_dir=tmp_path / "out"))
+    assert not (tmp_path / "out" / "store").exists()
+    assert Journal.open(tmp_path / "out" / JOURNAL_NAME).records == []
