@@ -117,11 +117,9 @@ def _start(weed: str, work: Path) -> tuple[subprocess.Popen[bytes], SeaweedServe
     flags = [f"-{name}.port={port}" for name, port in zip(_PORT_NAMES, rest, strict=False)]
     grpc = rest[len(_PORT_NAMES):]
     flags += [f"-{name}.port.grpc={port}" for name, port in zip(_GRPC_NAMES, grpc, strict=True)]
-    grpc_by_name = dict(zip(_GRPC_NAMES, grpc, strict=True))
-    strays = [Path(d) / f"seaweedfs-{kind}-grpc-{grpc_by_name[kind]}.sock"
-              for d in _STRAY_SOCKET_DIRS for kind in ("s3", "admin")]
-    strays += [Path(d) / f"seaweedfs-{kind}-grpc-{port}.sock"
-               for d in _STRAY_SOCKET_DIRS for kind in ("s3", "admin") for port in ports]
+    # every gRPC socket weed may leave behind, for the ports we chose (so never another's)
+    strays = [Path(d) / f"seaweedfs-{kind}-grpc-{port}.sock"
+              for d in set(_STRAY_SOCKET_DIRS) for kind in _GRPC_NAMES for port in ports]
     cmd = [
         weed, f"-logdir={work / 'logs'}", "mini", f"-dir={work / 'data'}",
         "-ip=127.0.0.1", "-ip.bind=127.0.0.1", f"-s3.port={s3_port}",
