@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import json
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -109,8 +110,12 @@ def write_capture(
     quality: int,
     noise: bool,
     seed: int,
+    image_for: Callable[[int, CameraSpec, int], bytes] | None = None,
 ) -> None:
-    """Write a capture folder: PCDs, JPEGs, poses.csv, calibration and capture.yaml."""
+    """Write a capture folder: PCDs, JPEGs, poses.csv, calibration and capture.yaml.
+
+    ``image_for(camera_index, spec, frame)`` supplies the JPEG bytes instead of drawing them.
+    """
     rng = np.random.default_rng(seed)
     (root / "lidar").mkdir(parents=True, exist_ok=True)
     (root / "calibration").mkdir(exist_ok=True)
@@ -150,9 +155,8 @@ def write_capture(
         folder = root / "cameras" / spec.sensor_id
         folder.mkdir(parents=True, exist_ok=True)
         for k, ts in enumerate(stamps):
-            (folder / f"{ts + 10_000 * (c + 1)}.jpg").write_bytes(
-                jpeg_bytes(rng, spec, k, quality, noise)
-            )
+            data = image_for(c, spec, k) if image_for else jpeg_bytes(rng, spec, k, quality, noise)
+            (folder / f"{ts + 10_000 * (c + 1)}.jpg").write_bytes(data)
         f_px = 0.8 * spec.width
         (root / "calibration" / f"{spec.sensor_id}.json").write_text(
             json.dumps(

@@ -42,7 +42,7 @@ def intensity_to_uint8(
     if values.dtype == np.uint8 and intensity_max is None:
         return np.asarray(values, dtype=np.uint8)
     v = np.asarray(values, dtype=np.float64)
-    if v.size and not np.isfinite(v).all():
+    if v.size and not np.isfinite(v.min() + v.max()):  # NaN/inf propagate through min/max
         raise InputError(
             f"{source}: intensity contains NaN or infinity.", source=source, field="intensity"
         )
@@ -63,18 +63,19 @@ def intensity_to_uint8(
                 field="intensity",
             )
         scaled = v * (255.0 / intensity_max)
-    else:
-        lo = float(v.min()) if v.size else 0.0
-        hi = float(v.max()) if v.size else 0.0
-        if lo < 0 or hi > 255:
-            raise InputError(
-                f"{source}: intensity values span [{lo!r}, {hi!r}], outside [0, 255]; declare "
-                f"intensity_max for this sensor in the manifest.",
-                source=source,
-                field="intensity",
-            )
-        is_float = np.issubdtype(values.dtype, np.floating)
-        scaled = v * 255.0 if is_float and hi <= 1.0 else v
+        np.rint(scaled, out=scaled)
+        return scaled.astype(np.uint8)
+    lo = float(v.min()) if v.size else 0.0
+    hi = float(v.max()) if v.size else 0.0
+    if lo < 0 or hi > 255:
+        raise InputError(
+            f"{source}: intensity values span [{lo!r}, {hi!r}], outside [0, 255]; declare "
+            f"intensity_max for this sensor in the manifest.",
+            source=source,
+            field="intensity",
+        )
+    is_float = np.issubdtype(values.dtype, np.floating)
+    scaled = v * 255.0 if is_float and hi <= 1.0 else v
     return np.clip(np.rint(scaled), 0, 255).astype(np.uint8)
 
 
