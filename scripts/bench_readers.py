@@ -96,11 +96,82 @@ def bench_reader_part(directory: Path) -> None:
 # --- capture conversion part ------------------------------------------------------------------
 # CAPTURE-CONVERSION BENCHMARK: added by the capture/convert helper below this line.
 
+CONVERT_REPEATS = 5
+_MEMORY_PROBE = """
+import sys
+from sfs_kit.capture import convert_capture
+convert_capture(sys.argv[1], sys.argv[2], format="sfs")
+# VmHWM (peak RSS of this process image; ru_maxrss would inherit the parent's peak across exec)
+print(next(l.split()[1] for l in open("/proc/self/status") if l.startswith("VmHWM:")))
+"""
+
+
+def _read_capture_files(capture: Path) -> tuple[list[PointCloud], list[bytes]]:
+    """Reference reading: every PCD through read_point_cloud, every JPEG through read_image."""
+    from sfs_kit.readers import read_image, read_point_cloud
+
+    clouds = [read_point_cloud(p) for p in sorted((capture / "lidar").glob("*.pcd"))]
+    images = [read_image(p).content for p in sorted((capture / "cameras").glob("*/*.jpg"))]
+    return clouds, images
+
+
+def _plain_tree(clouds: list[PointCloud], images: list[bytes]) -> dict[str, object]:
+    """The same arrays as the converted scene, as a plain dict for write_sfs_dict."""
+    frames = [{"timestamp": k * 100_000, "points": {
+        "positions": c.positions,
+        "intensities": np.zeros(c.num_points, np.uint8) if c.intensity is None
+        else c.intensity.astype(np.uint8),
+        "timestamps": np.zeros(c.num_points, np.uint32)}} for k, c in enumerate(clouds)]
+    return {"version": "1.0", "sensors": [
+        {"id": "lidar", "type": "lidar", "frames": frames},
+        {"id": "cams", "type": "camera",
+         "images": [{"timestamp": k, "content": np.frombuffer(b, np.uint8)}
+                    for k, b in enumerate(images)]}]}
+
+
+def _peak_rss_mb(capture: Path, out: Path) -> float:
+    import subprocess
+
+    done = subprocess.run([sys.executable, "-c", _MEMORY_PROBE, str(capture), str(out)],
+                          check=True, capture_output=True, text=True)
+    return int(done.stdout.strip().splitlines()[-1]) / 1024
+
+
+def bench_capture_part(directory: Path) -> None:
+    """Convert the 50-frame reference capture vs reading its files + writing the .sfs; memory."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from make_reference_capture import make_reference_capture
+
+    from sfs_kit.capture import convert_capture
+    from sfs_kit.codecs.sfs import write_sfs_dict
+
+    capture = make_reference_capture(Path("/tmp/sfs_reference_capture_50"), 50)
+    out = directory / "converted.sfs"
+    read_s = median_seconds(lambda: _read_capture_files(capture), repeats=CONVERT_REPEATS)
+    tree = _plain_tree(*_read_capture_files(capture))
+    write_s = median_seconds(lambda: write_sfs_dict(tree, directory / "plain.sfs"),
+                             repeats=CONVERT_REPEATS)
+    convert_s = median_seconds(lambda: convert_capture(capture, out, format="sfs"),
+                               repeats=CONVERT_REPEATS)
+    reference = read_s + write_s
+    print(f"capture conversion (50 frames x 120,000 points, 300 JPEGs, "
+          f"{out.stat().st_size / 1e6:.0f} MB .sfs; medians of {CONVERT_REPEATS})")
+    print(f"  read files               {read_s * 1e3:8.0f} ms")
+    print(f"  write_sfs_dict           {write_s * 1e3:8.0f} ms")
+    overhead = (convert_s / reference - 1) * 100
+    print(f"  convert_capture -> .sfs  {convert_s * 1e3:8.0f} ms  "
+          f"{convert_s / reference:.2f}x read+write (overhead {overhead:+.0f}%, target <= +20%)")
+    big = make_reference_capture(Path("/tmp/sfs_reference_capture_200"), 200)
+    rss = [_peak_rss_mb(c, directory / f"m{n}.sfs") for n, c in ((50, capture), (200, big))]
+    print(f"  peak RSS of a conversion: 50 frames {rss[0]:.0f} MB, 200 frames {rss[1]:.0f} MB "
+          f"({rss[1] / rss[0]:.2f}x, target <= 1.30x)")
+
 
 def main() -> None:
     print(machine_facts(), file=sys.stdout)
     with tempfile.TemporaryDirectory(prefix="sfs_bench_readers_") as directory:
         bench_reader_part(Path(directory))
+        bench_capture_part(Path(directory))
 
 
 if __name__ == "__main__":
