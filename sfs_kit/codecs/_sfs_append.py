@@ -1,10 +1,20 @@
 """Incremental .sfs writer for converters that produce arrays one frame at a time.
 
-Arrays go to a spool file in the destination directory as soon as they are added (already
-padded, so the spool is a ready-made binary section); ``finish(tree)`` then writes the header to
-a temp file and appends the spooled bytes with ``os.copy_file_range`` (an in-kernel copy, a
-reflink on btrfs/xfs), falling back to ``pread``/``write``. Items are laid out in tree order, so
-the result is byte-identical to ``write_sfs_dict`` of the same tree.
+Two ways to place the binary section, chosen by ``reserve_header_bytes``:
+
+- **Reserved header** (``reserve_header_bytes=n``): the writer opens the final temp file in the
+  destination directory at once, keeps ``[0, R)`` free (R = n rounded up to a multiple of
+  ``align``), writes the ``align`` sentinel zero bytes at R and each array after it as it is
+  added. ``finish(tree)`` writes the header into ``[0, R)``, padded with ASCII spaces (JSON
+  whitespace, so more than ``align`` of them is legal), and renames the file into place: every
+  array byte is written once. Item offsets stay relative to H = R, so only the header padding
+  differs from ``write_sfs_dict`` of the same tree (byte-identical when R equals its H).
+- **Spool** (no reservation, or the finished header needs more than R bytes, or the tree does not
+  use the added arrays once each in the order they were added): the added arrays sit in a spool
+  file (or in the reserved file), and ``finish`` writes the header to a new temp file and appends
+  the spooled bytes in tree order with ``os.copy_file_range`` (an in-kernel copy, a reflink on
+  btrfs/xfs), falling back to ``pread``/``write``. The result is byte-identical to
+  ``write_sfs_dict`` of the same tree.
 """
 
 from __future__ import annotations
@@ -25,6 +35,7 @@ from sfs_kit.codecs._sfs_common import check_align, padding
 from sfs_kit.codecs._sfs_plan import (
     CHUNK_BYTES,
     SfsArrayRef,
+    SfsPlan,
     build_plan,
     bytes_as_array,
     check_array,
@@ -43,7 +54,7 @@ _FALLBACK_ERRNOS: Final[frozenset[int]] = frozenset(
 )
 
 
-def _remove_spool(stream: IO[bytes], path: Path) -> None:
+def _remove_data_file(stream: IO[bytes], path: Path) -> None:
     stream.close()
     path.unlink(missing_ok=True)
 
@@ -73,24 +84,65 @@ def _copy_range(src: int, dst: int, offset: int, count: int) -> None:
         count -= len(data)
 
 
+def _pwrite_all(fd: int, data: bytes, offset: int) -> None:
+    view = memoryview(data)
+    while view.nbytes:
+        done = os.pwrite(fd, view, offset)
+        view, offset = view[done:], offset + done
+
+
+def _check_reserve(reserve: object, align: int) -> int:
+    """The reserved header length R: ``reserve`` rounded up to a multiple of ``align`` (0: none)."""
+    if reserve is None:
+        return 0
+    if isinstance(reserve, bool) or not isinstance(reserve, int) or reserve < 1:
+        msg = f"reserve_header_bytes must be a positive int or None, not {reserve!r}."
+        raise InputError(msg, field="reserve_header_bytes")
+    return -(-reserve // align) * align
+
+
 class SfsAppendWriter:
     """Write a .sfs file whose arrays arrive one at a time, without holding them in memory.
 
-    ``ref = w.add_array(arr)`` spools the array now and returns a placeholder to put in the
+    ``ref = w.add_array(arr)`` writes the array now and returns a placeholder to put in the
     tree; ``w.finish(tree)`` writes the file atomically and returns its size. ``abort()`` (or
-    leaving a ``with`` block without ``finish``) removes everything.
+    leaving a ``with`` block without ``finish``) removes everything. ``reserve_header_bytes``
+    (an estimate of the header's JSON length, generous is fine) lets the arrays be written in
+    place after the header instead of being copied at ``finish`` (see the module docstring).
     """
 
-    def __init__(self, dest: str | os.PathLike[str], *, align: int = 64) -> None:
+    def __init__(
+        self,
+        dest: str | os.PathLike[str],
+        *,
+        align: int = 64,
+        reserve_header_bytes: int | None = None,
+    ) -> None:
         self._align = check_align(align)
+        self._reserved = _check_reserve(reserve_header_bytes, self._align)
         self._dest = Path(os.fspath(dest))
-        self._spool_path = self._dest.with_name(f".{self._dest.name}.{secrets.token_hex(6)}.spool")
-        fd = os.open(self._spool_path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
-        self._spool: IO[bytes] = open(fd, "w+b", buffering=0)  # noqa: SIM115 - closed by finish/abort
+        token = secrets.token_hex(6)
+        if self._reserved:
+            # the future output itself: created like atomic_output's temp file (0o666 - umask)
+            self._data_path = self._dest.with_name(f".{self._dest.name}.{token}.tmp")
+            fd = os.open(self._data_path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o666)
+        else:
+            self._data_path = self._dest.with_name(f".{self._dest.name}.{token}.spool")
+            fd = os.open(self._data_path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
+        self._data: IO[bytes] = open(fd, "w+b", buffering=0)  # noqa: SIM115 - closed by finish/abort
+        self._cleanup = weakref.finalize(self, _remove_data_file, self._data, self._data_path)
+        self._state = "open"
+        # file offset of spool offset 0: after the reserved header and the sentinel
+        self._data_start = self._reserved + self._align if self._reserved else 0
+        if self._reserved:
+            try:
+                self._data.seek(self._reserved)
+                write_all(self._data, bytes(self._align))
+            except BaseException:
+                self.abort()
+                raise
         self._spool_size = 0
         self._count = 0
-        self._state = "open"
-        self._cleanup = weakref.finalize(self, _remove_spool, self._spool, self._spool_path)
 
     def __enter__(self) -> SfsAppendWriter:
         return self
@@ -115,7 +167,7 @@ class SfsAppendWriter:
     def add_array(
         self, array: np.ndarray[Any, Any] | bytes | bytearray | memoryview
     ) -> SfsArrayRef:
-        """Spool ``array`` (little-endian, C order, padded) and return its placeholder."""
+        """Write ``array`` (little-endian, C order, padded) and return its placeholder."""
         self._check_open("add_array")
         value: object = array
         if isinstance(value, (bytes, bytearray, memoryview)):
@@ -126,14 +178,15 @@ class SfsAppendWriter:
             msg = f"Array #{self._count} is a {type(value).__name__!r}, not an ndarray or bytes."
             raise InputError(msg, field=f"#{self._count}")
         start = self._spool_size
+        pad = padding(checked.nbytes, self._align)
         try:
             for chunk in iter_array_chunks(checked):
-                write_all(self._spool, chunk)
-            write_all(self._spool, bytes(padding(checked.nbytes, self._align)))
+                write_all(self._data, chunk)
+            write_all(self._data, bytes(pad))
         except BaseException:
             self.abort()
             raise
-        self._spool_size += checked.nbytes + padding(checked.nbytes, self._align)
+        self._spool_size += checked.nbytes + pad
         ref = SfsArrayRef(
             self, self._count, checked.dtype.name, tuple(checked.shape), checked.nbytes, start
         )
@@ -141,7 +194,7 @@ class SfsAppendWriter:
         return ref
 
     def finish(self, tree: Mapping[str, Any]) -> int:
-        """Write header plus data atomically to the destination; return the file size.
+        """Write the header (and any arrays given directly in ``tree``) atomically; return the size.
 
         An ``InputError`` from checking the tree leaves the writer open (fix the tree and call
         again); any failure while writing aborts it.
@@ -149,33 +202,78 @@ class SfsAppendWriter:
         self._check_open("finish")
         plan = build_plan(tree, self._align, self)
         try:
-            with atomic_output(self._dest) as out:
-                write_all(out, plan.header)
-                write_all(out, bytes(self._align))
-                src, dst = self._spool.fileno(), out.fileno()
-                run_start, run_end = 0, 0
-                for item, source in zip(plan.items, plan.sources, strict=True):
-                    pad = padding(item.length, self._align)
-                    if isinstance(source, SfsArrayRef):
-                        if source.spool_offset != run_end:
-                            _copy_range(src, dst, run_start, run_end - run_start)
-                            run_start = source.spool_offset
-                        run_end = source.spool_offset + item.length + pad
-                        continue
-                    _copy_range(src, dst, run_start, run_end - run_start)
-                    run_start = run_end = 0
-                    for chunk in iter_array_chunks(source):
-                        write_all(out, chunk)
-                    write_all(out, bytes(pad))
-                _copy_range(src, dst, run_start, run_end - run_start)
+            if self._reserved and self._fits_in_place(plan):
+                size = self._finish_in_place(plan)
+            else:
+                if self._reserved:
+                    logger.info(
+                        "The .sfs header for %s needs %d bytes (%d reserved) or the tree reorders "
+                        "the arrays; copying the data after the header instead.",
+                        self._dest,
+                        len(plan.header),
+                        self._reserved,
+                    )
+                size = self._finish_by_copy(plan)
         except BaseException:
             self.abort()
             raise
         self._close("finished")
+        return size
+
+    def _fits_in_place(self, plan: SfsPlan) -> bool:
+        """Whether the header fits in R and every item's planned offset is where it was written."""
+        if len(plan.header) > self._reserved:
+            return False
+        written_end = self._align + self._spool_size
+        for item, source in zip(plan.items, plan.sources, strict=True):
+            if isinstance(source, SfsArrayRef):
+                if item.offset != self._align + source.spool_offset:
+                    return False
+            elif item.offset < written_end:
+                return False
+        return True
+
+    def _finish_in_place(self, plan: SfsPlan) -> int:
+        out = self._data
+        for item, source in zip(plan.items, plan.sources, strict=True):
+            if not isinstance(source, SfsArrayRef):
+                out.seek(self._reserved + item.offset)
+                for chunk in iter_array_chunks(source):
+                    write_all(out, chunk)
+                write_all(out, bytes(padding(item.length, self._align)))
+        size = self._reserved + plan.size - len(plan.header)
+        fd = out.fileno()
+        os.ftruncate(fd, size)  # drops arrays added after the last one the tree uses
+        header = plan.header + b" " * (self._reserved - len(plan.header))
+        _pwrite_all(fd, header, 0)
+        out.close()
+        os.replace(self._data_path, self._dest)
+        return size
+
+    def _finish_by_copy(self, plan: SfsPlan) -> int:
+        with atomic_output(self._dest) as out:
+            write_all(out, plan.header)
+            write_all(out, bytes(self._align))
+            src, dst, base = self._data.fileno(), out.fileno(), self._data_start
+            run_start, run_end = 0, 0
+            for item, source in zip(plan.items, plan.sources, strict=True):
+                pad = padding(item.length, self._align)
+                if isinstance(source, SfsArrayRef):
+                    if source.spool_offset != run_end:
+                        _copy_range(src, dst, base + run_start, run_end - run_start)
+                        run_start = source.spool_offset
+                    run_end = source.spool_offset + item.length + pad
+                    continue
+                _copy_range(src, dst, base + run_start, run_end - run_start)
+                run_start = run_end = 0
+                for chunk in iter_array_chunks(source):
+                    write_all(out, chunk)
+                write_all(out, bytes(pad))
+            _copy_range(src, dst, base + run_start, run_end - run_start)
         return plan.size
 
     def abort(self) -> None:
-        """Discard everything spooled; the destination is left untouched. Safe to call twice."""
+        """Discard everything written; the destination is left untouched. Safe to call twice."""
         if self._state == "open":
             self._close("aborted")
 

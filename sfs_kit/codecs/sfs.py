@@ -4,7 +4,9 @@ Byte layout (spec section 1.1, decisions D1-D5; A = ``align`` in {4, 8, 16, 32, 
 
     offset 0    header: compact ASCII JSON object (the tree, arrays replaced by "",
                 plus a top-level "$items" list written last), then A - (len % A)
-                spaces (1..A) so the header length H is a multiple of A
+                spaces (1..A) so the header length H is a multiple of A; a file from
+                SfsAppendWriter(reserve_header_bytes=n) pads to its reserved H = R
+                instead (R a multiple of A, >= 1 space, possibly far more than A)
     offset H    sentinel: A zero bytes (H is the first 0x00 in the file)
     H + A       item 0 bytes, then A - (length % A) zero bytes (1..A)
                 item 1 bytes, then padding ... up to EOF (no trailer, no magic)
@@ -16,7 +18,11 @@ Byte layout (spec section 1.1, decisions D1-D5; A = ``align`` in {4, 8, 16, 32, 
 
 Data is always little-endian; ``dtype`` is numpy's ``dtype.name`` from the allow-list
 ``bool, int8..int64, uint8..uint64, float16, float32, float64``. With ``align=4`` the binary
-section is byte-identical to scale-json-binary 0.0.7's and the header JSON-equal.
+section is byte-identical to scale-json-binary 0.0.7's and the header JSON-equal, with Scale's
+1..4 header spaces for ``write_sfs_dict``/``encode_sfs_dict`` (and the append writer's copying
+path). A reserved-header file differs only in the number of header spaces: JSON whitespace before
+the first 0x00, accepted by our reader, scale-json-binary's ``loads`` and scale-sensor-fusion-io
+(all find H as the first 0x00 byte; none assumes fewer than A spaces).
 
 The reader checks rules R1-R8 (spec 1.3) before building any view: R1 a 0x00 byte exists; R2 the
 header is UTF-8 JSON object without duplicate keys or bare NaN/Infinity (``lenient=True`` allows

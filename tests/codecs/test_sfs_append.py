@@ -1,4 +1,4 @@
-"""SfsAppendWriter: spooled arrays, byte-identical output, atomic finish and clean aborts."""
+"""SfsAppendWriter: spooled or in-place arrays, byte-identical output, atomic finish, aborts."""
 
 from __future__ import annotations
 
@@ -11,9 +11,17 @@ from typing import Any
 
 import numpy as np
 import pytest
-from sfs_support import sample_array
+import scale_json_binary.json_binary_codecs as sjb
+from sfs_support import assert_trees_equal, sample_array
 
-from sfs_kit.codecs.sfs import ALIGNMENTS, SfsAppendWriter, encode_sfs_dict, read_sfs_dict
+from sfs_kit.codecs.sfs import (
+    ALIGNMENTS,
+    SfsAppendWriter,
+    encode_sfs_dict,
+    index_sfs,
+    read_sfs_dict,
+    write_sfs_dict,
+)
 from sfs_kit.errors import InputError
 
 
@@ -177,4 +185,154 @@ def test_bad_alignment_is_refused_before_any_file_exists(tmp_path: Path) -> None
         InputError, match=re.escape("align must be one of 4, 8, 16, 32, 64, not 2.")
     ):
         SfsAppendWriter(tmp_path / "scene.sfs", align=2)
+    assert list(tmp_path.iterdir()) == []
+
+
+# --- reserved header: arrays written in place after [0, R) --------------------------------------
+
+
+def _header_length(data: bytes) -> int:
+    return data.index(b"\x00")
+
+
+def _write_reserved(
+    dest: Path, frames: list[dict[str, np.ndarray[Any, Any]]], *, align: int, reserve: int
+) -> int:
+    with SfsAppendWriter(dest, align=align, reserve_header_bytes=reserve) as writer:
+        refs = [{key: writer.add_array(value) for key, value in frame.items()} for frame in frames]
+        return writer.finish({"version": "1.0", "frames": refs, "extra": np.arange(3.0)})
+
+
+@pytest.mark.parametrize("align", ALIGNMENTS)
+def test_reserve_that_fits_exactly_is_byte_identical(
+    align: int, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    frames = _frames(4)
+    tree = {"version": "1.0", "frames": frames, "extra": np.arange(3.0)}
+    expected = encode_sfs_dict(tree, align=align)
+    needed = _header_length(expected)
+    reserves = (needed, needed - align + 1)  # the second is rounded up to needed
+    with caplog.at_level(logging.INFO, logger="sfs_kit.codecs._sfs_append"):
+        for reserve in reserves:
+            dest = tmp_path / f"scene{reserve}.sfs"
+            assert _write_reserved(dest, frames, align=align, reserve=reserve) == len(expected)
+            assert dest.read_bytes() == expected
+    assert caplog.text == ""  # written in place: no fallback
+    assert {p.name for p in tmp_path.iterdir()} == {f"scene{r}.sfs" for r in reserves}
+
+
+@pytest.mark.parametrize("align", [4, 64])
+def test_generous_reserve_only_pads_the_header(align: int, tmp_path: Path) -> None:
+    frames = _frames(3)
+    tree = {"version": "1.0", "frames": frames, "extra": np.arange(3.0)}
+    expected = encode_sfs_dict(tree, align=align)
+    needed = _header_length(expected)
+    dest = tmp_path / "scene.sfs"
+    size = _write_reserved(dest, frames, align=align, reserve=needed + 1000)
+    data = dest.read_bytes()
+    reserved = needed + (-(-1000 // align) * align)
+    assert size == len(data) == len(expected) + reserved - needed
+    assert _header_length(data) == reserved
+    assert data[:reserved].rstrip(b" ") == expected[:needed].rstrip(b" ")
+    assert set(data[needed:reserved]) == {0x20}
+    assert data[reserved:] == expected[needed:]  # same sentinel, items and item offsets
+    index = index_sfs(dest)
+    assert index.header_length == reserved
+    assert index.items == index_sfs(expected).items
+    assert_trees_equal(read_sfs_dict(dest), read_sfs_dict(expected))
+    assert_trees_equal(sjb.read_file(str(dest)), read_sfs_dict(expected))
+
+
+def test_too_small_reserve_falls_back_to_copying(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    frames = _frames(4)
+    tree = {"version": "1.0", "frames": frames, "extra": np.arange(3.0)}
+    expected = encode_sfs_dict(tree, align=8)
+    dest = tmp_path / "scene.sfs"
+    with caplog.at_level(logging.INFO, logger="sfs_kit.codecs._sfs_append"):
+        size = _write_reserved(dest, frames, align=8, reserve=_header_length(expected) - 8)
+    assert "copying the data after the header instead" in caplog.text
+    assert dest.read_bytes() == expected
+    assert size == len(expected)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["scene.sfs"]
+
+
+@pytest.mark.parametrize("failure", ["none", "missing"])
+def test_reordered_tree_with_reserve_falls_back_and_matches(
+    failure: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if failure == "missing":
+        monkeypatch.delattr(os, "copy_file_range", raising=False)
+    a, b = sample_array("int16", (5,), 1), sample_array("float64", (2, 2), 2)
+    inline = sample_array("uint32", (4,), 4)
+    dest = tmp_path / "scene.sfs"
+    writer = SfsAppendWriter(dest, align=8, reserve_header_bytes=4096)
+    ref_a, ref_b = writer.add_array(a), writer.add_array(b)
+    writer.finish({"x": [ref_b, inline, ref_a], "y": ref_b})
+    assert dest.read_bytes() == encode_sfs_dict({"x": [b, inline, a], "y": b}, align=8)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["scene.sfs"]
+
+
+def test_unused_trailing_arrays_are_cut_in_place(tmp_path: Path) -> None:
+    a = sample_array("float32", (4, 3), 1)
+    dest = tmp_path / "scene.sfs"
+    with SfsAppendWriter(dest, align=16, reserve_header_bytes=512) as writer:
+        ref = writer.add_array(a)
+        writer.add_array(np.zeros(1000))  # never placed in the tree
+        size = writer.finish({"a": ref})
+    data = dest.read_bytes()
+    expected = encode_sfs_dict({"a": a}, align=16)
+    assert size == len(data) == 512 + len(expected) - _header_length(expected)
+    assert data[512:] == expected[_header_length(expected) :]
+
+
+def test_reserved_file_mode_matches_write_sfs_dict(tmp_path: Path) -> None:
+    dest = tmp_path / "scene.sfs"
+    with SfsAppendWriter(dest, reserve_header_bytes=256) as writer:
+        writer.finish({"a": writer.add_array(np.arange(4))})
+    write_sfs_dict({"a": np.arange(4)}, tmp_path / "plain.sfs")
+    assert dest.stat().st_mode == (tmp_path / "plain.sfs").stat().st_mode
+
+
+@pytest.mark.parametrize("how", ["abort", "exception", "no finish"])
+def test_abort_with_reserve_leaves_nothing(how: str, tmp_path: Path) -> None:
+    dest = tmp_path / "scene.sfs"
+    dest.write_bytes(b"old")
+    writer = SfsAppendWriter(dest, reserve_header_bytes=1024)
+    writer.add_array(np.zeros(100))
+    assert len(list(tmp_path.iterdir())) == 2  # the output's temp file exists while writing
+    if how == "abort":
+        writer.abort()
+    elif how == "exception":
+        with pytest.raises(RuntimeError, match="boom"), writer:
+            raise RuntimeError("boom")
+    else:
+        with writer:
+            pass
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["scene.sfs"]
+    assert dest.read_bytes() == b"old"
+
+
+def test_failed_in_place_finish_aborts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    dest = tmp_path / "scene.sfs"
+    writer = SfsAppendWriter(dest, reserve_header_bytes=1024)
+    ref = writer.add_array(np.zeros(100))
+
+    def fail(*args: object) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "replace", fail)
+    with pytest.raises(OSError, match="No space left"):
+        writer.finish({"a": ref})
+    assert list(tmp_path.iterdir()) == []
+    with pytest.raises(InputError, match=r"Cannot finish: .* is already aborted\."):
+        writer.finish({"a": ref})
+
+
+@pytest.mark.parametrize("bad", [0, -5, True, 1.5, "64"])
+def test_bad_reserve_is_refused_before_any_file_exists(bad: object, tmp_path: Path) -> None:
+    message = f"reserve_header_bytes must be a positive int or None, not {bad!r}."
+    with pytest.raises(InputError, match=re.escape(message)):
+        SfsAppendWriter(tmp_path / "scene.sfs", reserve_header_bytes=bad)  # type: ignore[arg-type]
     assert list(tmp_path.iterdir()) == []
