@@ -1,8 +1,9 @@
 """Capture -> streamed ``.sfs``, streamed split_base64 frames, or an in-memory ``Scene``.
 
 Memory grows with one frame, not with the capture: each lidar frame and image is loaded,
-converted, spooled to the output (``SfsAppendWriter`` for .sfs, one file per frame for
-split_base64) and released; only timestamps, poses and calibration are kept.
+converted, written to the output (``SfsAppendWriter`` for .sfs, in place after a generously
+reserved header, so each byte is written once; one file per frame for split_base64) and
+released; only timestamps, poses and calibration are kept.
 
 What the converter decides, once:
 
@@ -25,6 +26,7 @@ What the converter decides, once:
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import secrets
@@ -569,6 +571,27 @@ def read_capture_scene(
     return Scene.model_validate(tree)
 
 
+# upper bounds on the JSON of one lidar frame / image entry and one "$items" entry (20-digit
+# numbers, the longest key names: 173 bytes), so only odd metadata can outgrow the reservation
+_FRAME_JSON_BYTES = 160
+_IMAGE_JSON_BYTES = 80
+_ITEM_JSON_BYTES = 200
+
+
+def _header_reserve(cap: Capture, plan: _Plan) -> int:
+    """A generous estimate of the .sfs header length: the writer then needs no copy at finish."""
+    size = 4096 + len(json.dumps(_scene_head(plan, cap), default=str))
+    ids = [lidar.sensor_id for lidar in cap.lidars] + [cam.sensor_id for cam in cap.cameras]
+    for sensor_id, sp in zip(ids, (*plan.lidars, *plan.cameras), strict=True):
+        size += 1024 + 2 * len(json.dumps(sensor_id))
+        size += len(json.dumps({"timestamps": sp.rel_us, "values": sp.poses}))
+    for sp in plan.lidars:
+        size += len(sp.rel_us) * (_FRAME_JSON_BYTES + 3 * _ITEM_JSON_BYTES)
+    for sp in plan.cameras:
+        size += len(sp.rel_us) * (_IMAGE_JSON_BYTES + _ITEM_JSON_BYTES)
+    return size
+
+
 def _convert_sfs(
     cap: Capture,
     plan: _Plan,
@@ -578,7 +601,7 @@ def _convert_sfs(
     max_points: int | None,
     counter: _Counter,
 ) -> ConvertResult:
-    with SfsAppendWriter(out) as writer:
+    with SfsAppendWriter(out, reserve_header_bytes=_header_reserve(cap, plan)) as writer:
         tree, issues, points = _build_tree(
             cap,
             plan,

@@ -13,7 +13,7 @@ import pytest
 
 from sfs_kit.capture import convert_capture, open_capture, read_capture_scene
 from sfs_kit.codecs.frame_json import read_frame
-from sfs_kit.codecs.sfs import read_sfs_dict
+from sfs_kit.codecs.sfs import index_sfs, read_sfs_dict
 from sfs_kit.errors import InputError, SceneValidationError
 from sfs_kit.models import CameraSensor, LidarSensor, Scene
 from sfs_kit.models.compare import assert_models_equal
@@ -46,6 +46,8 @@ def test_sample_sfs_passes_scale_validator(tmp_path: Path) -> None:
         from scale_sensor_fusion_io.validation import parse_and_validate_scene
     out = tmp_path / "sample.sfs"
     convert_capture(SAMPLE, out, format="sfs")
+    header = out.read_bytes()[: index_sfs(out).header_length]
+    assert len(header) - len(header.rstrip(b" ")) > 64  # written in place: a long space padding
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         result = parse_and_validate_scene(read_file(str(out)))
