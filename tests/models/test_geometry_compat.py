@@ -60,6 +60,71 @@ def test_transform_points_computes_in_float64() -> None:
     assert out[0, 0] == np.float32(np.float64(4_000_000.25)) - np.float32(4_000_000.0)
 
 
+def _reference_float64(points: np.ndarray[Any, Any], m: np.ndarray[Any, Any]) -> Any:
+    return (points.astype(np.float64) @ m[:3, :3].T + m[:3, 3]).astype(np.float32)
+
+
+def _assert_within_one_ulp_of_terms(
+    out: np.ndarray[Any, Any],
+    reference: np.ndarray[Any, Any],
+    points: np.ndarray[Any, Any],
+    m: np.ndarray[Any, Any],
+) -> None:
+    """|out - reference| <= one float32 ulp of sum(|r_ij * p_j|) + |t_i| (the terms' size)."""
+    terms = np.abs(points.astype(np.float64)) @ np.abs(m[:3, :3]).T + np.abs(m[:3, 3])
+    bound = np.spacing(terms.astype(np.float32)).astype(np.float64)
+    diff = np.abs(out.astype(np.float64) - reference.astype(np.float64))
+    assert np.all(diff <= bound), float((diff / bound).max())
+    assert np.count_nonzero(diff) <= out.size // 100  # differences are rare
+
+
+@pytest.mark.parametrize("layout", ["c", "strided", "float64", "int"])
+def test_transform_points_matches_float64_matmul_within_one_ulp(layout: str) -> None:
+    rng = np.random.default_rng(3)
+    base = ((rng.random((5000, 3)) - 0.5) * 400).astype(np.float32)
+    points: np.ndarray[Any, Any] = base
+    if layout == "strided":  # x y z inside a record, as the PCD reader's zero-copy views are
+        record = np.zeros(5000, dtype=[("xyz", "<f4", 3), ("i", "<f4")])
+        record["xyz"] = base
+        points = record["xyz"]
+        assert not points.flags.c_contiguous
+    elif layout == "float64":
+        points = base.astype(np.float64)
+    elif layout == "int":
+        points = base.astype(np.int32)
+    m = pose_to_matrix([1523.25, -250.5, 3.0, 0.1, 0.2, 0.3, 0.9])
+    before = points.copy()
+    out = transform_points(points, m)
+    assert out.dtype == np.float32
+    assert out.shape == (5000, 3)
+    assert out.flags.c_contiguous
+    _assert_within_one_ulp_of_terms(out, _reference_float64(points, m), points, m)
+    assert np.array_equal(points, before)
+    rotation_only = m.copy()
+    rotation_only[:3, 3] = 0.0
+    rotated = rotate_vectors(points, m)
+    reference = (points.astype(np.float64) @ m[:3, :3].T).astype(np.float32)
+    _assert_within_one_ulp_of_terms(rotated, reference, points, rotation_only)
+
+
+def test_transform_points_is_the_column_formula_exactly() -> None:
+    rng = np.random.default_rng(4)
+    p = ((rng.random((2000, 3)) - 0.5) * 200).astype(np.float32)
+    m = pose_to_matrix([4_000_123.5, 5_000_321.25, 12.0, 0.3, -0.2, 0.1, 0.9])
+    x, y, z = (p[:, j].astype(np.float64) for j in range(3))
+    expected = np.stack(
+        [((x * m[i, 0] + y * m[i, 1]) + z * m[i, 2]) + m[i, 3] for i in range(3)], axis=1
+    ).astype(np.float32)
+    assert np.array_equal(transform_points(p, m), expected)
+
+
+def test_transform_points_shapes() -> None:
+    m = pose_to_matrix([1.0, 2.0, 3.0, 0, 0, 0, 1])
+    assert transform_points(np.zeros((0, 3), np.float32), m).shape == (0, 3)
+    assert transform_points(np.array([1.0, 1.0, 1.0]), m).tolist() == [[2.0, 3.0, 4.0]]
+    assert rotate_vectors(np.array([1.0, 1.0, 1.0]), m).tolist() == [[1.0, 1.0, 1.0]]
+
+
 def test_interpolate_pose_lerps_and_slerps() -> None:
     half = math.sqrt(0.5)
     path = PosePath.model_validate(
