@@ -67,11 +67,6 @@ AUTO_RECENTRE_ABOVE_M = 1e4
 IMAGE_GAP_WARN_US = 50_000  # D21
 _UINT32_MAX = 2**32 - 1
 _FRAME_CAMERA_MODELS = ("brown_conrady", "fisheye", "omnidirectional")
-# encode_frame accepts only http(s) image URLs, while a converted folder references its images by
-# relative path until upload replaces them; the placeholder prefix is stripped from the encoded
-# bytes (it occurs nowhere else: the rest of a frame is numbers, base64 and fixed keys).
-_RELATIVE_URL_PREFIX = "https://relative.sfs-kit.invalid/"
-_RELATIVE_URL_JSON = b'"' + _RELATIVE_URL_PREFIX.encode()
 
 
 @dataclass(frozen=True)
@@ -696,9 +691,7 @@ def _write_frames(
                 target.write_bytes(content.tobytes())
                 out.paths.append(Path(rel))
                 out.images[(c, j)] = rel
-            images.append(
-                _frame_camera(camera, cp, j, _RELATIVE_URL_PREFIX + out.images[(c, j)], plan)
-            )
+            images.append(_frame_camera(camera, cp, j, out.images[(c, j)], plan))
         pose = sp.poses[k]
         intens = (
             None
@@ -714,8 +707,9 @@ def _write_frames(
             images=images,
         )
         name = frame_file_name(k)
-        encoded = encode_frame(data, source=str(out.tmp / name))
-        (out.tmp / name).write_bytes(encoded.replace(_RELATIVE_URL_JSON, b'"'))
+        # images are referenced by relative path until upload gives them URLs
+        encoded = encode_frame(data, allow_relative_image_urls=True, source=str(out.tmp / name))
+        (out.tmp / name).write_bytes(encoded)
         out.paths.append(Path(name))
         points += arrays.positions.shape[0]
         counter.step()

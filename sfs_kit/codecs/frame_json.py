@@ -20,6 +20,9 @@ keys in exactly this order)::
               "lx", "ly", "xi", "scale_factor", "timestamp" (int ns; omitted when unknown)}
     RADAR  = {"position":{x,y,z}, "direction":{x,y,z} (optional), "size":F (optional)}
 
+``image_url`` is an http(s) URL, or (``allow_relative_image_urls=True``) a path relative to the
+frame's folder, as a converted folder holds before upload.
+
 B64 is RFC 4648 §4 base64 (standard alphabet, ``=`` padding, no line breaks); an empty array is
 ``""``. Floats use Python's shortest round-trip repr, so every float64 and float32 value survives.
 
@@ -67,6 +70,7 @@ __all__ = [
     "decode_frame",
     "encode_frame",
     "frame_file_name",
+    "is_relative_image_url",
     "read_frame",
     "write_frame",
 ]
@@ -295,11 +299,36 @@ def _xyz(v: Sequence[float]) -> dict[str, float]:
     return {"x": v[0], "y": v[1], "z": v[2]}
 
 
-def _camera_object(image: FrameImage, source: str, field: str) -> dict[str, object]:
+def is_relative_image_url(url: str) -> bool:
+    """Whether ``url`` is a relative reference to a file below the frame's folder.
+
+    Relative means: non-empty, no scheme (nothing like ``s3:`` before the first ``/``), no
+    leading ``/`` and no ``..`` path segment, e.g. ``images/front/00003.jpg``.
+    """
+    if not url or url.startswith("/"):
+        return False
+    first = url.split("/", 1)[0]
+    if ":" in first:  # a scheme (``file:``, ``c:``) or a colon where a scheme would be
+        return False
+    return ".." not in url.split("/")
+
+
+def _camera_object(
+    image: FrameImage, source: str, field: str, *, allow_relative: bool
+) -> dict[str, object]:
     if not isinstance(image, FrameImage):
         _bad_input(f"{field} must be a FrameImage, not {type(image).__name__}.", source, field)
     url = image.image_url
-    if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+    is_http = isinstance(url, str) and url.startswith(("http://", "https://"))
+    if not is_http and allow_relative:
+        if not isinstance(url, str) or not is_relative_image_url(url):
+            _bad_input(
+                f"{field}.image_url must be an http(s) URL or a relative path (no scheme, no "
+                f"leading '/', no '..' segment), not {url!r}.",
+                source,
+                f"{field}.image_url",
+            )
+    elif not is_http:
         _bad_input(
             f"{field}.image_url must be an http(s) URL, not {url!r}.", source, f"{field}.image_url"
         )
@@ -356,13 +385,20 @@ def _radar_objects(radar: RadarPointsWorld, source: str) -> list[dict[str, objec
 
 
 def encode_frame(
-    frame: LidarFrameData, *, include_point_timestamps: bool = False, source: str = "<frame>"
+    frame: LidarFrameData,
+    *,
+    include_point_timestamps: bool = False,
+    allow_relative_image_urls: bool = False,
+    source: str = "<frame>",
 ) -> bytes:
     """Encode one frame as split_base64 JSON bytes (layout in the module docstring).
 
     Raises ``InputError`` naming ``source`` and the field for input the format cannot carry
     exactly: non-float32 points, non-finite values, intensities outside [0, 1], a non-unit
-    heading, a missing timestamp. Point colours are dropped with a ``FrameFieldDroppedWarning``.
+    heading, a missing timestamp, an ``image_url`` that is not http(s). With
+    ``allow_relative_image_urls=True`` a relative path (``is_relative_image_url``) is accepted
+    too: a converted folder references its images that way until upload gives them URLs.
+    Point colours are dropped with a ``FrameFieldDroppedWarning``.
     """
     points = _le_array(frame.points_world, "<f4", 2, n=None, source=source, field="points_world")
     _check_finite(points, source, "points_world")
@@ -414,7 +450,10 @@ def encode_frame(
         "device_heading": {"w": w, "x": x, "y": y, "z": z},
         "timestamp": timestamp,
     }
-    cameras = [_camera_object(im, source, f"images[{i}]") for i, im in enumerate(frame.images)]
+    cameras = [
+        _camera_object(im, source, f"images[{i}]", allow_relative=allow_relative_image_urls)
+        for i, im in enumerate(frame.images)
+    ]
     radar_b = b""
     if frame.radar is not None and len(frame.radar.positions) > 0:
         radar_json = json.dumps(_radar_objects(frame.radar, source), **_COMPACT)  # type: ignore[arg-type]
@@ -849,10 +888,19 @@ def write_bytes_atomic(path: str | os.PathLike[str], data: bytes) -> int:
 
 
 def write_frame(
-    path: str | os.PathLike[str], frame: LidarFrameData, *, include_point_timestamps: bool = False
+    path: str | os.PathLike[str],
+    frame: LidarFrameData,
+    *,
+    include_point_timestamps: bool = False,
+    allow_relative_image_urls: bool = False,
 ) -> int:
     """Encode ``frame`` and write it atomically to ``path``; returns the number of bytes written."""
-    data = encode_frame(frame, include_point_timestamps=include_point_timestamps, source=str(path))
+    data = encode_frame(
+        frame,
+        include_point_timestamps=include_point_timestamps,
+        allow_relative_image_urls=allow_relative_image_urls,
+        source=str(path),
+    )
     try:
         return write_bytes_atomic(path, data)
     except OSError as err:

@@ -274,6 +274,7 @@ def write_frames(
     *,
     image_url_for: ImageUrlFor,
     include_point_timestamps: bool = False,
+    allow_relative_image_urls: bool = False,
 ) -> list[Path]:
     """Write ``frame-00000.json``... into ``out_dir`` (created if needed); returns the paths.
 
@@ -281,6 +282,7 @@ def write_frames(
     place (``os.replace``) only when all of them were written, so a failure while converting or
     encoding adds nothing to ``out_dir``. Existing files with the same names are replaced (a
     failure during the final moves removes the ones already moved); other files are untouched.
+    ``allow_relative_image_urls`` is passed to ``encode_frame``.
     """
     target = Path(out_dir)
     try:
@@ -300,6 +302,7 @@ def write_frames(
             data = encode_frame(
                 frame,
                 include_point_timestamps=include_point_timestamps,
+                allow_relative_image_urls=allow_relative_image_urls,
                 source=str(target / name),
             )
             (staging / name).write_bytes(data)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import json
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -325,3 +326,45 @@ def test_every_truncation_is_a_frame_or_format_error() -> None:
 @given(position=st.integers(0, len(SMALL) - 1), byte=st.integers(0, 255))
 def test_flipped_bytes_give_a_frame_or_format_error(position: int, byte: int) -> None:
     _decode_or_format_error(SMALL[:position] + bytes([byte]) + SMALL[position + 1 :])
+
+
+# --- relative image URLs (allow_relative_image_urls=True) -------------------------------------------
+
+
+@pytest.mark.parametrize("url", ["images/front/00003.jpg", "a.png", "./cam/x.jpg", "a/b:c.jpg"])
+def test_relative_image_url_is_written_verbatim_when_allowed(url: str, tmp_path: Path) -> None:
+    frame = make_frame(images=(make_image(image_url=url),))
+    with pytest.raises(InputError, match=r"image_url must be an http\(s\) URL, not"):
+        encode_frame(frame)  # the default stays strict
+    data = encode_frame(frame, allow_relative_image_urls=True)
+    assert json.loads(data)["images"][0]["image_url"] == url
+    assert read_frame_bytes(data).images[0].image_url == url
+    path = tmp_path / "frame-00000.json"
+    write_frame(path, frame, allow_relative_image_urls=True)
+    assert path.read_bytes() == data
+
+
+def read_frame_bytes(data: bytes) -> LidarFrameData:
+    return decode_frame(data, source=SOURCE)
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["/abs/a.jpg", "//host/a.jpg", "../a.jpg", "images/../../a.jpg", "images/..", "file:a.jpg",
+     "s3://bucket/a.jpg", "c:/x.jpg", ""],
+)  # fmt: skip
+def test_non_relative_urls_are_refused_even_when_allowed(url: str) -> None:
+    frame = make_frame(images=(make_image(image_url=url),))
+    message = (
+        r"images\[0\]\.image_url must be an http\(s\) URL or a relative path \(no scheme, no "
+        rf"leading '/', no '\.\.' segment\), not {re.escape(repr(url))}\."
+    )
+    with pytest.raises(InputError, match=message) as info:
+        encode_frame(frame, allow_relative_image_urls=True, source=SOURCE)
+    assert info.value.field == "images[0].image_url"
+    assert info.value.source == SOURCE
+
+
+def test_http_urls_still_pass_when_relative_ones_are_allowed() -> None:
+    frame = make_frame()
+    assert encode_frame(frame, allow_relative_image_urls=True) == encode_frame(frame)

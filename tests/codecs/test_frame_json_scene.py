@@ -280,6 +280,23 @@ def test_write_frames_failure_midway_leaves_nothing(tmp_path: Path) -> None:
     assert os.listdir(out) == ["keep.txt"]
 
 
+def test_write_frames_with_relative_image_urls(tmp_path: Path) -> None:
+    def relative(camera_id: str, index: int) -> str:
+        return f"images/{camera_id}/{index:05d}.jpg"
+
+    sc = scene(lidar(), camera())
+    with pytest.raises(InputError, match=r"image_url must be an http\(s\) URL, not 'images/"):
+        write_frames(sc, tmp_path / "strict", image_url_for=relative)
+    paths = write_frames(
+        sc, tmp_path / "out", image_url_for=relative, allow_relative_image_urls=True
+    )
+    assert [read_frame(p).images[0].image_url for p in paths] == [
+        "images/cam_front/00000.jpg",
+        "images/cam_front/00001.jpg",
+        "images/cam_front/00002.jpg",
+    ]
+
+
 def test_frames_from_a_scene_read_back_by_scales_debug_reader(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
