@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-_SCRUBBED_PREFIXES = ("AWS_", "SCALE_")
+# Shared server fixtures (one SeaweedFS and one Scale stand-in per session, for every folder).
+pytest_plugins = ("_servers.s3_fixtures", "_servers.scale_standin")
+
+_SCRUBBED_PREFIXES = ("AWS_", "SCALE_", "SFS_KIT_")
 _SCRUBBED = {"HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY",
              "http_proxy", "https_proxy", "all_proxy", "no_proxy"}
 
 
 @pytest.fixture(autouse=True)
-def _isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
-    """Remove AWS_*, SCALE_* and proxy variables; point AWS config files at nothing."""
+def _isolated_environment(
+    monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """Remove AWS_*, SCALE_*, SFS_KIT_* and proxy variables; point AWS config files at nothing."""
     for name in list(os.environ):
         if name.startswith(_SCRUBBED_PREFIXES) or name in _SCRUBBED:
             monkeypatch.delenv(name, raising=False)
@@ -23,4 +27,3 @@ def _isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pyt
     monkeypatch.setenv("AWS_CONFIG_FILE", str(nowhere / "config"))
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(nowhere / "credentials"))
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
-    yield

@@ -16,8 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 import pytest
-from _servers.s3_fixtures import s3_bucket, s3_client, s3_server  # noqa: F401
-from _servers.scale_standin import API_KEY, ScaleStandin, scale_standin  # noqa: F401
+from _servers.scale_standin import API_KEY, ScaleStandin
 from _servers.seaweed import SeaweedServer
 
 from sfs_kit.pipeline import run as run_module
@@ -70,7 +69,7 @@ def counts(monkeypatch: pytest.MonkeyPatch) -> Counts:
 
 
 @pytest.fixture
-def s3_env(monkeypatch: pytest.MonkeyPatch, s3_server: SeaweedServer) -> SeaweedServer:  # noqa: F811
+def s3_env(monkeypatch: pytest.MonkeyPatch, s3_server: SeaweedServer) -> SeaweedServer:
     """AWS credentials of the test server in the environment (as a user would set them)."""
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", s3_server.access_key)
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", s3_server.secret_key)

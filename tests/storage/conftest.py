@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
-from _servers.s3_fixtures import s3_bucket, s3_client, s3_server  # noqa: F401
 from _servers.seaweed import SeaweedServer
 from boto3.s3.transfer import TransferConfig
 
@@ -23,7 +22,7 @@ SMALL_PARTS = TransferConfig(multipart_threshold=5 * MiB, multipart_chunksize=5 
 
 
 @pytest.fixture
-def store(s3_server: SeaweedServer, s3_bucket: str) -> S3Store:  # noqa: F811
+def store(s3_server: SeaweedServer, s3_bucket: str) -> S3Store:
     """An S3Store on a fresh bucket with 5 MiB parts."""
     return S3Store(s3_bucket, client=s3_server.client(), transfer_config=SMALL_PARTS)
 

@@ -6,12 +6,9 @@ import random
 from collections.abc import Iterator
 
 import pytest
-from _servers import scale_standin as _standin
 from _servers.scale_standin import API_KEY, ScaleStandin
 
 from sfs_kit.submit import ScaleClient
-
-scale_standin = _standin.scale_standin  # the shared fixture
 
 
 class FakeSleep:
