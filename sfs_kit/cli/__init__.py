@@ -21,12 +21,12 @@ __all__ = ["console_main", "main"]
 
 # One module per subcommand, in the order `--help` lists them.
 _COMMAND_MODULES: tuple[str, ...] = (
-    "convert",
-    "upload",
-    "submit",
     "run",
     "inspect",
     "validate",
+    "convert",
+    "upload",
+    "submit",
 )
 
 
