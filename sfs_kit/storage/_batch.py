@@ -55,8 +55,9 @@ def run_upload_many(
 ) -> list[StoredObject]:
     """Upload ``(path, key)`` pairs with ``put_file`` in at most ``max_workers`` threads.
 
-    Every key and file is checked before the first byte is sent; on the first failure the
-    remaining uploads are cancelled and that error is raised. Results keep the input order.
+    Every key and file is checked before the first byte is sent; files start largest first; on
+    the first failure the remaining uploads are cancelled and that error is raised. Results keep
+    the input order.
     """
     if max_workers < 1:
         raise InputError(
@@ -93,7 +94,10 @@ def run_upload_many(
         return []
     workers = min(max_workers, len(planned))
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sfs-upload") as pool:
-        futures: list[Future[StoredObject]] = [pool.submit(one, p, k) for p, k, _ in planned]
+        # largest first: a big file started last would run alone at the end (results keep order)
+        by_size = sorted(range(len(planned)), key=lambda i: planned[i][2], reverse=True)
+        submitted = {i: pool.submit(one, planned[i][0], planned[i][1]) for i in by_size}
+        futures: list[Future[StoredObject]] = [submitted[i] for i in range(len(planned))]
         done, _ = wait(futures, return_when=FIRST_EXCEPTION)
         failed = [f for f in futures if f in done and f.exception() is not None]
         if failed:

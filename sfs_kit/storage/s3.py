@@ -1,9 +1,11 @@
 """``S3Store``: objects in an S3 bucket through boto3's managed transfers, presigned GET URLs.
 
-Uploads go through ``upload_file``/``upload_fileobj`` with a ``TransferConfig`` (s3transfer aborts
-a failed multipart upload itself), ``ChecksumAlgorithm="SHA256"``, a Content-Type by suffix and
-``Metadata={"sha256": <hex>}``. A single-part upload also sends the full-object SHA-256, which
-the server checks. Idempotency is a HEAD comparing that stored digest (never the ETag).
+Every upload sends ``ChecksumAlgorithm="SHA256"``, a Content-Type by suffix and
+``Metadata={"sha256": <hex>}``. A file below the multipart threshold is one ``PutObject`` carrying
+the precomputed full-object SHA-256 (the server checks it; botocore does not hash again); a larger
+one goes through s3transfer (it aborts a failed multipart upload itself) with per-part SHA-256s,
+one ``TransferManager`` shared by a whole ``upload_many``. Idempotency is a HEAD comparing the
+stored digest (never the ETag).
 """
 
 from __future__ import annotations
@@ -12,15 +14,19 @@ import base64
 import hashlib
 import io
 import logging
-from collections.abc import Sequence
+import os
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, Literal
 
 import boto3
-from boto3.s3.transfer import TransferConfig
+from boto3.s3.transfer import TransferConfig, create_transfer_manager
 from botocore.config import Config
 from botocore.exceptions import ClientError
+from s3transfer.manager import TransferManager
+from s3transfer.subscribers import BaseSubscriber
 
 from sfs_kit.errors import ChecksumMismatchError, InputError, StorageError
 from sfs_kit.storage import verify as _verify
@@ -34,12 +40,14 @@ from sfs_kit.storage.base import (
     StoredObject,
     UrlCheck,
     content_type_for,
-    sha256_file,
 )
 from sfs_kit.storage.keys import key_for
 from sfs_kit.storage.presign import NO_EXPIRY, check_expires, effective_lifetime
 
 if TYPE_CHECKING:
+    from botocore.awsrequest import AWSRequest
+    from botocore.config import _S3Dict
+    from s3transfer.futures import TransferFuture
     from types_boto3_s3 import S3Client
 
 __all__ = ["DEFAULT_TRANSFER_CONFIG", "S3Store"]
@@ -52,6 +60,53 @@ DEFAULT_TRANSFER_CONFIG = TransferConfig(
 )
 _SSE_MODES = (None, "AES256", "aws:kms")
 _MISSING_CODES = frozenset({"404", "NoSuchKey", "NotFound"})
+_UNSIGNED_HANDLER_ID = "sfs-kit-unsigned-payload-when-sha256"
+
+
+def _skip_payload_hash(request: AWSRequest, **_kwargs: Any) -> None:
+    """``before-sign`` hook: a body carrying a signed ``x-amz-checksum-sha256`` is not hashed
+    again for the signature. Over https botocore already does this; over plain http it would
+    SHA-256 every body a second time although the server verifies the signed checksum."""
+    if "x-amz-checksum-sha256" not in request.headers:
+        return
+    config = request.context.get("client_config")
+    if config is None:
+        return
+    s3_options: _S3Dict = {**(getattr(config, "s3", None) or {})}  # type: ignore[typeddict-item]
+    if s3_options.get("payload_signing_enabled") is False:
+        return
+    s3_options["payload_signing_enabled"] = False
+    request.context["client_config"] = config.merge(Config(s3=s3_options))
+
+
+def _open_and_hash(path: Path) -> tuple[BinaryIO, int, str]:
+    """The open file, its size and hex SHA-256 (read in one pass; hashlib releases the GIL)."""
+    try:
+        body = open(path, "rb")  # noqa: SIM115 - returned to the caller, who closes it
+        try:
+            size = os.fstat(body.fileno()).st_size
+            sha256 = hashlib.file_digest(body, "sha256").hexdigest()
+        except BaseException:
+            body.close()
+            raise
+    except OSError as err:
+        raise InputError(
+            f"Cannot upload {str(path)!r}: {err.strerror or type(err).__name__}.",
+            source=str(path),
+        ) from err
+    return body, size, sha256
+
+
+class _ProgressSubscriber(BaseSubscriber):
+    """Forwards s3transfer's byte counts to a ``BytesCallback``."""
+
+    def __init__(self, on_bytes: BytesCallback) -> None:
+        self._on_bytes = on_bytes
+
+    def on_progress(
+        self, future: TransferFuture, bytes_transferred: int, **kwargs: Any
+    ) -> None:
+        self._on_bytes(bytes_transferred)
 
 
 class _HashingReader:
@@ -74,6 +129,9 @@ class S3Store:
 
     ``client`` is injectable; otherwise one is made from ``session`` (default: the standard AWS
     credential chain). ``prefix`` is prepended by ``key_for``; the ``put_*`` methods take full keys.
+    ``sign_payload=False`` (default) registers a hook on the client so that a PutObject/UploadPart
+    carrying a signed ``x-amz-checksum-sha256`` is sent ``UNSIGNED-PAYLOAD`` over plain http too
+    (as botocore does over https); pass True for servers that ignore checksum headers.
     """
 
     def __init__(
@@ -90,6 +148,7 @@ class S3Store:
         sse_kms_key_id: str | None = None,
         transfer_config: TransferConfig | None = None,
         retry_mode: Literal["standard", "adaptive", "legacy"] = "standard",
+        sign_payload: bool = False,
     ) -> None:
         if not bucket or not isinstance(bucket, str):
             raise StorageError(f"Bucket name must be a non-empty string, not {bucket!r}.")
@@ -122,6 +181,12 @@ class S3Store:
                     "s3", endpoint_url=endpoint_url, region_name=region_name, config=config
                 )
         self.client: S3Client = client
+        if not sign_payload:
+            for operation in ("PutObject", "UploadPart"):
+                client.meta.events.register(
+                    f"before-sign.s3.{operation}", _skip_payload_hash,
+                    unique_id=f"{_UNSIGNED_HANDLER_ID}-{operation}",
+                )
 
     # --- keys and metadata ---------------------------------------------------------------------
 
@@ -179,31 +244,57 @@ class S3Store:
         """Upload a file unless an identical object (same sha256, size, type) is there."""
         return self._put_file(Path(path), key_for(key), lambda _n: None, content_type)
 
+    @contextmanager
+    def _transfers(self) -> Iterator[TransferManager]:
+        """One s3transfer manager (and thread pool) for every multipart upload of a batch."""
+        with map_storage_errors("upload", bucket=self.bucket):
+            manager = create_transfer_manager(self.client, self._transfer_config)
+        with manager:
+            yield manager
+
     def _put_file(
-        self, path: Path, key: str, on_bytes: BytesCallback, content_type: str | None = None
+        self,
+        path: Path,
+        key: str,
+        on_bytes: BytesCallback,
+        content_type: str | None = None,
+        manager: TransferManager | None = None,
     ) -> StoredObject:
-        try:
-            size = path.stat().st_size
-            sha256 = sha256_file(path)
-        except OSError as err:
-            raise InputError(
-                f"Cannot upload {str(path)!r}: {err.strerror or type(err).__name__}.",
-                source=str(path),
-            ) from err
-        content_type = content_type or content_type_for(key)
-        if self._unchanged(key, size, sha256, content_type):
-            logger.debug("s3://%s/%s is unchanged; not uploading %s.", self.bucket, key, path)
-            on_bytes(size)
-            return StoredObject(key, size, sha256, content_type, uploaded=False)
-        with map_storage_errors("upload", bucket=self.bucket, key=key):
-            self.client.upload_file(
-                str(path), self.bucket, key,
-                ExtraArgs=self._extra_args(content_type, sha256, size),
-                Config=self._transfer_config,
-                Callback=on_bytes,
-            )
+        body, size, sha256 = _open_and_hash(path)
+        with body:
+            content_type = content_type or content_type_for(key)
+            if self._unchanged(key, size, sha256, content_type):
+                logger.debug("s3://%s/%s is unchanged; not uploading %s.", self.bucket, key, path)
+                on_bytes(size)
+                return StoredObject(key, size, sha256, content_type, uploaded=False)
+            extra = self._extra_args(content_type, sha256, size)
+            if size < self._transfer_config.multipart_threshold:
+                body.seek(0)
+                with map_storage_errors("upload", bucket=self.bucket, key=key):
+                    self.client.put_object(Bucket=self.bucket, Key=key, Body=body, **extra)
+                on_bytes(size)
+            elif manager is None:
+                with self._transfers() as own:
+                    self._put_multipart(own, path, key, extra, on_bytes)
+            else:
+                self._put_multipart(manager, path, key, extra, on_bytes)
         logger.info("Uploaded %s to s3://%s/%s (%d bytes).", path, self.bucket, key, size)
         return StoredObject(key, size, sha256, content_type, uploaded=True)
+
+    def _put_multipart(
+        self,
+        manager: TransferManager,
+        path: Path,
+        key: str,
+        extra: dict[str, Any],
+        on_bytes: BytesCallback,
+    ) -> None:
+        with map_storage_errors("upload", bucket=self.bucket, key=key):
+            future = manager.upload(
+                str(path), self.bucket, key, extra_args=extra,
+                subscribers=[_ProgressSubscriber(on_bytes)],
+            )
+            future.result()
 
     def put_bytes(self, data: bytes, key: str, *, content_type: str | None = None) -> StoredObject:
         """Upload bytes unless identical; see ``put_file``."""
@@ -252,11 +343,13 @@ class S3Store:
         max_workers: int = 8,
         on_progress: ProgressCallback | None = None,
     ) -> list[StoredObject]:
-        """Upload ``(path, key)`` pairs with at most ``max_workers`` files in flight."""
-        return run_upload_many(
-            self._put_file,
-            items, max_workers=max_workers, on_progress=on_progress,
-        )
+        """Upload ``(path, key)`` pairs with at most ``max_workers`` files in flight (multipart
+        parts of large files share one pool of ``TransferConfig.max_concurrency`` threads)."""
+        with self._transfers() as manager:
+            return run_upload_many(
+                lambda path, key, on_bytes: self._put_file(path, key, on_bytes, manager=manager),
+                items, max_workers=max_workers, on_progress=on_progress,
+            )
 
     # --- reads and URLs ------------------------------------------------------------------------
 

@@ -13,7 +13,7 @@ import pytest
 from boto3.s3.transfer import TransferConfig
 from botocore.stub import ANY, Stubber
 
-from sfs_kit.errors import StorageError
+from sfs_kit.errors import InputError, StorageError
 from sfs_kit.storage import S3Store
 
 if TYPE_CHECKING:
@@ -177,3 +177,9 @@ def test_client_built_from_options_has_retry_and_addressing(tmp_path: Path) -> N
     assert config.s3 == {"addressing_style": "path"}
     assert store.client.meta.region_name == "eu-west-1"
     assert store.url_for("a b.sfs").url.startswith("http://127.0.0.1:9/bkt/a%20b.sfs?")
+
+
+def test_put_file_of_a_missing_file_is_an_input_error(client: S3Client, tmp_path: Path) -> None:
+    store = S3Store("bkt", client=client)
+    with pytest.raises(InputError, match=r"Cannot upload '.*missing\.sfs': No such file"):
+        store.put_file(tmp_path / "missing.sfs", "missing.sfs")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import io
 import logging
@@ -30,6 +31,7 @@ from sfs_kit.storage import ProgressEvent, S3Store, UrlCheck
 from .conftest import SMALL_PARTS, MiB, count_requests
 
 if TYPE_CHECKING:
+    from botocore.awsrequest import AWSPreparedRequest
     from types_boto3_s3 import S3Client
 
 MakeFile = Callable[[str, bytes], Path]
@@ -289,3 +291,93 @@ def test_sse_aes256_round_trip(s3_server: SeaweedServer, s3_bucket: str) -> None
                         transfer_config=SMALL_PARTS)
     sse_store.put_bytes(b"{}", "enc.json")
     assert sse_store.get_bytes("enc.json") == b"{}"
+
+
+def _record_signing(client: S3Client) -> list[tuple[str, str, bool]]:
+    """(operation, x-amz-content-sha256, has x-amz-checksum-sha256) of each request sent."""
+    seen: list[tuple[str, str, bool]] = []
+
+    def on_send(event_name: str, request: AWSPreparedRequest, **kwargs: object) -> None:
+        signed = request.headers["X-Amz-Content-SHA256"]  # bytes once prepared
+        seen.append((event_name.rsplit(".", 1)[-1],
+                     signed.decode() if isinstance(signed, bytes) else signed,
+                     "x-amz-checksum-sha256" in request.headers))
+
+    client.meta.events.register("before-send.s3", on_send)
+    return seen
+
+
+def test_checksummed_bodies_are_sent_unsigned_and_still_verified(
+    store: S3Store, make_file: MakeFile
+) -> None:
+    small = make_file("a.json", b"{}")
+    big = make_file("b.sfs", b"{" + os.urandom(11 * MiB))
+    seen = _record_signing(store.client)
+    store.upload_many([(small, "a.json"), (big, "b.sfs")], max_workers=2)
+    bodies = [s for s in seen if s[0] in ("PutObject", "UploadPart")]
+    assert sorted(op for op, _, _ in bodies) == ["PutObject", "UploadPart", "UploadPart",
+                                                 "UploadPart"]
+    assert all(signed == "UNSIGNED-PAYLOAD" and checksum for _, signed, checksum in bodies)
+    assert store.get_bytes("a.json") == b"{}"
+    assert store.get_bytes("b.sfs") == big.read_bytes()
+    # the server still checks the (signed) SHA-256 header of an unsigned body
+    seen.clear()
+    with pytest.raises(ChecksumMismatchError, match=r"server received different bytes"):
+        store.put_stream(io.BytesIO(b"abc"), "bad.bin", size=3, sha256="00" * 32)
+    assert [s for s in seen if s[0] == "PutObject"] == [("PutObject", "UNSIGNED-PAYLOAD", True)]
+
+
+def test_sign_payload_true_keeps_botocore_payload_signing(
+    s3_server: SeaweedServer, s3_bucket: str, make_file: MakeFile
+) -> None:
+    store = S3Store(s3_bucket, client=s3_server.client(), transfer_config=SMALL_PARTS,
+                    sign_payload=True)
+    seen = _record_signing(store.client)
+    store.put_file(make_file("a.json", b"{}"), "a.json")
+    assert [s for s in seen if s[0] == "PutObject"] == [
+        ("PutObject", hashlib.sha256(b"{}").hexdigest(), True)
+    ]
+
+
+def test_upload_many_mixes_single_and_multipart_uploads(
+    store: S3Store, s3_client: S3Client, make_file: MakeFile
+) -> None:
+    items = [(make_file(f"big{i}.sfs", b"{" + os.urandom(11 * MiB)), f"s/big{i}.sfs")
+             for i in range(2)]
+    items += [(make_file(f"f{i}.json", b"{" + bytes(i)), f"s/f{i}.json") for i in range(3)]
+    counts = count_requests(store.client)
+    events: list[ProgressEvent] = []
+    results = store.upload_many(items, max_workers=2, on_progress=events.append)
+    assert [r.key for r in results] == [key for _, key in items]
+    assert counts["CreateMultipartUpload"] == counts["CompleteMultipartUpload"] == 2
+    assert counts["UploadPart"] == 6
+    assert counts["PutObject"] == 3
+    total = sum(p.stat().st_size for p, _ in items)
+    assert events[-1].bytes_done == events[-1].bytes_total == total
+    for (path, key), result in zip(items, results, strict=True):
+        assert store.get_bytes(key) == path.read_bytes()
+        assert result.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
+        assert store.head(key) == dataclasses.replace(result, uploaded=False)
+
+
+def test_upload_many_failure_aborts_the_shared_multipart_upload(
+    store: S3Store, s3_client: S3Client, make_file: MakeFile
+) -> None:
+    items = [(make_file("big.sfs", b"{" + os.urandom(16 * MiB)), "big.sfs"),
+             (make_file("a.json", b"{}"), "a.json")]
+    parts_seen: list[int] = []
+
+    def fail_on_second_part(**kwargs: object) -> None:
+        parts_seen.append(1)
+        if len(parts_seen) == 2:
+            raise ConnectionClosedError(endpoint_url="http://127.0.0.1/injected")
+
+    store.client.meta.events.register("before-call.s3.UploadPart", fail_on_second_part)
+    with pytest.raises(StorageNetworkError, match=r"S3 upload of s3://.*/big\.sfs failed: "
+                       r"the connection was closed"):
+        store.upload_many(items, max_workers=2)
+    store.client.meta.events.unregister("before-call.s3.UploadPart", fail_on_second_part)
+    assert store.head("big.sfs") is None
+    assert s3_client.list_multipart_uploads(Bucket=store.bucket).get("Uploads", []) == []
+    assert all(r.uploaded for r in store.upload_many(items, max_workers=2)[:1])
+    assert store.get_bytes("big.sfs") == items[0][0].read_bytes()
