@@ -109,7 +109,7 @@ def test_transform_points_matches_float64_matmul_within_one_ulp(layout: str) -> 
 
 def test_transform_points_is_the_column_formula_exactly() -> None:
     rng = np.random.default_rng(4)
-    p = ((rng.random((2000, 3)) - 0.5) * 200).astype(np.float32)
+    p = ((rng.random((2 * 8192 + 5, 3)) - 0.5) * 200).astype(np.float32)  # 3 blocks
     m = pose_to_matrix([4_000_123.5, 5_000_321.25, 12.0, 0.3, -0.2, 0.1, 0.9])
     x, y, z = (p[:, j].astype(np.float64) for j in range(3))
     expected = np.stack(
