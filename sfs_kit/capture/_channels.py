@@ -10,6 +10,7 @@ by 255 and values in [0, 255] are kept. Anything else is an ``InputError`` askin
 
 from __future__ import annotations
 
+import math
 from typing import Literal
 
 import numpy as np
@@ -21,6 +22,18 @@ __all__ = ["TIME_UNIT_US", "TimeUnit", "intensity_to_uint8", "point_time_to_us"]
 
 TimeUnit = Literal["s", "ms", "us", "ns"]
 TIME_UNIT_US: dict[str, float] = {"s": 1e6, "ms": 1e3, "us": 1.0, "ns": 1e-3}
+_TWO_63 = 2.0**63
+
+
+def _finite_range(values: npt.NDArray[np.generic]) -> tuple[float, float] | None:
+    """``(min, max)`` as Python floats (``(0.0, 0.0)`` when empty); ``None`` if either is NaN/inf.
+
+    Computed on the array itself (no float64 copy first); NaN propagates through min and max.
+    """
+    if not values.size:
+        return 0.0, 0.0
+    lo, hi = float(values.min()), float(values.max())
+    return (lo, hi) if math.isfinite(lo) and math.isfinite(hi) else None
 
 
 def intensity_to_uint8(
@@ -33,7 +46,8 @@ def intensity_to_uint8(
     """Intensity as SFS uint8, by the rule in the module docstring.
 
     ``intensity_range`` is the reader's nominal range for the format (e.g. KITTI 0..1, uint16
-    fields 0..65535); it maps linearly onto 0..255 when no ``intensity_max`` is declared.
+    fields 0..65535); it maps linearly onto 0..255 when no ``intensity_max`` is declared. One
+    min/max pass checks the values, then one float64 buffer is scaled, rounded and cast.
     """
     if intensity_max is None and intensity_range is not None and intensity_range[0] >= 0:
         intensity_max = intensity_range[1] if intensity_range[1] > 0 else None
@@ -41,11 +55,12 @@ def intensity_to_uint8(
             intensity_max = None
     if values.dtype == np.uint8 and intensity_max is None:
         return np.asarray(values, dtype=np.uint8)
-    v = np.asarray(values, dtype=np.float64)
-    if v.size and not np.isfinite(v.min() + v.max()):  # NaN/inf propagate through min/max
+    span = _finite_range(values)
+    if span is None:
         raise InputError(
             f"{source}: intensity contains NaN or infinity.", source=source, field="intensity"
         )
+    low, top = span
     if intensity_max is not None:
         if not intensity_max > 0:
             raise InputError(
@@ -53,8 +68,6 @@ def intensity_to_uint8(
                 source=source,
                 field="intensity_max",
             )
-        top = float(v.max()) if v.size else 0.0
-        low = float(v.min()) if v.size else 0.0
         if low < 0 or top > intensity_max:
             raise InputError(
                 f"{source}: intensity values span [{low!r}, {top!r}], outside [0, "
@@ -62,21 +75,20 @@ def intensity_to_uint8(
                 source=source,
                 field="intensity",
             )
-        scaled = v * (255.0 / intensity_max)
-        np.rint(scaled, out=scaled)
-        return scaled.astype(np.uint8)
-    lo = float(v.min()) if v.size else 0.0
-    hi = float(v.max()) if v.size else 0.0
-    if lo < 0 or hi > 255:
-        raise InputError(
-            f"{source}: intensity values span [{lo!r}, {hi!r}], outside [0, 255]; declare "
-            f"intensity_max for this sensor in the manifest.",
-            source=source,
-            field="intensity",
-        )
-    is_float = np.issubdtype(values.dtype, np.floating)
-    scaled = v * 255.0 if is_float and hi <= 1.0 else v
-    return np.clip(np.rint(scaled), 0, 255).astype(np.uint8)
+        factor = 255.0 / intensity_max
+    else:
+        if low < 0 or top > 255:
+            raise InputError(
+                f"{source}: intensity values span [{low!r}, {top!r}], outside [0, 255]; declare "
+                f"intensity_max for this sensor in the manifest.",
+                source=source,
+                field="intensity",
+            )
+        factor = 255.0 if np.issubdtype(values.dtype, np.floating) and top <= 1.0 else 1.0
+    # float64 product, as if the values were converted first; in [0, 255] after the checks
+    scaled: npt.NDArray[np.float64] = np.multiply(values, factor, dtype=np.float64)
+    np.rint(scaled, out=scaled)
+    return scaled.astype(np.uint8)
 
 
 def point_time_to_us(
@@ -97,12 +109,23 @@ def point_time_to_us(
         else:
             t = raw * int(TIME_UNIT_US[unit])
     else:
-        f = np.asarray(values, dtype=np.float64)
-        if f.size and not np.isfinite(f).all():
+        # scale, nudge and floor in one float64 buffer; NaN/inf survive into its min/max
+        scaled: npt.NDArray[np.float64] = np.multiply(values, TIME_UNIT_US[unit], dtype=np.float64)
+        scaled += 1e-6
+        np.floor(scaled, out=scaled)
+        span = _finite_range(scaled)
+        if span is None and not np.isfinite(values).all():
             raise InputError(
                 f"{source}: per-point time contains NaN or infinity.", source=source, field="time"
             )
-        t = np.floor(f * TIME_UNIT_US[unit] + 1e-6).astype(np.int64)
+        if span is None or span[0] < -_TWO_63 or span[1] >= _TWO_63:
+            raise InputError(
+                f"{source}: per-point times do not fit int64 microseconds once scaled from "
+                f"{unit!r} (largest magnitude {float(np.abs(values).max())!r}).",
+                source=source,
+                field="time",
+            )
+        t = scaled.astype(np.int64)
     if reference == "frame":
-        t = t + np.int64(frame_timestamp_us)
+        t += np.int64(frame_timestamp_us)  # t is always a fresh array here
     return t

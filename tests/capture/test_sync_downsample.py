@@ -105,6 +105,57 @@ def test_intensity_rules() -> None:
         intensity_to_uint8(np.array([np.nan]), source="s")
 
 
+@pytest.mark.parametrize("dtype", ["float32", "float64", "uint16", "int32", "bool"])
+@pytest.mark.parametrize("intensity_max", [None, 255.0, 1.0, 100.0])
+def test_intensity_equals_the_float64_formula(dtype: str, intensity_max: float | None) -> None:
+    rng = np.random.default_rng(5)
+    top = intensity_max if intensity_max is not None else 255.0
+    values = (rng.random(3001) * top).astype(dtype)
+    if dtype == "float32" and intensity_max is None:  # ties round to even
+        values = np.concatenate([values, np.array([0.5, 254.5, 2.5], np.float32)])
+    v = values.astype(np.float64)
+    if intensity_max is not None:
+        expected = np.rint(v * (255.0 / intensity_max)).astype(np.uint8)
+    else:
+        scale = 255.0 if values.dtype.kind == "f" and v.max() <= 1.0 else 1.0
+        expected = np.clip(np.rint(v * scale), 0, 255).astype(np.uint8)
+    got = intensity_to_uint8(values, source="s", intensity_max=intensity_max)
+    assert got.dtype == np.uint8
+    assert np.array_equal(got, expected)
+
+
+def test_intensity_checks_float32_extremes_without_overflow() -> None:
+    big = np.array([3e38, 3e38], np.float32)  # min + max overflows float32, not the check
+    with pytest.raises(InputError, match=r"s: intensity values span \[3\.0000000054977558e\+38, "):
+        intensity_to_uint8(big, source="s")
+    with pytest.raises(InputError, match=r"s: intensity contains NaN or infinity\."):
+        intensity_to_uint8(np.array([0.0, -np.inf], np.float32), source="s", intensity_max=9.0)
+    assert intensity_to_uint8(np.zeros(0, np.float32), source="s").shape == (0,)
+
+
+def test_point_time_float_path_equals_the_float64_formula() -> None:
+    values = np.random.default_rng(6).random(5000).astype(np.float32) * 0.1
+    expected = np.floor(values.astype(np.float64) * 1e6 + 1e-6).astype(np.int64) + 77
+    got = point_time_to_us(values, unit="s", reference="frame", frame_timestamp_us=77, source="s")
+    assert np.array_equal(got, expected)
+    assert not np.shares_memory(got, values)
+
+
+def test_point_time_too_large_for_int64_us() -> None:
+    with pytest.raises(
+        InputError,
+        match=r"s: per-point times do not fit int64 microseconds once scaled from 's' "
+        r"\(largest magnitude 1e\+300\)\.",
+    ):
+        point_time_to_us(
+            np.array([0.0, -1e300]), unit="s", reference="frame", frame_timestamp_us=0, source="s"
+        )
+    with pytest.raises(InputError, match=r"do not fit int64 microseconds once scaled from 'ms'"):
+        point_time_to_us(
+            np.array([1e16]), unit="ms", reference="absolute", frame_timestamp_us=0, source="s"
+        )
+
+
 def test_point_time_units_and_reference() -> None:
     f = point_time_to_us(
         np.array([0.0, 0.29]), unit="s", reference="frame", frame_timestamp_us=1000, source="s"
