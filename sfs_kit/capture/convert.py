@@ -283,8 +283,8 @@ def _convert_frame(  # noqa: PLR0917
         time_us = None if time_us is None else time_us[keep]
     stamps: npt.NDArray[np.uint32] | None = None
     if time_us is not None and time_us.size:
-        rel = time_us - np.int64(plan.time_offset_us)
-        lo, hi = int(rel.min()), int(rel.max())
+        offset = plan.time_offset_us
+        lo, hi = int(time_us.min()) - offset, int(time_us.max()) - offset
         if lo < 0 or hi > _UINT32_MAX:
             raise InputError(
                 f"{frame.source}: per-point times span [{lo}, {hi}] us relative to the scene start "
@@ -293,7 +293,9 @@ def _convert_frame(  # noqa: PLR0917
                 source=frame.source,
                 field="time",
             )
-        stamps = rel.astype(np.uint32)
+        # in range, so one pass straight into uint32 (no int64 difference array in between)
+        stamps = np.empty(time_us.shape, dtype=np.uint32)
+        np.subtract(time_us, np.int64(offset), out=stamps, casting="unsafe")
     elif time_us is not None:
         stamps = None  # V-A10: omit a zero-length timestamps array
     for arr in (positions, intensity, stamps):
@@ -696,7 +698,7 @@ def _write_frames(
         intens = (
             None
             if arrays.intensities is None
-            else arrays.intensities.astype(np.float32) / np.float32(255)
+            else np.divide(arrays.intensities, np.float32(255), dtype=np.float32)
         )
         data = LidarFrameData(
             points_world=arrays.positions,
