@@ -219,3 +219,16 @@ def test_readme_manifest_example_opens_the_fixture(sample_copy: Path) -> None:
     (sample_copy / "capture.yaml").write_text(example)
     cap = open_capture(sample_copy)
     assert (cap.frame_count, [c.sensor_id for c in cap.cameras]) == (5, ["cam_front", "cam_left"])
+
+
+def test_manifest_loads_the_same_with_libyaml_and_pure_python(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import yaml
+
+    from sfs_kit.capture import manifest
+
+    path = Path(__file__).resolve().parents[2] / "fixtures" / "sample_capture" / "capture.yaml"
+    fast = load_manifest(path)
+    monkeypatch.setattr(manifest, "_YAML_LOADER", yaml.SafeLoader)
+    assert load_manifest(path) == fast
