@@ -18,7 +18,7 @@ import shutil
 import subprocess
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Final, Literal, TypeGuard
+from typing import TYPE_CHECKING, Any, Final, Literal, TypeGuard, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -337,6 +337,13 @@ class _Checker:
 
     def generic(self, node: object, path: str, *, in_json: bool) -> None:
         """Keys everywhere; big ints everywhere; NaN/inf and odd types in free-form JSON."""
+        kind = type(node)  # exact-type fast path for the common leaves: no ABC checks
+        if kind is float:
+            if in_json and not math.isfinite(cast(float, node)):
+                self.error("V-S6", path, f"JSON values must be finite numbers, found {node!r}")
+            return
+        if kind is str or kind is bool or node is None:
+            return
         if isinstance(node, Mapping):
             for key, value in node.items():
                 if not isinstance(key, str):
