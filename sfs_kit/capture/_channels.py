@@ -11,7 +11,7 @@ by 255 and values in [0, 255] are kept. Anything else is an ``InputError`` askin
 from __future__ import annotations
 
 import math
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -85,7 +85,13 @@ def intensity_to_uint8(
                 field="intensity",
             )
         factor = 255.0 if np.issubdtype(values.dtype, np.floating) and top <= 1.0 else 1.0
-    # float64 product, as if the values were converted first; in [0, 255] after the checks
+    # in [0, 255] after the checks
+    if factor == 1.0 and values.dtype.kind in "biu":
+        return values.astype(np.uint8)
+    if factor == 1.0 and values.dtype.kind == "f":
+        # rint of a float16/32 value is the rint of its exact float64 value: skip the float64 copy
+        rounded: npt.NDArray[np.floating[Any]] = np.rint(values)
+        return rounded.astype(np.uint8)
     scaled: npt.NDArray[np.float64] = np.multiply(values, factor, dtype=np.float64)
     np.rint(scaled, out=scaled)
     return scaled.astype(np.uint8)

@@ -105,7 +105,7 @@ def test_intensity_rules() -> None:
         intensity_to_uint8(np.array([np.nan]), source="s")
 
 
-@pytest.mark.parametrize("dtype", ["float32", "float64", "uint16", "int32", "bool"])
+@pytest.mark.parametrize("dtype", ["float16", "float32", "float64", "uint16", "int32", "bool"])
 @pytest.mark.parametrize("intensity_max", [None, 255.0, 1.0, 100.0])
 def test_intensity_equals_the_float64_formula(dtype: str, intensity_max: float | None) -> None:
     rng = np.random.default_rng(5)
