@@ -15,6 +15,7 @@ import hashlib
 import io
 import logging
 import os
+import posixpath
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -28,7 +29,12 @@ from botocore.exceptions import ClientError
 from s3transfer.manager import TransferManager
 from s3transfer.subscribers import BaseSubscriber
 
-from sfs_kit.errors import ChecksumMismatchError, InputError, StorageError
+from sfs_kit.errors import (
+    ChecksumMismatchError,
+    InputError,
+    StorageAccessDeniedError,
+    StorageError,
+)
 from sfs_kit.storage import verify as _verify
 from sfs_kit.storage._batch import BytesCallback, run_upload_many
 from sfs_kit.storage._errors import map_storage_errors
@@ -227,7 +233,37 @@ class S3Store:
             uploaded=False,
         )
 
-    def _unchanged(self, key: str, size: int, sha256: str, content_type: str) -> bool:
+    def _listed_sizes(self, keys: Sequence[str]) -> dict[str, int] | None:
+        """Sizes of the objects under the keys' common folder (one ListObjectsV2 page per 1000),
+        so a batch HEADs only keys that exist with the right size; None when HEAD must decide
+        (no common folder, too many objects there, or listing is not allowed)."""
+        folder = posixpath.commonpath({key.rpartition("/")[0] for key in keys})
+        if not folder:
+            return None
+        max_pages = 2 + len(keys) // 1000
+        sizes: dict[str, int] = {}
+        try:
+            with map_storage_errors("list", bucket=self.bucket, key=f"{folder}/"):
+                pages = self.client.get_paginator("list_objects_v2").paginate(
+                    Bucket=self.bucket, Prefix=f"{folder}/"
+                )
+                for number, page in enumerate(pages, start=1):
+                    for item in page.get("Contents", []):
+                        sizes[item["Key"]] = int(item["Size"])
+                    if number >= max_pages and page.get("IsTruncated"):
+                        return None
+        except StorageAccessDeniedError:
+            logger.debug("Cannot list s3://%s/%s/; checking each key with HEAD.", self.bucket,
+                         folder)
+            return None
+        return sizes
+
+    def _unchanged(
+        self, key: str, size: int, sha256: str, content_type: str,
+        listed: dict[str, int] | None = None,
+    ) -> bool:
+        if listed is not None and listed.get(key) != size:
+            return False  # absent or another size: nothing to HEAD
         existing = self.head(key)
         return (
             existing is not None
@@ -242,7 +278,7 @@ class S3Store:
         self, path: str | Path, key: str, *, content_type: str | None = None
     ) -> StoredObject:
         """Upload a file unless an identical object (same sha256, size, type) is there."""
-        return self._put_file(Path(path), key_for(key), lambda _n: None, content_type)
+        return self._put_file(Path(path), key_for(key), lambda _n: None, content_type=content_type)
 
     @contextmanager
     def _transfers(self) -> Iterator[TransferManager]:
@@ -257,13 +293,15 @@ class S3Store:
         path: Path,
         key: str,
         on_bytes: BytesCallback,
+        *,
         content_type: str | None = None,
         manager: TransferManager | None = None,
+        listed: dict[str, int] | None = None,
     ) -> StoredObject:
         body, size, sha256 = _open_and_hash(path)
         with body:
             content_type = content_type or content_type_for(key)
-            if self._unchanged(key, size, sha256, content_type):
+            if self._unchanged(key, size, sha256, content_type, listed):
                 logger.debug("s3://%s/%s is unchanged; not uploading %s.", self.bucket, key, path)
                 on_bytes(size)
                 return StoredObject(key, size, sha256, content_type, uploaded=False)
@@ -344,12 +382,19 @@ class S3Store:
         on_progress: ProgressCallback | None = None,
     ) -> list[StoredObject]:
         """Upload ``(path, key)`` pairs with at most ``max_workers`` files in flight (multipart
-        parts of large files share one pool of ``TransferConfig.max_concurrency`` threads)."""
+        parts of large files share one pool of ``TransferConfig.max_concurrency`` threads).
+
+        One listing of the keys' common folder comes first: keys absent from it (or listed with
+        another size) are uploaded without a HEAD; the others get one HEAD each.
+        """
+        keys = [key_for(key) for _, key in items]
+        listed = self._listed_sizes(keys) if len(set(keys)) == len(keys) > 1 else None
+
+        def put(path: Path, key: str, on_bytes: BytesCallback) -> StoredObject:
+            return self._put_file(path, key, on_bytes, manager=manager, listed=listed)
+
         with self._transfers() as manager:
-            return run_upload_many(
-                lambda path, key, on_bytes: self._put_file(path, key, on_bytes, manager=manager),
-                items, max_workers=max_workers, on_progress=on_progress,
-            )
+            return run_upload_many(put, items, max_workers=max_workers, on_progress=on_progress)
 
     # --- reads and URLs ------------------------------------------------------------------------
 

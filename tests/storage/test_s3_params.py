@@ -183,3 +183,54 @@ def test_put_file_of_a_missing_file_is_an_input_error(client: S3Client, tmp_path
     store = S3Store("bkt", client=client)
     with pytest.raises(InputError, match=r"Cannot upload '.*missing\.sfs': No such file"):
         store.put_file(tmp_path / "missing.sfs", "missing.sfs")
+
+
+def test_upload_many_falls_back_to_head_when_listing_is_denied(
+    client: S3Client, stubber: Stubber, tmp_path: Path
+) -> None:
+    items: list[tuple[str | Path, str]] = []
+    for name in ("a.json", "b.json"):
+        (tmp_path / name).write_bytes(b"{}")
+        items.append((tmp_path / name, f"p/{name}"))
+    stubber.add_client_error("list_objects_v2", "AccessDenied", http_status_code=403,
+                             expected_params={"Bucket": "bkt", "Prefix": "p/"})
+    for name in ("a.json", "b.json"):
+        stubber.add_client_error("head_object", "404", http_status_code=404,
+                                 expected_params={"Bucket": "bkt", "Key": f"p/{name}"})
+        stubber.add_response("put_object", {}, _put_params(f"p/{name}", b"{}", "application/json"))
+    store = S3Store("bkt", client=client, transfer_config=NO_THREADS)
+    assert all(r.uploaded for r in store.upload_many(items, max_workers=1))
+
+
+def test_upload_many_stops_listing_a_crowded_folder(
+    client: S3Client, stubber: Stubber, tmp_path: Path
+) -> None:
+    items: list[tuple[str | Path, str]] = []
+    for name in ("a.json", "b.json"):
+        (tmp_path / name).write_bytes(b"{}")
+        items.append((tmp_path / name, f"p/{name}"))
+    for page in range(2):
+        stubber.add_response("list_objects_v2", {
+            "Contents": [{"Key": f"p/other{page}", "Size": 1}], "IsTruncated": True,
+            "NextContinuationToken": f"t{page}",
+        })
+    for name in ("a.json", "b.json"):  # a third page would be needed: HEAD decides instead
+        stubber.add_client_error("head_object", "404", http_status_code=404,
+                                 expected_params={"Bucket": "bkt", "Key": f"p/{name}"})
+        stubber.add_response("put_object", {}, _put_params(f"p/{name}", b"{}", "application/json"))
+    store = S3Store("bkt", client=client, transfer_config=NO_THREADS)
+    assert all(r.uploaded for r in store.upload_many(items, max_workers=1))
+
+
+def test_upload_many_listing_of_a_missing_bucket_is_not_found(
+    client: S3Client, stubber: Stubber, tmp_path: Path
+) -> None:
+    items: list[tuple[str | Path, str]] = [(tmp_path / "a.json", "p/a.json"),
+                                           (tmp_path / "b.json", "p/b.json")]
+    for path, _ in items:
+        Path(path).write_bytes(b"{}")
+    stubber.add_client_error("list_objects_v2", "NoSuchBucket", http_status_code=404)
+    store = S3Store("bkt", client=client, transfer_config=NO_THREADS)
+    with pytest.raises(StorageError, match=r"S3 list of s3://bkt/p/ failed: bucket 'bkt' does "
+                       r"not exist"):
+        store.upload_many(items)

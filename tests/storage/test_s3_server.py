@@ -145,17 +145,32 @@ def test_upload_many_reports_progress_and_is_idempotent(
 ) -> None:
     items = [(make_file(f"f{i}.json", b"{" + bytes(100 * i)), f"s/f{i}.json") for i in range(6)]
     events: list[ProgressEvent] = []
+    fresh = count_requests(store.client)
     results = store.upload_many(items, max_workers=3, on_progress=events.append)
+    assert fresh == {"ListObjectsV2": 1, "PutObject": 6}  # nothing listed: no HEAD needed
     assert [r.key for r in results] == [key for _, key in items]
     assert all(r.uploaded for r in results)
     total = sum(p.stat().st_size for p, _ in items)
     assert events[-1].bytes_done == events[-1].bytes_total == total
     assert max(e.files_done for e in events) == 6
     assert all(e.files_total == 6 for e in events)
-    counts = count_requests(store.client)
+    fresh.clear()
     again = store.upload_many(items, max_workers=3)
     assert not any(r.uploaded for r in again)
-    assert counts == {"HeadObject": 6}
+    assert fresh == {"ListObjectsV2": 1, "HeadObject": 6}
+
+
+def test_upload_many_heads_only_listed_keys_of_the_same_size(
+    store: S3Store, make_file: MakeFile
+) -> None:
+    items = [(make_file(f"f{i}.json", b"{" + bytes(i)), f"s/f{i}.json") for i in range(3)]
+    store.upload_many(items[:2])
+    items[1][0].write_bytes(b"{grown}")
+    counts = count_requests(store.client)
+    results = store.upload_many(items)
+    assert [r.uploaded for r in results] == [False, True, True]
+    assert counts == {"ListObjectsV2": 1, "HeadObject": 1, "PutObject": 2}
+    assert store.get_bytes("s/f1.json") == b"{grown}"
 
 
 def test_wrong_secret_is_access_denied_without_the_secret(
