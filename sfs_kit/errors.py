@@ -3,15 +3,15 @@
 ::
 
     SfsKitError
-    ├── SceneValidationError      a step needs a valid scene; carries ``issues`` (and pydantic ``errors()``)
+    ├── SceneValidationError      a step needs a valid scene; ``issues``, ``pydantic_errors``
     ├── FormatError               bytes claiming to be .sfs / frame JSON / journal that are not
     │   ├── SfsFormatError        .sfs container (rules R1-R8); ``item`` index and ``keys`` path
     │   │   └── TruncatedDataError  data ends before an item / header says it should
     │   ├── FrameFormatError      split_base64 / legacy LiDAR frame JSON
     │   └── JournalFormatError    the pipeline's msgpack journal
-    ├── InputError                raw inputs missing or malformed (reader, manifest, calibration, config)
-    │   └── MissingDependencyError  an optional extra is needed (says which ``pip install`` fixes it)
-    ├── StorageError              object-store failures; ``bucket``, ``key``, ``operation``; never a secret
+    ├── InputError                raw inputs missing or malformed (file, manifest, config)
+    │   └── MissingDependencyError  an optional extra is needed (names the extra)
+    ├── StorageError              object-store failures; ``bucket``, ``key``, ``operation``
     │   ├── StorageNotFoundError      bucket or object missing
     │   ├── StorageAccessDeniedError  credentials refused / missing
     │   ├── StorageNetworkError       could not reach the endpoint
@@ -20,10 +20,10 @@
     │   └── PresignError              a URL cannot be signed, lives too short, or fails verification
     │       └── UrlVerificationError  the ranged GET of a URL did not return the expected bytes
     └── SubmitError               the multi-stage endpoint; never contains the API key
-        ├── TaskRequestError          the request body breaks a documented rule (field + rule); nothing sent
+        ├── TaskRequestError          the body breaks a documented rule; nothing was sent
         ├── ScaleTransportError       the request may or may not have arrived
-        │   ├── ScaleNetworkError     connect failure (never sent) or read timeout / reset (ambiguous)
-        │   └── OutcomeUnknownError   ambiguous outcome that is not safe to retry: the task may exist
+        │   ├── ScaleNetworkError     connect failure (not sent) or timeout/reset (ambiguous)
+        │   └── OutcomeUnknownError   ambiguous and not safe to retry: the task may exist
         └── ScaleApiError             an HTTP error answer; ``status_code``, ``body_excerpt``
             ├── ScaleRequestError     400
             ├── ScaleAuthError        401
@@ -78,6 +78,21 @@ class SfsKitError(Exception):
     """Base of every error sfs_kit raises on purpose."""
 
 
+def _located(message: str, source: str | None, line: int | None) -> str:
+    """Prefix ``message`` with ``source[:line]: `` unless it already names the source.
+
+    Readers deep in a capture often know only the value that is wrong; the file it came from is
+    what a user needs first, so every input/format error leads with it.
+    """
+    if not source or source.startswith("<"):
+        return message
+    name = source.replace("\\", "/").rsplit("/", 1)[-1]
+    if name and name in message:
+        return message
+    where = f"{source}:{line}" if line is not None else source
+    return f"{where}: {message}"
+
+
 # --- scenes -----------------------------------------------------------------------------------
 
 
@@ -121,6 +136,9 @@ class FormatError(SfsKitError):
         self.source = source
         self.offset = offset
         self.key = key
+
+    def __str__(self) -> str:
+        return _located(super().__str__(), self.source, None)
 
 
 class SfsFormatError(FormatError):
@@ -173,6 +191,9 @@ class InputError(SfsKitError):
         self.line = line
         self.field = field
         self.offset = offset
+
+    def __str__(self) -> str:
+        return _located(super().__str__(), self.source, self.line)
 
 
 class MissingDependencyError(InputError):
