@@ -39,6 +39,27 @@ def test_sample_sfs_streamed_equals_in_memory_scene(tmp_path: Path) -> None:
     assert not list(tmp_path.glob(".*"))  # no spool or temp file left behind
 
 
+def test_sample_sfs_with_a_too_small_header_estimate_falls_back_to_copying(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sfs_kit.capture import convert as convert_module
+
+    out = tmp_path / "sample.sfs"
+    convert_capture(SAMPLE, out, format="sfs")
+    monkeypatch.setattr(convert_module, "_header_reserve", lambda cap, plan: 64)
+    copied = tmp_path / "copied.sfs"
+    convert_capture(SAMPLE, copied, format="sfs")
+    data, fallback = out.read_bytes(), copied.read_bytes()
+    h_in_place, h_copied = index_sfs(out).header_length, index_sfs(copied).header_length
+    assert h_copied < h_in_place
+    assert data[:h_in_place].rstrip(b" ") == fallback[:h_copied].rstrip(b" ")
+    assert data[h_in_place:] == fallback[h_copied:]
+    assert_models_equal(
+        Scene.model_validate(read_sfs_dict(copied)), Scene.model_validate(read_sfs_dict(out))
+    )
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["copied.sfs", "sample.sfs"]
+
+
 def test_sample_sfs_passes_scale_validator(tmp_path: Path) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
