@@ -6,7 +6,7 @@ files, 50 frame-JSON-sized 2.2 MB files; or ``--dir DIR``) with fresh keys each 
 alternating which side goes first, and prints per-repetition and median ratios ours/boto3
 (target <= 1.0), MB/s, and the CPU seconds of this process and of the ``weed`` server (they share
 the machine). Then re-uploads the unchanged set with ours and counts requests and body bytes: one
-HEAD per object and zero bytes sent are expected.
+listing, one HEAD per object and zero bytes sent are expected.
 Run: ``.venv/bin/python scripts/bench_upload.py [--reps 5] [--dir DIR]``.
 """
 

@@ -5,7 +5,9 @@ Every upload sends ``ChecksumAlgorithm="SHA256"``, a Content-Type by suffix and
 the precomputed full-object SHA-256 (the server checks it; botocore does not hash again); a larger
 one goes through s3transfer (it aborts a failed multipart upload itself) with per-part SHA-256s,
 one ``TransferManager`` shared by a whole ``upload_many``. Idempotency is a HEAD comparing the
-stored digest (never the ETag).
+stored digest (never the ETag); ``upload_many`` first lists the keys' common folder once, so only
+keys that exist with the same size are HEADed. Over plain http, a body that carries a signed
+``x-amz-checksum-sha256`` is sent ``UNSIGNED-PAYLOAD`` (see ``sign_payload``): hashed once.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import io
 import logging
 import os
 import posixpath
+import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -387,11 +390,15 @@ class S3Store:
         One listing of the keys' common folder comes first: keys absent from it (or listed with
         another size) are uploaded without a HEAD; the others get one HEAD each.
         """
-        keys = [key_for(key) for _, key in items]
-        listed = self._listed_sizes(keys) if len(set(keys)) == len(keys) > 1 else None
+        lock = threading.Lock()
+        listing: list[dict[str, int] | None] = []
 
         def put(path: Path, key: str, on_bytes: BytesCallback) -> StoredObject:
-            return self._put_file(path, key, on_bytes, manager=manager, listed=listed)
+            with lock:  # listed on the first call, after run_upload_many checked every input
+                if not listing:
+                    keys = [key_for(key) for _, key in items]
+                    listing.append(self._listed_sizes(keys) if len(keys) > 1 else None)
+            return self._put_file(path, key, on_bytes, manager=manager, listed=listing[0])
 
         with self._transfers() as manager:
             return run_upload_many(put, items, max_workers=max_workers, on_progress=on_progress)

@@ -234,3 +234,14 @@ def test_upload_many_listing_of_a_missing_bucket_is_not_found(
     with pytest.raises(StorageError, match=r"S3 list of s3://bkt/p/ failed: bucket 'bkt' does "
                        r"not exist"):
         store.upload_many(items)
+
+
+def test_upload_many_checks_every_file_before_any_request(
+    client: S3Client, stubber: Stubber, tmp_path: Path
+) -> None:
+    (tmp_path / "a.json").write_bytes(b"{}")
+    items: list[tuple[str | Path, str]] = [(tmp_path / "a.json", "p/a.json"),
+                                           (tmp_path / "gone.json", "p/gone.json")]
+    store = S3Store("bkt", client=client, transfer_config=NO_THREADS)
+    with pytest.raises(InputError, match=r"Cannot upload '.*gone\.json': No such file"):
+        store.upload_many(items)  # the stubber has no response queued: any request would fail
