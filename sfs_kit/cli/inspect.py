@@ -28,6 +28,12 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("file", help="a .sfs file or a raw input file")
     parser.add_argument("--json", action="store_true", help="print JSON")
+    parser.add_argument(
+        "--time-unit",
+        choices=("s", "ms", "us", "ns"),
+        default=None,
+        help="unit of a pose file's timestamps (default: from a _s/_ms/_us/_ns column suffix)",
+    )
     parser.set_defaults(func=run)
 
 
@@ -42,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
         else:
             from sfs_kit.readers import describe_input
 
-            summary = describe_input(path)
+            summary = describe_input(path, time_unit=args.time_unit)
     except OSError as err:
         print(f"sfs-kit: error: cannot read {str(path)!r}: {err.strerror or err}.", file=sys.stderr)
         return EXIT_UNREADABLE

@@ -41,11 +41,12 @@ def _describe_cloud(cloud: PointCloud) -> dict[str, object]:
             "bounds": bounds}
 
 
-def describe_input(path: str | os.PathLike[str], *, time_unit: TimeUnit = "s"
+def describe_input(path: str | os.PathLike[str], *, time_unit: TimeUnit | None = None
                    ) -> dict[str, object]:
     """Describe a point cloud, image, pose file or calibration file; raise if it is none of them.
 
-    Pose time spans are reported in µs using ``time_unit`` for the file's timestamps.
+    Pose time spans are reported in µs; the file's timestamp unit comes from the column's suffix
+    (``timestamp_us``) or ``time_unit`` (never assumed).
     """
     name = os.fspath(path)
     lower = name.lower()
@@ -76,7 +77,8 @@ def describe_input(path: str | os.PathLike[str], *, time_unit: TimeUnit = "s"
                      "calibration).", source=name, field="suffix")
 
 
-def _describe_poses(path: str | os.PathLike[str], time_unit: TimeUnit) -> dict[str, object]:
+def _describe_poses(path: str | os.PathLike[str], time_unit: TimeUnit | None
+                    ) -> dict[str, object]:
     table = read_poses(path, time_unit=time_unit)
     first, last = int(table.timestamps_us[0]), int(table.timestamps_us[-1])
     return {"kind": "poses", "count": len(table), "first_timestamp_us": first,

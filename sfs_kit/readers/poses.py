@@ -5,7 +5,11 @@ Timestamps are converted to integer microseconds exactly: each value is parsed a
 spec's rule for ns -> µs). Quaternion order is never guessed: named columns/keys (``qx qy qz qw``,
 ``{"w":..}``) say it; a bare 4-vector needs ``quat_order``. Rejected: NaN/inf values, zero or
 non-unit quaternions (|norm - 1| > 1e-3; within that they are kept as given), non-rigid matrices,
-timestamps that go backwards or repeat.
+timestamps that go backwards or repeat, timestamps outside the int64 microsecond range.
+
+The timestamp unit is declared, never guessed: by ``time_unit=``, or by a unit suffix on the
+timestamp column/key (``timestamp_us``, ``t_ns``, ``stamp_ms``, ``time_s``). When both are given
+they must agree.
 
 CSV: a header row naming the columns (``#`` lines are comments), comma, semicolon, tab or
 whitespace separated; or pass ``header=`` for a headerless file (e.g. TUM:
@@ -30,7 +34,8 @@ import numpy.typing as npt
 from sfs_kit.errors import InputError
 from sfs_kit.readers._rigid import check_rigid, quat_from_matrix
 
-__all__ = ["PoseTable", "QuatOrder", "TimeUnit", "read_poses", "timestamp_to_us"]
+__all__ = ["PoseTable", "QuatOrder", "TimeUnit", "read_poses", "resolve_time_unit",
+           "timestamp_to_us", "unit_from_name"]
 
 QuatOrder = Literal["wxyz", "xyzw"]
 TimeUnit = Literal["s", "ms", "us", "ns"]
@@ -39,8 +44,12 @@ QUAT_NORM_TOLERANCE = 1e-3
 
 _US_PER_UNIT = {"s": Decimal(1_000_000), "ms": Decimal(1_000), "us": Decimal(1),
                 "ns": Decimal(1) / Decimal(1_000)}
-_TIME_KEYS = ("timestamp_us", "timestamp_ns", "timestamp_ms", "timestamp_s", "timestamp", "time",
-              "stamp", "t", "ts")
+_TIME_BASES = ("timestamp", "time", "stamp", "t", "ts")
+_TIME_KEYS = tuple(f"{base}{suffix}" for base in _TIME_BASES
+                   for suffix in ("_us", "_ns", "_ms", "_s", ""))
+_UNIT_SUFFIXES: tuple[tuple[str, TimeUnit], ...] = (("_us", "us"), ("_ns", "ns"), ("_ms", "ms"),
+                                                   ("_s", "s"))
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 _POSITION_KEYS = (("x", "y", "z"), ("tx", "ty", "tz"), ("px", "py", "pz"),
                   ("pos_x", "pos_y", "pos_z"), ("position_x", "position_y", "position_z"))
 _QUAT_KEYS_XYZW = (("qx", "qy", "qz", "qw"), ("quat_x", "quat_y", "quat_z", "quat_w"),
@@ -80,10 +89,40 @@ def timestamp_to_us(value: object, unit: TimeUnit, *, source: str, field: str,
     if not number.is_finite():
         raise InputError(f"Timestamp {value!r} is not finite.", source=source, field=field,
                          line=line)
+    if number.adjusted() > 30:  # |value| >= 1e30: outside int64 us in every unit
+        raise InputError(f"Timestamp {value!r} {unit} is outside the int64 microsecond range.",
+                         source=source, field=field, line=line)
     with localcontext() as context:
         context.prec = 60
         scaled = number * _US_PER_UNIT[unit]
-        return int(scaled.to_integral_value(rounding="ROUND_FLOOR"))
+        micros = int(scaled.to_integral_value(rounding="ROUND_FLOOR"))
+    if not _INT64_MIN <= micros <= _INT64_MAX:
+        raise InputError(f"Timestamp {value!r} {unit} is {micros} us, outside the int64 range "
+                         "(check the time unit).", source=source, field=field, line=line)
+    return micros
+
+
+def unit_from_name(name: str) -> TimeUnit | None:
+    """The unit a column/key name declares by its suffix (``timestamp_us`` -> ``"us"``), or None."""
+    lowered = name.lower()
+    for suffix, unit in _UNIT_SUFFIXES:
+        if lowered.endswith(suffix) and len(lowered) > len(suffix):
+            return unit
+    return None
+
+
+def resolve_time_unit(column: str, declared: TimeUnit | None, *, source: str) -> TimeUnit:
+    """The timestamp unit: the column's suffix and ``declared`` must agree; one must be given."""
+    implied = unit_from_name(column)
+    if implied is not None and declared is not None and implied != declared:
+        raise InputError(f"Timestamp column {column!r} says unit {implied!r} but the declared "
+                         f"time unit is {declared!r}.", source=source, field=column)
+    unit = implied or declared
+    if unit is None:
+        raise InputError(f"Timestamp column {column!r} has no unit suffix (_s, _ms, _us, _ns); "
+                         "declare the time unit (time_unit=, --time-unit).", source=source,
+                         field=column)
+    return unit
 
 
 def _float(value: object, *, source: str, field: str, line: int | None) -> float:
@@ -109,7 +148,7 @@ def _reorder(quat: Sequence[float], order: QuatOrder | None, *, source: str, fie
 def read_poses(
     path: str | os.PathLike[str],
     *,
-    time_unit: TimeUnit,
+    time_unit: TimeUnit | None = None,
     quat_order: QuatOrder | None = None,
     columns: Mapping[str, str | Sequence[str]] | None = None,
     layout: PoseLayout = "quaternion",
@@ -119,6 +158,8 @@ def read_poses(
 
     ``columns`` overrides the column/key names: ``{"timestamp": "t", "position": ["x", "y", "z"],
     "quaternion": [4 names in quat_order], "matrix": [16 or 12 names, row-major]}``.
+    ``time_unit`` may be omitted when the timestamp column's name carries the unit
+    (``timestamp_us``); when both are given they must agree.
     """
     name = os.fspath(path)
     try:
@@ -178,7 +219,7 @@ def _split(line: str) -> list[str]:
 
 
 def _csv_rows(text: str, source: str, mapping: dict[str, str | Sequence[str]], *,
-              unit: TimeUnit, order: QuatOrder | None, layout: PoseLayout,
+              unit: TimeUnit | None, order: QuatOrder | None, layout: PoseLayout,
               header: Sequence[str] | None) -> list[_Row]:
     lines = [(number, line) for number, line in enumerate(text.splitlines(), start=1)
              if line.strip() and not line.lstrip().startswith("#")]
@@ -190,6 +231,7 @@ def _csv_rows(text: str, source: str, mapping: dict[str, str | Sequence[str]], *
     else:
         names = list(header)
     time_col = _pick(names, _TIME_KEYS, mapping.get("timestamp"), "timestamp", source)
+    unit = resolve_time_unit(time_col, unit, source=source)
     index = {n: i for i, n in enumerate(names)}
     position_cols: list[str] | None = []
     quat_cols: list[str] | None = []
@@ -252,7 +294,8 @@ def _matrix_row(t_us: int, flat: Sequence[float], source: str, *, line: int | No
 
 
 def _json_rows(text: str, source: str, mapping: dict[str, str | Sequence[str]], *,
-               unit: TimeUnit, order: QuatOrder | None, layout: PoseLayout) -> list[_Row]:
+               unit: TimeUnit | None, order: QuatOrder | None, layout: PoseLayout
+               ) -> list[_Row]:
     try:
         document = json.loads(text, parse_float=Decimal)
     except json.JSONDecodeError as err:
@@ -268,7 +311,8 @@ def _json_rows(text: str, source: str, mapping: dict[str, str | Sequence[str]], 
         if not isinstance(record, dict):
             raise InputError(f"Pose record {where} is not an object.", source=source, field=where)
         time_key = _pick(list(record), _TIME_KEYS, mapping.get("timestamp"), "timestamp", source)
-        t_us = timestamp_to_us(record[time_key], unit, source=source,
+        record_unit = resolve_time_unit(time_key, unit, source=source)
+        t_us = timestamp_to_us(record[time_key], record_unit, source=source,
                                field=f"{where}.{time_key}")
         if layout == "matrix":
             key = _pick(list(record), [k.lower() for k in _JSON_MATRIX],

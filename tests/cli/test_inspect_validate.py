@@ -134,3 +134,17 @@ def test_validate_unreadable(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     err = capsys.readouterr().err
     assert err.startswith("sfs-kit: error:")
     assert "Traceback" not in err
+
+
+def test_inspect_pose_file_unit_from_column_or_option(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sample = Path(__file__).resolve().parents[2] / "fixtures" / "sample_capture" / "poses.csv"
+    assert main(["inspect", str(sample), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["first_timestamp_us"] == 1699999999950000
+    assert main(["inspect", str(sample), "--time-unit", "s"]) == 2
+    assert "says unit 'us' but the declared time unit is 's'" in capsys.readouterr().err
+    poses = tmp_path / "p.csv"
+    poses.write_text("t,x,y,z,qx,qy,qz,qw\n2,0,0,0,0,0,0,1\n")
+    assert main(["inspect", str(poses), "--time-unit", "ms", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["first_timestamp_us"] == 2000

@@ -234,11 +234,11 @@ def test_describe_inputs(tmp_path: Path) -> None:
     assert describe_input(OPENCV / "left_intrinsics.yml")["fx"] == pytest.approx(535.9157)
     poses = tmp_path / "p.csv"
     poses.write_text("t,x,y,z,qx,qy,qz,qw\n1,0,0,0,0,0,0,1\n3,0,0,0,0,0,0,1\n")
-    assert describe_input(poses)["span_us"] == 2_000_000
+    assert describe_input(poses, time_unit="s")["span_us"] == 2_000_000
     js = tmp_path / "p.json"
     js.write_text('[{"t": 1, "position": [0,0,0], "quat_xyzw": [0,0,0,1]}]')
     assert describe_input(js, time_unit="ms")["first_timestamp_us"] == 1000
-    json.dumps(describe_input(js))
+    json.dumps(describe_input(js, time_unit="s"))
 
 
 def test_describe_refuses_unknown(tmp_path: Path) -> None:

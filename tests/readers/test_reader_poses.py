@@ -160,3 +160,50 @@ def test_missing_pose_file(tmp_path: Path) -> None:
 def test_timestamp_of_wrong_type() -> None:
     with pytest.raises(InputError, match=r"Timestamp \[1\] is not a number"):
         timestamp_to_us([1], "s", source="s", field="t")
+
+
+# --- the timestamp unit: declared by a column suffix or time_unit=, never assumed ------------
+
+
+@pytest.mark.parametrize(("column", "want"), [
+    ("timestamp_us", 17000), ("t_ns", 17), ("stamp_ms", 17000000), ("TIME_S", 17000000000),
+])
+def test_column_suffix_sets_the_unit(tmp_path: Path, column: str, want: int) -> None:
+    path = write(tmp_path, "p.csv", f"{column},x,y,z,qx,qy,qz,qw\n17000,0,0,0,0,0,0,1\n")
+    assert read_poses(path).timestamps_us.tolist() == [want]
+
+
+def test_json_key_suffix_sets_the_unit(tmp_path: Path) -> None:
+    path = write(tmp_path, "p.json", '[{"timestamp_ms": 5, "position": [0,0,0], '
+                                     '"quat_xyzw": [0,0,0,1]}]')
+    assert read_poses(path).timestamps_us.tolist() == [5000]
+    assert read_poses(path, time_unit="ms").timestamps_us.tolist() == [5000]
+
+
+def test_suffix_contradicting_the_declared_unit(tmp_path: Path) -> None:
+    path = write(tmp_path, "p.csv", "timestamp_us,x,y,z,qx,qy,qz,qw\n1,0,0,0,0,0,0,1\n")
+    with pytest.raises(InputError, match=r"p.csv: Timestamp column 'timestamp_us' says unit 'us' "
+                                         r"but the declared time unit is 's'\."):
+        read_poses(path, time_unit="s")
+
+
+def test_no_suffix_and_no_declared_unit(tmp_path: Path) -> None:
+    path = write(tmp_path, "p.csv", CSV)
+    with pytest.raises(InputError, match=r"Timestamp column 'timestamp' has no unit suffix "
+                                         r"\(_s, _ms, _us, _ns\); declare the time unit"):
+        read_poses(path)
+
+
+def test_timestamp_out_of_int64_range_is_an_input_error(tmp_path: Path) -> None:
+    # microsecond values read as seconds: 1.7e21 us does not fit int64 (was an OverflowError)
+    path = write(tmp_path, "p.csv", "t,x,y,z,qx,qy,qz,qw\n1700000000000000,0,0,0,0,0,0,1\n")
+    with pytest.raises(InputError, match=r"Timestamp '1700000000000000' s is "
+                                         r"1700000000000000000000 us, outside the int64 range "
+                                         r"\(check the time unit\)\.") as caught:
+        read_poses(path, time_unit="s")
+    assert caught.value.line == 2
+    with pytest.raises(InputError, match=r"Timestamp '1e400' ns is outside the int64 microsecond "
+                                         r"range\."):
+        timestamp_to_us("1e400", "ns", source="s", field="t")
+    assert timestamp_to_us(str(2**63 - 1), "us", source="s", field="t") == 2**63 - 1
+    assert timestamp_to_us("1e-400", "s", source="s", field="t") == 0
