@@ -175,7 +175,9 @@ def print_summary(result: RunResult) -> None:
         print(f"  task        DRY RUN, nothing sent (no SCALE_API_KEY or --dry-run); "
               f"request written to {result.request_path}")
     else:
-        note = " (recovered by unique_id)" if result.task_recovered else ""
+        note = (" (recovered by unique_id after an ambiguous attempt)" if result.task_recovered
+                else " (existing task returned: it already had this unique_id and these "
+                     "attachments)" if result.task_existing else "")
         print(f"  task        {result.task_id} [{result.task_status or 'unknown'}]{note}")
     how = "derived from project + content hash" if result.unique_id_source == "derived" \
         else "given"

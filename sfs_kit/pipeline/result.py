@@ -63,7 +63,8 @@ class RunResult(BaseModel):
     dry_run: bool
     task_id: str | None
     task_status: str | None
-    task_recovered: bool
+    task_recovered: bool  # an ambiguous POST of this run created it; a lookup found it
+    task_existing: bool  # it existed before this run (same unique_id, same attachments)
     request_path: str | None
     attachments: list[str]
     objects: list[RunObject]

@@ -13,8 +13,10 @@ content hashes it depended on; a re-run skips each step whose record still match
 finished is repeated, unchanged objects are not uploaded again and the task is created once. The
 task ``unique_id`` is derived from the project and the content hash (``ids.py``) and journaled
 before the POST; the POST uses ``on_duplicate="return_existing"``, so even a lost journal cannot
-make a second task. URLs that would expire (or live less than ``min_lifetime_s``) before the
-submission are signed again.
+make a second task (the client returns the existing task only when its scene_format and
+attachments are ours, and the result says ``task_existing``; settings that differ are warned).
+URLs that would expire (or live less than ``min_lifetime_s``) before the submission are signed
+again.
 
 Test hook: when the environment variable ``SFS_KIT_TEST_CRASH_AFTER`` names a step (or
 ``submit_intent``, the record written just before the POST), the process ends with
@@ -52,6 +54,7 @@ from sfs_kit.storage import (
     UrlCheck,
     expected_magic_for,
 )
+from sfs_kit.submit.client import differing_settings
 
 __all__ = [
     "CRASH_ENV",
@@ -341,6 +344,7 @@ class _Submitted:
     status: str | None
     recovered: bool
     request_path: str | None
+    existing: bool = False
 
 
 def _submit_deps(config: RunConfig, unique_id: str, content: str) -> dict[str, str]:
@@ -359,8 +363,10 @@ def _submit(state: _State, attachments: Sequence[str], unique_id: str,
     if rec is not None:
         with state.timed("submit", resumed=True):
             pass
+        state.warnings.extend(rec.data.get("warnings", []))
         return _Submitted(rec.data.get("task_id"), rec.data.get("status"),
-                          bool(rec.data.get("recovered", False)), rec.data.get("request_path"))
+                          bool(rec.data.get("recovered", False)), rec.data.get("request_path"),
+                          bool(rec.data.get("existing", False)))
     with state.timed("submit"):
         request = _steps.build_request(config, attachments, unique_id, state.warnings)
         if mode == "dry":
@@ -371,12 +377,17 @@ def _submit(state: _State, attachments: Sequence[str], unique_id: str,
             if state.journal.find("submit_intent", deps) is None:
                 state.record("submit_intent", deps, {"unique_id": unique_id})
             task = _steps.create_task(config, request)
+            notes: list[str] = []
+            if task.existing or task.recovered:
+                notes = [f"existing task returned, but {note}"
+                         for note in differing_settings(request, task)]
+                state.warnings.extend(notes)
             data = {"task_id": task.task_id, "status": task.status, "recovered": task.recovered,
-                    "request_path": None}
+                    "existing": task.existing, "request_path": None, "warnings": notes}
         state.progress("submit", 1, 1, 0, 0)
         state.record("submit", deps, data)
     return _Submitted(data.get("task_id"), data.get("status"), bool(data.get("recovered")),
-                      data.get("request_path"))
+                      data.get("request_path"), bool(data.get("existing")))
 
 
 # --- the job ------------------------------------------------------------------------------------
@@ -465,6 +476,7 @@ def _run_locked(capture_path: Path, config: RunConfig, out_dir: Path,
         task_id=submitted.task_id,
         task_status=submitted.status,
         task_recovered=submitted.recovered,
+        task_existing=submitted.existing,
         request_path=submitted.request_path,
         attachments=attachments,
         objects=[

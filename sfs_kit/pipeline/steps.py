@@ -231,7 +231,8 @@ def dry_run_request(config: RunConfig, request: TaskRequest) -> dict[str, Any]:
 
 
 def create_task(config: RunConfig, request: TaskRequest) -> Task:
-    """POST the task; a 409 for our unique_id returns the existing task (spec §5.5, D26)."""
+    """POST the task; a 409 for our unique_id returns the existing task (spec §5.5, D26) when it
+    is ours (same scene_format and attachments), else raises ``DuplicateTaskError``."""
     client = _client(config)
     try:
         task = client.create_multistage_task(request, on_duplicate="return_existing")

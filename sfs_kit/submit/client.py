@@ -41,7 +41,16 @@ from sfs_kit.submit._errors import error_for_response, map_urllib3_exceptions, p
 from sfs_kit.submit.request import TaskRequest, compact_json
 from sfs_kit.submit.task import DryRunRequest, Task
 
-__all__ = ["CREATE_PATH", "DEFAULT_BASE_URL", "MAX_RETRY_AFTER_S", "USER_AGENT", "ScaleClient"]
+__all__ = [
+    "CREATE_PATH",
+    "DEFAULT_BASE_URL",
+    "MAX_RETRY_AFTER_S",
+    "USER_AGENT",
+    "ScaleClient",
+    "attachment_target",
+    "differing_settings",
+    "task_mismatch",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -402,31 +411,114 @@ class _CreateCall:
                     f"{self.what} answered 409 naming task {existing!r} after an ambiguous "
                     f"attempt, but that task cannot be found; the task may or may not exist."
                 ) from err
+            self._check_ours(task, duplicate)
             return task.model_copy(update={"recovered": True})
         if self.on_duplicate == "return_existing":
+            found_task: Task | None = None
             if existing is not None:
-                return client.get_task(existing)
-            if self.request.unique_id is not None:
+                found_task = client.get_task(existing)
+            elif self.request.unique_id is not None:
                 tasks = client.find_tasks_by_unique_id(self.request.unique_id)
                 if len(tasks) == 1:
-                    return tasks[0]
+                    found_task = tasks[0]
+            if found_task is not None:
+                self._check_ours(found_task, duplicate)
+                logger.info("Task %s already exists for this request; returning it.",
+                            found_task.task_id)
+                return found_task.model_copy(update={"existing": True})
         raise duplicate
+
+    def _check_ours(self, task: Task, duplicate: DuplicateTaskError) -> None:
+        """Raise ``DuplicateTaskError`` unless ``task`` is the one this request would create."""
+        why = task_mismatch(self.request, task)
+        if why is None:
+            return
+        key = (f"unique_id {self.request.unique_id!r}" if self.request.unique_id is not None
+               else f"Idempotency-Key {self.idempotency_key!r}")
+        raise DuplicateTaskError(
+            f"The {key} is used by task {task.task_id} for other attachments ({why}); it is not "
+            f"the task this request would create. Choose another unique_id.",
+            existing_task_id=task.task_id, body_excerpt=duplicate.body_excerpt,
+        ) from duplicate
 
     def _lookup_ours(self) -> Task | None:
         """The one task with our unique_id and our attachments, marked recovered; else None."""
         assert self.request.unique_id is not None
+        unique_id = self.request.unique_id
         try:
-            tasks = self.client.find_tasks_by_unique_id(self.request.unique_id)
+            tasks = self.client.find_tasks_by_unique_id(unique_id)
         except SubmitError as err:
             raise OutcomeUnknownError(
                 f"{self.what} had an ambiguous outcome and looking up unique_id "
-                f"{self.request.unique_id!r} failed ({err}); the task may or may not exist."
+                f"{unique_id!r} failed ({err}); the task may or may not exist."
             ) from err
-        ours = [t for t in tasks if t.params.get("attachments") == self.request.attachments]
+        ours = [t for t in tasks if task_mismatch(self.request, t) is None]
         if len(tasks) == 1 and len(ours) == 1:
             logger.info("Recovered task %s created by an earlier attempt.", ours[0].task_id)
             return ours[0].model_copy(update={"recovered": True})
+        if tasks:
+            logger.warning("unique_id %r belongs to task(s) %s, which are not this request's.",
+                           unique_id, ", ".join(t.task_id for t in tasks))
         return None
+
+
+def attachment_target(url: str) -> str:
+    """An attachment URL without its query and fragment: presigned signatures and expiry times
+    differ between signings of the same object. http(s) keeps scheme, host and path; other
+    schemes (``file://``, ``s3://``) are compared as they are."""
+    parts = urlsplit(url)
+    if parts.scheme in ("http", "https"):
+        return f"{parts.scheme}://{parts.netloc.lower()}{parts.path}"
+    return url
+
+
+def task_mismatch(request: TaskRequest, task: Task) -> str | None:
+    """Why ``task`` is not the one ``request`` creates (scene_format, attachments), or None.
+
+    The scene_format is compared when the task echoes it in ``params``; the attachments must be
+    echoed and equal ours without query strings (``attachment_target``).
+    """
+    params = task.params
+    echoed = params.get(request.wire_key("scene_format"), params.get("scene_format"))
+    if echoed is not None and echoed != request.scene_format:
+        return f"its scene_format is {echoed!r}, ours {request.scene_format!r}"
+    theirs = params.get(request.wire_key("attachments"), params.get("attachments"))
+    if not isinstance(theirs, list) or not all(isinstance(u, str) for u in theirs):
+        return "its params echo no attachments to compare"
+    mine = [attachment_target(u) for u in request.attachments]
+    found = [attachment_target(u) for u in theirs]
+    if found != mine:
+        return next((f"attachment {i}: {a!r}, ours {b!r}"
+                     for i, (a, b) in enumerate(zip(found, mine, strict=False)) if a != b),
+                    f"{len(found)} attachments, ours {len(mine)}")
+    return None
+
+
+_ECHOED_SETTINGS = ("project", "batch", "priority", "tags")
+
+
+def differing_settings(request: TaskRequest, task: Task) -> list[str]:
+    """Settings (project, batch, priority, tags) the task echoes with values other than ours.
+
+    Meant for a task that already existed (``existing`` or ``recovered``): it keeps the settings
+    it was created with, so differences are worth a warning. Settings the task does not echo, and
+    ones we leave unset (other than tags), are not compared.
+    """
+    notes: list[str] = []
+    extra = task.model_extra or {}
+    for name in _ECHOED_SETTINGS:
+        theirs = extra.get(name, task.params.get(name))
+        ours = getattr(request, name)
+        if theirs is None:
+            continue
+        if name == "tags":
+            same = isinstance(theirs, list) and sorted(map(str, theirs)) == sorted(ours or [])
+            if same:
+                continue
+        elif ours is None or theirs == ours:
+            continue
+        notes.append(f"task {task.task_id} has {name} {theirs!r}, this run asked for {ours!r}")
+    return notes
 
 
 def _retryable_status(status: int) -> bool:

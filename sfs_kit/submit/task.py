@@ -12,8 +12,10 @@ __all__ = ["DryRunRequest", "Task"]
 class Task(BaseModel):
     """A Scale task as returned by create or lookup; unknown fields are kept (``model_extra``).
 
-    ``recovered`` is ours, not Scale's: True when an earlier, ambiguous attempt of the same call
-    created the task and a lookup found it (spec §5.5).
+    ``recovered`` and ``existing`` are ours, not Scale's. ``recovered``: an earlier, ambiguous
+    attempt of the same call created the task and a lookup found it (spec §5.5). ``existing``: the
+    task existed before this call and ``on_duplicate="return_existing"`` returned it (its
+    scene_format and attachments were checked to be ours).
     """
 
     model_config = ConfigDict(frozen=True, extra="allow")
@@ -26,6 +28,7 @@ class Task(BaseModel):
     metadata: dict[str, Any] = {}
     unique_id: str | None = None
     recovered: bool = False
+    existing: bool = False
 
     @field_validator("params", "metadata", mode="before")
     @classmethod
