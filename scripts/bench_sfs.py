@@ -271,8 +271,26 @@ def _run(
 
     # --- validate(scene) timing (scene-models helper) ----------------------------------------
     _bench_validate(scene, sfs_path, runs)
-    # --- LATER: split_base64 frame encode timing (frame codec helper adds it here) ----------
-    print("== split_base64 frame encode: not measured yet (added with the frame codec) ==")
+    # --- split_base64 frame encode timing (one 120k-point frame) -------------------------------
+    _bench_frame_encode()
+
+
+def _bench_frame_encode() -> None:
+    """One split_base64 frame of 120,000 points vs plain base64 of the same bytes (<= 2x)."""
+    from bench_frame_json import bench_frame_encode
+
+    r = bench_frame_encode()
+    print("\n== split_base64 frame, 120,000 points (medians) ==")
+    _row("base64.b64encode(points + intensities) (reference)",
+         r["b64encode_points_and_intensities_s"])
+    _row("encode_frame", r["encode_s"], r["b64encode_points_and_intensities_s"], "target <= 2.00")
+    _row("base64.b64encode(points only)", r["b64encode_points_s"])
+    _row("encode_frame vs points-only base64", r["encode_s"], r["b64encode_points_s"])
+    _row("decode_frame", r["decode_s"])
+    print(f"  frame JSON {r['json_bytes'] / 1e6:.2f} MB")
+    if "legacy_to_json_s" in r:
+        _row("scale-lidar-io legacy to_json (incumbent)", r["legacy_to_json_s"], r["encode_s"])
+        print(f"  legacy JSON {r['legacy_json_bytes'] / 1e6:.2f} MB")
 
 
 def _bench_validate(scene: dict[str, Any], sfs_path: Path, runs: int) -> None:
