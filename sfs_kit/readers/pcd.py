@@ -263,13 +263,12 @@ def _read_ascii(data: bytes, header: PcdHeader, source: str
         columns.extend((f"{name}\x00{i}", parse_dtype) for i in range(count))
     n = header.points
     header_lines = data.count(b"\n", 0, header.data_offset)
-    text = data[header.data_offset:].decode("ascii", errors="replace")
-    table = parse_table(text, np.dtype(columns), rows=n, first_line=header_lines + 1,
-                        source=source, what="PCD ascii data")
-    if table.shape[0] != n:
+    table, more = parse_table(data, header.data_offset, np.dtype(columns), rows=n,
+                              first_line=header_lines + 1, source=source, what="PCD ascii data")
+    if more or table.shape[0] != n:
         raise InputError(
-            f"PCD ascii data has {'more' if table.shape[0] > n else 'fewer'} lines than POINTS "
-            f"{n} (found {table.shape[0]}{'+' if table.shape[0] > n else ''}).",
+            f"PCD ascii data has {'more' if more else 'fewer'} lines than POINTS "
+            f"{n} (found {n + 1 if more else table.shape[0]}{'+' if more else ''}).",
             source=source, line=header_lines + min(table.shape[0], n) + 1, field="POINTS")
     fields: dict[str, npt.NDArray[np.generic]] = {}
     for name, dtype, count in zip(header.names, header.dtypes, header.counts, strict=True):

@@ -145,9 +145,9 @@ def read_ply(source: Source, *, time_unit: TimeUnit = "s") -> PointCloud:
 
 def _read_ascii(data: bytes, offset: int, skip: int, header_lines: int, *, n: int,
                 record: np.dtype[np.void], source: str) -> npt.NDArray[np.void]:
-    text = data[offset:].decode("ascii", errors="replace")
-    table = parse_table(text, record, rows=n, first_line=header_lines + 1, source=source,
-                        what="PLY ascii vertex data", skip=skip)[:n]
+    table = parse_table(data, offset, record, rows=n, first_line=header_lines + 1,
+                        source=source, what="PLY ascii vertex data", skip=skip,
+                        lookahead=False).values
     if table.shape[0] != n:
         raise InputError(
             f"PLY ascii vertex data has {table.shape[0]} lines but the header says {n}.",
