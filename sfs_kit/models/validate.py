@@ -1200,6 +1200,12 @@ class _Checker:
             for key, value in node.items():
                 if not isinstance(key, str):
                     self.error("V-M1", path, f"metadata keys must be str, found {_kind(key)}")
+                elif key == "$items":  # the generic walk skips metadata, so V-S6 is checked here
+                    self.error(
+                        "V-S6",
+                        _field(path, key),
+                        "the key '$items' is reserved by the .sfs container",
+                    )
                 self._json_only(value, _field(path, str(key)))
         elif isinstance(node, list):
             for i, value in enumerate(node):

@@ -118,6 +118,22 @@ CASES: list[tuple[str, Callable[[Tree], object], str, str, str, str]] = [
         "reserved",
     ),
     (
+        "$items key in metadata",
+        lambda t: t.update(metadata={"$items": 1}),
+        "V-S6",
+        "error",
+        "metadata.$items",
+        "the key '\\$items' is reserved by the .sfs container",
+    ),
+    (
+        "$items key nested in metadata",
+        lambda t: t.update(metadata={"x": {"$items": 1}}),
+        "V-S6",
+        "error",
+        "metadata.x.$items",
+        "reserved",
+    ),
+    (
         "int key",
         lambda t: t.update(attributes=[{1: "x", "name": "a", "timestamps": [], "values": []}]),
         "V-S6",
@@ -955,3 +971,17 @@ def test_issue_rendering() -> None:
         "path": "sensors[a].frames[0].points",
         "message": "bad",
     }
+
+
+@pytest.mark.parametrize("metadata", [{"$items": 1}, {"x": {"$items": 1}}, {"x": [{"$items": 1}]}])
+def test_validate_agrees_with_the_writer_on_items_in_metadata(
+    metadata: dict[str, object], tmp_path: Any
+) -> None:
+    from sfs_kit import write_sfs_dict
+    from sfs_kit.errors import SfsKitError
+
+    tree = build_scene()
+    tree["metadata"] = metadata
+    assert [i.code for i in validate(tree) if i.severity == "error"] == ["V-S6"]
+    with pytest.raises(SfsKitError, match=r"\$items"):
+        write_sfs_dict(tree, tmp_path / "x.sfs")
