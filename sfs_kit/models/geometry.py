@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from sfs_kit.errors import InputError
 from sfs_kit.models.pose import PosePath
 
 __all__ = [
@@ -32,7 +33,11 @@ def quat_to_matrix(quat_xyzw: npt.ArrayLike) -> F64:
     q = np.asarray(quat_xyzw, dtype=np.float64)
     norm = np.linalg.norm(q, axis=-1, keepdims=True)
     if np.any(norm == 0) or not np.all(np.isfinite(norm)):
-        raise ValueError("a quaternion with zero or non-finite norm has no rotation")
+        raise InputError(
+            "A quaternion with a zero or non-finite norm has no rotation "
+            f"(norms {np.unique(norm[(norm == 0) | ~np.isfinite(norm)]).tolist()!r}).",
+            field="quat_xyzw",
+        )
     x, y, z, w = np.moveaxis(q / norm, -1, 0)
     m = np.empty((*q.shape[:-1], 3, 3), dtype=np.float64)
     m[..., 0, 0] = 1 - 2 * (y * y + z * z)
@@ -48,25 +53,36 @@ def quat_to_matrix(quat_xyzw: npt.ArrayLike) -> F64:
 
 
 def matrix_to_quat(matrix: npt.ArrayLike) -> F64:
-    """Unit quaternions ``(..., 4)`` xyzw from rotation matrices ``(..., 3, 3)``; ``w >= 0``."""
+    """Unit quaternions ``(..., 4)`` xyzw from rotation matrices ``(..., 3, 3)``; ``w >= 0``.
+
+    Shepperd's method, vectorised: each matrix uses the branch of its largest diagonal term
+    (or the trace), which keeps the square root away from zero.
+    """
     m = np.asarray(matrix, dtype=np.float64)
-    flat = m.reshape(-1, 3, 3)
-    out = np.empty((flat.shape[0], 4), dtype=np.float64)
-    for i, r in enumerate(flat):  # Shepperd's method: pick the largest diagonal term for stability
-        trace = r[0, 0] + r[1, 1] + r[2, 2]
-        if trace > 0:
-            s = 2.0 * np.sqrt(trace + 1.0)
-            q = [(r[2, 1] - r[1, 2]) / s, (r[0, 2] - r[2, 0]) / s, (r[1, 0] - r[0, 1]) / s, s / 4]
-        elif r[0, 0] > r[1, 1] and r[0, 0] > r[2, 2]:
-            s = 2.0 * np.sqrt(1.0 + r[0, 0] - r[1, 1] - r[2, 2])
-            q = [s / 4, (r[0, 1] + r[1, 0]) / s, (r[0, 2] + r[2, 0]) / s, (r[2, 1] - r[1, 2]) / s]
-        elif r[1, 1] > r[2, 2]:
-            s = 2.0 * np.sqrt(1.0 + r[1, 1] - r[0, 0] - r[2, 2])
-            q = [(r[0, 1] + r[1, 0]) / s, s / 4, (r[1, 2] + r[2, 1]) / s, (r[0, 2] - r[2, 0]) / s]
-        else:
-            s = 2.0 * np.sqrt(1.0 + r[2, 2] - r[0, 0] - r[1, 1])
-            q = [(r[0, 2] + r[2, 0]) / s, (r[1, 2] + r[2, 1]) / s, s / 4, (r[1, 0] - r[0, 1]) / s]
-        out[i] = q
+    r = m.reshape(-1, 3, 3)
+    r00, r11, r22 = r[:, 0, 0], r[:, 1, 1], r[:, 2, 2]
+    trace = r00 + r11 + r22
+    branch = np.where(
+        trace > 0, 3, np.where((r00 > r11) & (r00 > r22), 0, np.where(r11 > r22, 1, 2))
+    )
+    out = np.empty((r.shape[0], 4), dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t = branch == 3
+        s = 2.0 * np.sqrt(np.maximum(trace[t] + 1.0, 0.0))
+        out[t] = np.stack([(r[t, 2, 1] - r[t, 1, 2]) / s, (r[t, 0, 2] - r[t, 2, 0]) / s,
+                           (r[t, 1, 0] - r[t, 0, 1]) / s, s / 4], axis=-1)
+        t = branch == 0
+        s = 2.0 * np.sqrt(np.maximum(1.0 + r00[t] - r11[t] - r22[t], 0.0))
+        out[t] = np.stack([s / 4, (r[t, 0, 1] + r[t, 1, 0]) / s, (r[t, 0, 2] + r[t, 2, 0]) / s,
+                           (r[t, 2, 1] - r[t, 1, 2]) / s], axis=-1)
+        t = branch == 1
+        s = 2.0 * np.sqrt(np.maximum(1.0 + r11[t] - r00[t] - r22[t], 0.0))
+        out[t] = np.stack([(r[t, 0, 1] + r[t, 1, 0]) / s, s / 4, (r[t, 1, 2] + r[t, 2, 1]) / s,
+                           (r[t, 0, 2] - r[t, 2, 0]) / s], axis=-1)
+        t = branch == 2
+        s = 2.0 * np.sqrt(np.maximum(1.0 + r22[t] - r00[t] - r11[t], 0.0))
+        out[t] = np.stack([(r[t, 0, 2] + r[t, 2, 0]) / s, (r[t, 1, 2] + r[t, 2, 1]) / s, s / 4,
+                           (r[t, 1, 0] - r[t, 0, 1]) / s], axis=-1)
     out /= np.linalg.norm(out, axis=-1, keepdims=True)
     out[out[:, 3] < 0] *= -1
     return out.reshape(*m.shape[:-2], 4)

@@ -9,6 +9,7 @@ import numpy as np
 import numpy.typing as npt
 
 from sfs_kit.errors import InputError
+from sfs_kit.models.geometry import matrix_to_quat, pose_to_matrix
 
 __all__ = ["ORTHONORMAL_TOLERANCE", "check_rigid", "matrix_from_quat", "quat_from_matrix"]
 
@@ -44,35 +45,12 @@ def check_rigid(matrix: npt.NDArray[np.float64], *, source: str, field: str,
 
 
 def quat_from_matrix(rotation: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
-    """``[qx, qy, qz, qw]`` (unit, qw >= 0) of a 3x3 rotation matrix (Shepperd's method)."""
-    r = rotation
-    trace = r[0, 0] + r[1, 1] + r[2, 2]
-    if trace > 0:
-        s = 2.0 * np.sqrt(trace + 1.0)
-        q = [(r[2, 1] - r[1, 2]) / s, (r[0, 2] - r[2, 0]) / s, (r[1, 0] - r[0, 1]) / s, s / 4]
-    elif r[0, 0] > r[1, 1] and r[0, 0] > r[2, 2]:
-        s = 2.0 * np.sqrt(1.0 + r[0, 0] - r[1, 1] - r[2, 2])
-        q = [s / 4, (r[0, 1] + r[1, 0]) / s, (r[0, 2] + r[2, 0]) / s, (r[2, 1] - r[1, 2]) / s]
-    elif r[1, 1] > r[2, 2]:
-        s = 2.0 * np.sqrt(1.0 + r[1, 1] - r[0, 0] - r[2, 2])
-        q = [(r[0, 1] + r[1, 0]) / s, s / 4, (r[1, 2] + r[2, 1]) / s, (r[0, 2] - r[2, 0]) / s]
-    else:
-        s = 2.0 * np.sqrt(1.0 + r[2, 2] - r[0, 0] - r[1, 1])
-        q = [(r[0, 2] + r[2, 0]) / s, (r[1, 2] + r[2, 1]) / s, s / 4, (r[1, 0] - r[0, 1]) / s]
-    quat = np.array(q, dtype=np.float64)
-    quat /= np.linalg.norm(quat)
-    return -quat if quat[3] < 0 else quat
+    """``[qx, qy, qz, qw]`` (unit, qw >= 0) of a 3x3 rotation matrix."""
+    return matrix_to_quat(rotation)
 
 
 def matrix_from_quat(quat_xyzw: npt.NDArray[np.float64], translation: npt.NDArray[np.float64]
                      ) -> npt.NDArray[np.float64]:
     """The 4x4 transform of a unit quaternion ``[qx, qy, qz, qw]`` and a translation."""
-    x, y, z, w = (float(v) for v in quat_xyzw / np.linalg.norm(quat_xyzw))
-    m = np.eye(4)
-    m[:3, :3] = [
-        [1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)],
-        [2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)],
-        [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)],
-    ]
-    m[:3, 3] = translation
-    return m
+    return pose_to_matrix(np.concatenate([np.asarray(translation, dtype=np.float64).reshape(3),
+                                          np.asarray(quat_xyzw, dtype=np.float64).reshape(4)]))

@@ -37,8 +37,21 @@ def test_quaternion_matrix_round_trip(q: np.ndarray[Any, Any]) -> None:
 
 
 def test_quat_to_matrix_refuses_zero_norm() -> None:
-    with pytest.raises(ValueError, match="zero or non-finite norm"):
+    with pytest.raises(InputError, match=r"zero or non-finite norm .* \(norms \[0\.0\]\)"):
         quat_to_matrix([0.0, 0.0, 0.0, 0.0])
+
+
+@settings(max_examples=50, deadline=None)
+@given(arrays(np.float64, (6, 4), elements=st.floats(-1, 1)).filter(
+    lambda q: bool((np.linalg.norm(q, axis=-1) > 0.1).all())))
+def test_matrix_to_quat_is_vectorised_like_one_by_one(q: np.ndarray[Any, Any]) -> None:
+    """Every Shepperd branch (trace and each diagonal term) gives the same as per-matrix calls."""
+    m = quat_to_matrix(q)
+    together = matrix_to_quat(m)
+    one_by_one = np.stack([matrix_to_quat(x) for x in m])
+    np.testing.assert_allclose(together, one_by_one, atol=0, rtol=0)
+    assert (together[:, 3] >= 0).all()
+    np.testing.assert_allclose(quat_to_matrix(together), m, atol=1e-12)
 
 
 def test_pose_matrix_round_trip_and_convention() -> None:
