@@ -4,8 +4,10 @@ Policy (spec §5.5, D25-D27): a POST is re-sent only when it is *retry-safe* (it
 ``unique_id`` or it carries an ``Idempotency-Key``), except after connect-phase failures, where
 nothing was sent. An ambiguous outcome of an unsafe POST raises ``OutcomeUnknownError``. A 409 after
 an ambiguous attempt means our own earlier attempt worked, so the task is looked up and returned
-with ``recovered=True``. Every request has a connect and a read timeout, and the whole call a
-deadline. urllib3 retries nothing itself (``retries=False``); this module's loop does.
+with ``recovered=True``; any other failure that ends the call after an ambiguous attempt (retries
+exhausted, a Retry-After over 300 s, a non-retryable status) first gets one lookup by unique_id.
+Every request has a connect and a read timeout, and the whole call a deadline. urllib3 retries
+nothing itself (``retries=False``); this module's loop does.
 """
 
 from __future__ import annotations
@@ -319,9 +321,22 @@ class _CreateCall:
         self.on_duplicate = on_duplicate
         self.retry_safe = request.unique_id is not None or idempotency_key is not None
         self.ambiguous = False  # an earlier attempt of this call may have created the task
+        self.looked_up = False  # the one lookup by unique_id after an ambiguous attempt is done
         self.what = f"POST {CREATE_PATH}"
 
     def run(self) -> Task:
+        """The task; after an ambiguous attempt any failure first gets one lookup (§5.5 item 5)."""
+        try:
+            return self._run()
+        except SubmitError:
+            if not self.ambiguous or self.request.unique_id is None or self.looked_up:
+                raise
+            found = self._lookup_ours()
+            if found is None:
+                raise
+            return found
+
+    def _run(self) -> Task:
         client = self.client
         attempts = _Attempts(client)
         while True:
@@ -336,13 +351,8 @@ class _CreateCall:
             logger.info("%s attempt %d/%d failed (%s); retrying in %.1f s.", self.what,
                         attempts.count, client.max_attempts, type(failure).__name__, delay)
             client._sleep(delay)
-        if not self.ambiguous:
-            raise failure
-        if self.request.unique_id is not None:
-            found = self._lookup_ours()
-            if found is not None:
-                return found
-            raise failure
+        if not self.ambiguous or self.request.unique_id is not None:
+            raise failure  # with a unique_id, ``run`` looks the task up once
         raise OutcomeUnknownError(
             f"{self.what} failed {attempts.count} times and at least one attempt may have "
             f"created the task; the task may or may not exist, and without a unique_id it "
@@ -445,6 +455,7 @@ class _CreateCall:
         """The one task with our unique_id and our attachments, marked recovered; else None."""
         assert self.request.unique_id is not None
         unique_id = self.request.unique_id
+        self.looked_up = True
         try:
             tasks = self.client.find_tasks_by_unique_id(unique_id)
         except SubmitError as err:

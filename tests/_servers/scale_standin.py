@@ -268,7 +268,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _send_fault(self, fault: Fault) -> None:
         payload = {"error": "Stand-in fault.", "status_code": fault.status}
-        self._send(fault.status, payload if fault.body is None else fault.body.encode())
+        headers = {"Retry-After": fault.retry_after} if fault.retry_after is not None else {}
+        self._send(fault.status, payload if fault.body is None else fault.body.encode(), headers)
 
     def _send(self, status: int, payload: object, headers: dict[str, str] | None = None) -> None:
         data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
