@@ -360,17 +360,22 @@ def _floats(u: _U8, starts: _Index, ends: _Index, parsed: _Mantissas, *, fractio
         scale = _POW10[np.minimum(magnitude, 22)]
         values = np.where(power < 0, parsed.value / scale, parsed.value * scale)
     ok = parsed.ok & (magnitude <= 22)
-    wide = parsed.wide
-    if len(wide):
+    wide: _Index | slice = parsed.wide
+    if len(parsed.wide):
+        if len(parsed.wide) == len(ok):  # e.g. a %.17g column: slices, not index arrays
+            wide = slice(None)
         ok[wide] = False
         if _LONG:
             usable = parsed.ok[wide] & (magnitude[wide] <= 27)
-            picked = wide[usable]
+            picked = np.flatnonzero(usable) if isinstance(wide, slice) else wide[usable]
             exponent = -fraction[picked] if power is None else power[picked]
             rounded, done = _exact_wide(parsed.words[picked], parsed.split[picked],
                                         parsed.dotted[picked], exponent)
             values[picked[done]] = rounded[done]
             ok[picked[done]] = True
+    if ok.all():
+        np.negative(values, out=values, where=parsed.negative)
+        return values
     np.negative(values, out=values, where=ok & parsed.negative)
     for index in np.flatnonzero(~ok):  # nan, inf, 1_0, huge exponents, midpoints: float()
         try:
