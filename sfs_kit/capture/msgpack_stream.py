@@ -256,11 +256,7 @@ def iter_msgpack_records(
             except msgpack.OutOfData:
                 break
             except (ValueError, msgpack.UnpackException, TypeError) as err:
-                raise InputError(
-                    f"{source}: record at byte {offset} is not valid msgpack ({err}).",
-                    source=source,
-                    offset=offset,
-                ) from err
+                raise _invalid_record(err, source, offset, unpacker.tell()) from err
             yield _check_record(obj, source, offset)
             offset = unpacker.tell()
     if offset < size:
@@ -282,12 +278,24 @@ def _read_record_at(source: str, offset: int) -> MsgpackRecord:
         try:
             obj = unpacker.unpack()
         except (ValueError, msgpack.UnpackException, TypeError) as err:
-            raise InputError(
-                f"{source}: record at byte {offset} is not valid msgpack ({err}).",
-                source=source,
-                offset=offset,
-            ) from err
+            raise _invalid_record(err, source, offset, offset + unpacker.tell()) from err
     return _check_record(obj, source, offset)
+
+
+def _invalid_record(err: Exception, source: str, start: int, stop: int) -> InputError:
+    """The error for a record msgpack cannot parse: where it starts, where parsing failed, why.
+
+    ``stop`` is the unpacker's position at the failure (``Unpacker.tell()``: the offending byte);
+    msgpack's own messages are often empty (``FormatError()``), so the exception type is named.
+    """
+    reason = type(err).__name__ + (f": {err}" if str(err) else "")
+    failed_at = max(start, stop)
+    return InputError(
+        f"{source}: record at byte {start} is not valid msgpack: parsing failed at byte "
+        f"{failed_at} ({reason}).",
+        source=source,
+        offset=failed_at,
+    )
 
 
 def _decode_array(

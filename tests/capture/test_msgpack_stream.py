@@ -279,3 +279,55 @@ def test_writer_refuses_bad_records(tmp_path: Path) -> None:
 def test_missing_stream_file(tmp_path: Path) -> None:
     with pytest.raises(InputError, match=r"Capture stream .* does not exist\."):
         read_msgpack_capture(tmp_path / "none.msgpack")
+
+
+def _record_offsets(data: bytes) -> list[int]:
+    unpacker = msgpack.Unpacker(raw=False)
+    unpacker.feed(data)
+    starts = [0]
+    for _ in unpacker:
+        starts.append(unpacker.tell())
+    return starts[:-1]
+
+
+def test_corrupt_bytes_name_record_start_failure_byte_and_reason(tmp_path: Path) -> None:
+    path = tmp_path / "cap.msgpack"
+    _write_stream(path)
+    data = path.read_bytes()
+    starts = _record_offsets(data)
+    assert starts[0] == 0
+    assert starts[1] > 203  # byte 200 lies inside the first record
+    path.write_bytes(data[:200] + b"\xc1\xc1\xc1" + data[200:])  # 0xc1 is never valid msgpack
+    match = r"cap.msgpack: record at byte 0 is not valid msgpack: parsing failed at byte 20[0-2] "
+    with pytest.raises(InputError, match=match + r"\(FormatError\)\.") as err:
+        read_msgpack_capture(path)
+    assert err.value.offset in (200, 201, 202)
+    # the same inside a later record: its own start, and msgpack's reason when it gives one
+    k = starts[3]
+    path.write_bytes(data[:k] + bytes([0x81, 0x01, 0x02]) + data[k:])  # {1: 2}: int map key
+    with pytest.raises(InputError, match=rf"record at byte {k} is not valid msgpack: parsing "
+                                         rf"failed at byte {k + 2} \(ValueError: int is not "
+                                         r"allowed for map key"):
+        read_msgpack_capture(path)
+
+
+def test_record_reread_after_indexing_names_its_offset(tmp_path: Path) -> None:
+    path = tmp_path / "cap.msgpack"
+    _write_stream(path)
+    cap = read_msgpack_capture(path)
+    data = bytearray(path.read_bytes())
+    unpacker = msgpack.Unpacker(raw=False)
+    unpacker.feed(bytes(data))
+    start, kinds = 0, []
+    for record in unpacker:
+        kinds.append(record["kind"])
+        if record["kind"] == "points":
+            break
+        start = unpacker.tell()
+    assert kinds[-1] == "points"
+    assert start > 0
+    data[start + 1] = 0xC1  # same length: the index stays valid, the record does not parse
+    path.write_bytes(bytes(data))
+    with pytest.raises(InputError, match=rf"record at byte {start} is not valid msgpack: parsing "
+                                         rf"failed at byte {start + 1} \(FormatError\)\."):
+        cap.lidars[0].frames[0].load()
