@@ -165,9 +165,17 @@ class Journal:
 
     @classmethod
     def open(cls, path: str | os.PathLike[str]) -> Journal:
-        """Read (or create) the journal at ``path``, ready to append."""
+        """Read (or create) the journal at ``path``, ready to append; a corrupt one raises
+        ``JournalFormatError`` saying that deleting it is safe."""
         target = Path(path)
-        records, end = read_journal(target)
+        try:
+            records, end = read_journal(target)
+        except JournalFormatError as err:
+            raise JournalFormatError(
+                f"{str(err).rstrip('.')}. Deleting the journal is safe: the run starts over, "
+                f"identical objects are not uploaded again, and the task's unique_id prevents a "
+                f"second task.", source=err.source, offset=err.offset, key=err.key,
+            ) from err
         target.parent.mkdir(parents=True, exist_ok=True)
         if end == 0:
             with target.open("wb") as fh:

@@ -402,7 +402,10 @@ class _CreateCall:
         """A 409: ours from an earlier ambiguous attempt (recover), or someone else's (D26)."""
         client = self.client
         duplicate = client._error(response, self.what)
-        assert isinstance(duplicate, DuplicateTaskError)
+        if not isinstance(duplicate, DuplicateTaskError):
+            raise SubmitError(
+                f"{self.what} answered HTTP 409, but the answer did not map to a duplicate-task "
+                f"error ({type(duplicate).__name__}); this is a bug in sfs_kit.") from duplicate
         existing = duplicate.existing_task_id
         if self.ambiguous:
             if self.request.unique_id is not None:
@@ -453,8 +456,10 @@ class _CreateCall:
 
     def _lookup_ours(self) -> Task | None:
         """The one task with our unique_id and our attachments, marked recovered; else None."""
-        assert self.request.unique_id is not None
         unique_id = self.request.unique_id
+        if unique_id is None:
+            raise SubmitError(f"{self.what}: a lookup by unique_id needs a unique_id; this is a "
+                              f"bug in sfs_kit.")
         self.looked_up = True
         try:
             tasks = self.client.find_tasks_by_unique_id(unique_id)
