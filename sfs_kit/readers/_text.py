@@ -28,6 +28,7 @@ import numpy as np
 import numpy.typing as npt
 
 from sfs_kit.errors import InputError
+from sfs_kit.readers._arrow_text import try_parse_table_arrow
 
 __all__ = ["Table", "parse_table"]
 
@@ -82,6 +83,9 @@ def parse_table(data: bytes, offset: int, dtype: np.dtype[np.void], *, rows: int
     names = dtype.names or ()
     if rows == 0 or not names:
         return Table(np.zeros(0, dtype=dtype), False)
+    fast = try_parse_table_arrow(data, offset, dtype, rows=rows, skip=skip, lookahead=lookahead)
+    if fast is not None:  # pyarrow, when installed and the table is in its simple form
+        return Table(fast, False)
     u = np.frombuffer(data, dtype=np.uint8)
     shift = 0
     if offset < _WIDEST:  # every right-aligned window must start inside the array
