@@ -369,11 +369,15 @@ def _load_image(camera: CameraSource, k: int) -> npt.NDArray[np.uint8]:
 
 
 def _png_stub(width: int, height: int) -> npt.NDArray[np.uint8]:
-    """A 33-byte PNG signature + IHDR declaring the size: stands in for images in the skeleton."""
+    """A 45-byte PNG (signature, IHDR with the size, IEND) standing in for the skeleton images."""
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
     chunk = b"IHDR" + ihdr
     data = (
-        b"\x89PNG\r\n\x1a\n" + struct.pack(">I", 13) + chunk + struct.pack(">I", zlib.crc32(chunk))
+        b"\x89PNG\r\n\x1a\n"
+        + struct.pack(">I", 13)
+        + chunk
+        + struct.pack(">I", zlib.crc32(chunk))
+        + b"\x00\x00\x00\x00IEND\xaeB`\x82"
     )
     return np.frombuffer(data, dtype=np.uint8)
 

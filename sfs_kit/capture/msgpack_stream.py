@@ -60,7 +60,7 @@ from sfs_kit.capture.base import (
 )
 from sfs_kit.capture.sync import check_increasing
 from sfs_kit.errors import InputError
-from sfs_kit.readers.image import image_size
+from sfs_kit.readers.image import check_image_complete, image_size
 
 __all__ = ["MsgpackCaptureWriter", "MsgpackRecord", "iter_msgpack_records", "read_msgpack_capture"]
 
@@ -401,6 +401,7 @@ def _load_image(source: str, offset: int) -> LoadedImage:
             field="data",
         )
     fmt, width, height = image_size(data, f"{source}@{offset}")
+    check_image_complete(data, fmt, f"{source}@{offset}")
     return LoadedImage(format=fmt, width=width, height=height, content=data)
 
 

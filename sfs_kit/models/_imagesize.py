@@ -1,4 +1,11 @@
-"""Image and video container sniffing from the first bytes (V-C4, V-C5): no decoding."""
+"""Image and video container sniffing from the first and last bytes (V-C4, V-C5): no decoding.
+
+Completeness (``image_end_problem``): a PNG must end with its IEND chunk; a JPEG must reach a
+start-of-scan (SOS) through well-formed marker segments and end with the EOI marker ``FF D9``.
+Only zero bytes may follow a JPEG's EOI: hardware encoders and V4L2/DMA capture buffers hand out
+fixed-size, zero-padded buffers, while any other trailing data (or a missing EOI) means the file
+was cut or overwritten. A PNG writer has no such excuse, so nothing may follow IEND.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +14,12 @@ from typing import Literal
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["JPEG_MAGIC", "PNG_MAGIC", "image_kind", "image_size", "is_mp4"]
+__all__ = ["JPEG_MAGIC", "PNG_MAGIC", "image_end_problem", "image_kind", "image_size", "is_mp4"]
 
 JPEG_MAGIC = b"\xff\xd8\xff"
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 _SOF_EXCLUDED = frozenset({0xC4, 0xC8, 0xCC})  # DHT, JPG extension, DAC are not frames
+PNG_IEND = b"\x00\x00\x00\x00IEND\xaeB`\x82"  # length 0, type, CRC: the last 12 bytes of a PNG
 
 
 def image_kind(content: npt.NDArray[np.uint8]) -> Literal["jpeg", "png"] | None:
@@ -61,6 +69,60 @@ def _jpeg_size(buf: memoryview) -> tuple[int, int] | None:
             return width, height
         if length < 2:
             return None
+        i += 2 + length
+    return None
+
+
+def image_end_problem(data: bytes | npt.NDArray[np.uint8], kind: Literal["jpeg", "png"]
+                      ) -> str | None:
+    """Why the encoded image is incomplete (one clause, no period), or ``None`` when it is whole.
+
+    Reads only the marker segments before the first scan and the last bytes: O(headers).
+    """
+    buf = memoryview(data if isinstance(data, bytes) else np.ascontiguousarray(data).data)
+    n = len(buf)
+    if kind == "png":
+        if n < len(PNG_IEND) or bytes(buf[n - len(PNG_IEND):]) != PNG_IEND:
+            return (f"it does not end with the IEND chunk (last bytes "
+                    f"{bytes(buf[max(0, n - 12):]).hex(' ')!r}; truncated?)")
+        return None
+    sos = _jpeg_scan_start(buf)
+    if sos is None:
+        return "no start-of-scan (SOS) marker is reachable through its marker segments (truncated?)"
+    end = n
+    if end and buf[end - 1] == 0:  # zero padding after EOI (fixed-size capture buffers)
+        array = np.frombuffer(buf, dtype=np.uint8)
+        nonzero = np.flatnonzero(array)
+        end = int(nonzero[-1]) + 1 if nonzero.size else 0
+    if end < sos + 2 or buf[end - 2] != 0xFF or buf[end - 1] != 0xD9:
+        return (f"it does not end with the end-of-image marker FF D9 (last bytes "
+                f"{bytes(buf[max(0, end - 4):end]).hex(' ')!r}; truncated?)")
+    return None
+
+
+def _jpeg_scan_start(buf: memoryview) -> int | None:
+    """Offset just past the SOS marker, walking the length-prefixed segments from SOI."""
+    n = len(buf)
+    i = 2
+    while i + 2 <= n:
+        if buf[i] != 0xFF:
+            return None
+        marker = buf[i + 1]
+        if marker == 0xFF:  # fill byte
+            i += 1
+            continue
+        if marker in (0xD8, 0x01) or 0xD0 <= marker <= 0xD7:  # markers without a length
+            i += 2
+            continue
+        if marker == 0xD9:
+            return None
+        if i + 4 > n:
+            return None
+        length = (buf[i + 2] << 8) | buf[i + 3]
+        if length < 2 or i + 2 + length > n:
+            return None
+        if marker == 0xDA:
+            return i + 2 + length
         i += 2 + length
     return None
 

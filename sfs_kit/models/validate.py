@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, Final, Literal, TypeGuard, cast
 import numpy as np
 import numpy.typing as npt
 
-from sfs_kit.models._imagesize import image_kind, image_size, is_mp4
+from sfs_kit.models._imagesize import image_end_problem, image_kind, image_size, is_mp4
 from sfs_kit.models.calibration import DISTORTION_PARAM_COUNTS
 
 if TYPE_CHECKING:
@@ -975,7 +975,11 @@ class _Checker:
         found = image_size(content)
         if found is None:
             self.error("V-C4", path, f"the {kind.upper()} header has no readable image size")
-        elif size is not None and found != size:
+            return
+        problem = image_end_problem(content, kind)
+        if problem is not None:
+            self.error("V-C4", path, f"the {kind.upper()} is incomplete: {problem}")
+        if size is not None and found != size:
             self.error(
                 "V-C4",
                 path,

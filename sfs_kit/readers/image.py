@@ -4,6 +4,10 @@ PNG: the 8-byte signature, then the IHDR chunk: big-endian u32 width at byte 16,
 JPEG: ``FF D8`` then marker segments (``FF xx`` + big-endian u16 length including itself); the first
 SOF marker ``FFC0``-``FFCF`` other than C4 (DHT), C8 (JPG) and CC (DAC) holds the precision byte,
 then the u16 height and u16 width.
+
+``read_image`` also checks that the file is whole: a PNG ends with its IEND chunk, a JPEG reaches
+its start of scan and ends with ``FF D9`` (only zero padding may follow; see
+``sfs_kit.models._imagesize``). ``image_size`` alone reads the header and accepts a prefix.
 """
 
 from __future__ import annotations
@@ -13,9 +17,10 @@ from dataclasses import dataclass
 from typing import Literal
 
 from sfs_kit.errors import InputError
+from sfs_kit.models._imagesize import image_end_problem
 from sfs_kit.readers._source import Source, read_all
 
-__all__ = ["ImageInfo", "check_image_size", "image_size", "read_image"]
+__all__ = ["ImageInfo", "check_image_complete", "check_image_size", "image_size", "read_image"]
 
 ImageFormat = Literal["jpeg", "png"]
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -102,10 +107,19 @@ def _jpeg_size(data: bytes, source: str) -> tuple[int, int]:
                      source=source, offset=min(pos, end))
 
 
+def check_image_complete(data: bytes, fmt: ImageFormat, source: str = "<bytes>") -> None:
+    """Raise ``InputError`` unless the encoded image is whole (PNG IEND, JPEG SOS ... FF D9)."""
+    problem = image_end_problem(data, fmt)
+    if problem is not None:
+        raise InputError(f"{fmt.upper()} image {source!r} is incomplete: {problem}.",
+                         source=source, offset=len(data))
+
+
 def read_image(source: Source) -> ImageInfo:
-    """Read a JPEG or PNG file (path or binary stream), keeping its bytes encoded."""
+    """Read a whole JPEG or PNG file (path or binary stream), keeping its bytes encoded."""
     data, name = read_all(source)
     fmt, width, height = image_size(data, name)
+    check_image_complete(data, fmt, name)
     return ImageInfo(format=fmt, width=width, height=height, content=data)
 
 

@@ -331,3 +331,14 @@ def test_record_reread_after_indexing_names_its_offset(tmp_path: Path) -> None:
     with pytest.raises(InputError, match=rf"record at byte {start} is not valid msgpack: parsing "
                                          rf"failed at byte {start + 1} \(FormatError\)\."):
         cap.lidars[0].frames[0].load()
+
+
+def test_truncated_image_record_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "cap.msgpack"
+    with MsgpackCaptureWriter(path) as w:
+        w.write_calibration("cam", "camera", np.asarray(CAMERA_EXTRINSICS), intrinsics=INTRINSICS)
+        w.write_image("cam", START_US, jpeg(32, 24)[:-20])
+    cap = read_msgpack_capture(path)
+    with pytest.raises(InputError, match=r"JPEG image '.*cap.msgpack@\d+' is incomplete: it does "
+                                         r"not end with the end-of-image marker FF D9"):
+        cap.cameras[0].images[0].load()

@@ -148,3 +148,13 @@ def test_inspect_pose_file_unit_from_column_or_option(
     poses.write_text("t,x,y,z,qx,qy,qz,qw\n2,0,0,0,0,0,0,1\n")
     assert main(["inspect", str(poses), "--time-unit", "ms", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["first_timestamp_us"] == 2000
+
+
+def test_inspect_truncated_jpeg_fails(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    sample = Path(__file__).resolve().parents[2] / "fixtures" / "opencv" / "left01.jpg"
+    cut = tmp_path / "t.jpg"
+    cut.write_bytes(sample.read_bytes()[:300])
+    assert main(["inspect", str(cut)]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert "t.jpg' is incomplete: it does not end with the end-of-image marker" in captured.err

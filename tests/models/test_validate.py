@@ -595,6 +595,38 @@ CASES: list[tuple[str, Callable[[Tree], object], str, str, str, str]] = [
         "no readable image size",
     ),
     (
+        "jpeg cut after its header",
+        lambda t: cam(t)["images"][0].update(content=content(jpeg_bytes()[:-10])),
+        "V-C4",
+        "error",
+        "sensors[cam_front].images[0].content",
+        "the JPEG is incomplete: it does not end with the end-of-image marker FF D9",
+    ),
+    (
+        "jpeg cut before its scan",
+        lambda t: cam(t)["images"][0].update(content=content(jpeg_bytes()[:170])),
+        "V-C4",
+        "error",
+        "sensors[cam_front].images[0].content",
+        "the JPEG is incomplete: no start-of-scan \\(SOS\\) marker",
+    ),
+    (
+        "png without IEND",
+        lambda t: cam(t)["images"][0].update(content=content(png_bytes()[:-12])),
+        "V-C4",
+        "error",
+        "sensors[cam_front].images[0].content",
+        "the PNG is incomplete: it does not end with the IEND chunk",
+    ),
+    (
+        "png with trailing bytes",
+        lambda t: cam(t)["images"][0].update(content=content(png_bytes() + b"x")),
+        "V-C4",
+        "error",
+        "sensors[cam_front].images[0].content",
+        "the PNG is incomplete: it does not end with the IEND chunk",
+    ),
+    (
         "annotation dup id",
         lambda t: t.update(annotations=[{"id": 1, "type": "object"}, {"id": 1, "type": "object"}]),
         "V-X1",
@@ -985,3 +1017,16 @@ def test_validate_agrees_with_the_writer_on_items_in_metadata(
     assert [i.code for i in validate(tree) if i.severity == "error"] == ["V-S6"]
     with pytest.raises(SfsKitError, match=r"\$items"):
         write_sfs_dict(tree, tmp_path / "x.sfs")
+
+
+def test_jpeg_zero_padding_after_eoi_is_accepted_other_trailing_bytes_not() -> None:
+    padded = build_scene()
+    cam(padded)["images"][0].update(content=content(jpeg_bytes() + bytes(4096)))
+    assert [i for i in validate(padded) if i.code == "V-C4"] == []
+    trailing = build_scene()
+    cam(trailing)["images"][0].update(content=content(jpeg_bytes() + b"\x00\x01\x00"))
+    issues = [i for i in validate(trailing) if i.code == "V-C4"]
+    assert [i.message for i in issues] == [
+        "the JPEG is incomplete: it does not end with the end-of-image marker FF D9 (last bytes "
+        "'ff d9 00 01'; truncated?)"
+    ]

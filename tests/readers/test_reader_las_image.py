@@ -145,3 +145,43 @@ def test_bad_image_headers(data: bytes, match: str, offset: int) -> None:
         image_size(data, "img")
     assert caught.value.offset == offset
     assert caught.value.source == "img"
+
+
+# --- whole images: JPEG SOS ... FF D9 (zero padding allowed), PNG ending with IEND --------------
+
+
+def _cut(tmp_path: Path, name: str, data: bytes) -> Path:
+    path = tmp_path / name
+    path.write_bytes(data)
+    return path
+
+
+def test_truncated_jpeg_is_refused_naming_the_image(tmp_path: Path) -> None:
+    whole = (OPENCV / "left01.jpg").read_bytes()
+    path = _cut(tmp_path, "t.jpg", whole[:300])  # `head -c 300`: the header still says 640x480
+    assert image_size(path.read_bytes())[1:] == (640, 480)
+    with pytest.raises(InputError, match=r"JPEG image '.*t.jpg' is incomplete: it does not end "
+                                         r"with the end-of-image marker FF D9 \(last bytes "
+                                         r"'be 3f 5f e8'; truncated\?\)\.") as caught:
+        read_image(path)
+    assert caught.value.offset == 300
+    with pytest.raises(InputError, match=r"JPEG image '.*h.jpg' is incomplete: no start-of-scan "
+                                         r"\(SOS\) marker is reachable"):
+        read_image(_cut(tmp_path, "h.jpg", whole[:whole.index(b"\xff\xda") + 3]))
+    with pytest.raises(InputError, match=r"does not end with the end-of-image marker FF D9 "
+                                         r"\(last bytes 'ff d9 47 47'"):
+        read_image(_cut(tmp_path, "g.jpg", whole + b"GG"))
+    padded = read_image(_cut(tmp_path, "p.jpg", whole + bytes(512)))
+    assert (padded.width, padded.height) == (640, 480)
+
+
+def test_png_must_end_with_iend(tmp_path: Path) -> None:
+    pil = pytest.importorskip("PIL.Image")
+    buffer = io.BytesIO()
+    pil.new("RGB", (5, 4)).save(buffer, format="PNG")
+    whole = buffer.getvalue()
+    assert read_image(_cut(tmp_path, "ok.png", whole)).width == 5
+    for name, data in (("cut.png", whole[:-1]), ("more.png", whole + b"\0")):
+        with pytest.raises(InputError, match=rf"PNG image '.*{name}' is incomplete: it does not "
+                                             r"end with the IEND chunk"):
+            read_image(_cut(tmp_path, name, data))
