@@ -7,6 +7,8 @@ image URLs before they are uploaded)::
     split_base64: convert -> upload_images -> presign_images -> write_frames
                   -> upload -> presign -> verify -> submit
 
+Before any step, the task settings (project/batch, priority, tags, callback_url, metadata, ...)
+are validated with a probe request, so a bad setting fails before anything is written or uploaded.
 ``convert`` reads the capture, validates the scene (errors stop the run) and encodes it into the
 output directory. Every finished step appends one journal record (``journal.py``) holding the
 content hashes it depended on; a re-run skips each step whose record still matches, so nothing
@@ -407,6 +409,7 @@ def run(
     capture_path = Path(capture)
     if not capture_path.exists():
         raise InputError(f"Capture {str(capture_path)!r} does not exist.", source=str(capture_path))
+    _steps.check_task_settings(config)  # before anything is written or uploaded
     out_dir = (config.out_dir or default_out_dir(capture_path)).resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
     with _locked(out_dir):

@@ -34,6 +34,7 @@ __all__ = [
     "Converted",
     "ConvertedFile",
     "build_request",
+    "check_task_settings",
     "convert",
     "create_task",
     "dry_run_request",
@@ -211,6 +212,22 @@ def build_request(config: RunConfig, attachments: Sequence[str], unique_id: str,
         if warnings is not None:
             warnings.append(note)
         return TaskRequest.model_construct(**fields)
+
+
+def check_task_settings(config: RunConfig) -> None:
+    """Validate the task fields of ``config`` (project/batch, priority, tags, callback_url,
+    metadata, instruction, blueprint_id, unique_id) before any work, so a bad setting fails in
+    a second instead of after the upload; raises ``TaskRequestError``.
+
+    A probe request carries placeholder https attachments (the real URLs do not exist yet), and in
+    a dry run a placeholder project when none is set (tolerated there, see ``build_request``).
+    """
+    count = 1 if config.format == "sfs" else 2
+    placeholders = [_PLACEHOLDER_URL.format(index=i) for i in range(count)]
+    fields = _request_fields(config, placeholders, config.unique_id or "placeholder-unique-id")
+    if config.is_dry_run and "project" not in fields and "batch" not in fields:
+        fields["project"] = _PLACEHOLDER_PROJECT
+    TaskRequest(**fields)
 
 
 def _client(config: RunConfig) -> ScaleClient:
