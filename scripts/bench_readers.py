@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from sfs_kit.readers import PointCloud, _lzf, read_pcd, write_pcd
+from sfs_kit.readers import PointCloud, _arrow_text, _lzf, read_pcd, write_pcd
 from sfs_kit.readers.pcd import PcdData, parse_header
 
 N_POINTS = 120_000
@@ -46,12 +46,29 @@ def make_cloud(n: int) -> PointCloud:
         time_s=np.sort(rng.random(n)) * 0.1, ring=rng.integers(0, 128, n).astype(np.uint16))
 
 
+def _arrow_available() -> bool:
+    try:
+        import pyarrow.csv  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
 def machine_facts() -> str:
     import boto3
 
     return (f"CPUs {os.cpu_count()}, Python {platform.python_version()}, numpy {np.__version__}, "
             f"boto3 {boto3.__version__}, lzf C extension "
-            f"{'yes' if _lzf.lzf_module() else 'no'}, {platform.machine()}")
+            f"{'yes' if _lzf.lzf_module() else 'no'}, pyarrow {_arrow_version()}, "
+            f"{platform.machine()}")
+
+
+def _arrow_version() -> str:
+    try:
+        import pyarrow
+    except ImportError:
+        return "not installed"
+    return str(pyarrow.__version__)
 
 
 def bench_reader_part(directory: Path) -> None:
@@ -75,8 +92,16 @@ def bench_reader_part(directory: Path) -> None:
     for kind, path in paths.items():
         seconds = median_seconds(functools.partial(read_pcd, path))
         ratio = seconds / reference
-        print(f"  read_pcd {kind:<17} {seconds * 1e3:8.2f} ms  {N_POINTS / seconds / 1e6:6.2f} "
+        label = f"{kind} (pyarrow)" if kind == "ascii" and _arrow_available() else kind
+        print(f"  read_pcd {label:<17} {seconds * 1e3:8.2f} ms  {N_POINTS / seconds / 1e6:6.2f} "
               f"M points/s  {ratio:6.1f}x fromfile  ({path.stat().st_size:,} B)")
+    _arrow_text.ENABLED = False  # the exact numpy parser alone, for comparison
+    try:
+        exact = median_seconds(functools.partial(read_pcd, paths["ascii"]))
+    finally:
+        _arrow_text.ENABLED = True
+    print(f"  read_pcd {'ascii (numpy)':<17} {exact * 1e3:8.2f} ms  "
+          f"{N_POINTS / exact / 1e6:6.2f} M points/s  {exact / reference:6.1f}x fromfile")
 
     compressed = paths["binary_compressed"].read_bytes()
     start = parse_header(compressed, "bench").data_offset
