@@ -11,6 +11,7 @@
     │   └── JournalFormatError    the pipeline's msgpack journal
     ├── InputError                raw inputs missing or malformed (file, manifest, config)
     │   └── MissingDependencyError  an optional extra is needed (names the extra)
+    ├── OutputError               an output path cannot be written (no folder, a folder); ``path``
     ├── StorageError              object-store failures; ``bucket``, ``key``, ``operation``
     │   ├── StorageNotFoundError      bucket or object missing
     │   ├── StorageAccessDeniedError  credentials refused / missing
@@ -50,6 +51,7 @@ __all__ = [
     "JournalFormatError",
     "MissingDependencyError",
     "OutcomeUnknownError",
+    "OutputError",
     "PresignError",
     "RateLimitedError",
     "ScaleApiError",
@@ -198,6 +200,21 @@ class InputError(SfsKitError):
 
 class MissingDependencyError(InputError):
     """An optional dependency is needed; the message says which extra to install."""
+
+
+# --- outputs ----------------------------------------------------------------------------------
+
+
+class OutputError(SfsKitError):
+    """An output path cannot be written: its folder is missing, it is a folder, or the OS refused.
+
+    ``path`` is the output path as given. Raised before any work when the path is checkable up
+    front, and for any ``OSError`` while writing the output (never a bare traceback).
+    """
+
+    def __init__(self, message: str, *, path: str) -> None:
+        super().__init__(message)
+        self.path = path
 
 
 # --- storage ----------------------------------------------------------------------------------

@@ -45,9 +45,10 @@ from sfs_kit._version import __version__
 from sfs_kit.capture.base import CameraSource, Capture, LidarSource
 from sfs_kit.capture.downsample import downsample_indices
 from sfs_kit.capture.sync import match_nearest, sample_poses
+from sfs_kit.codecs._output import check_output_file, check_output_folder, output_errors
 from sfs_kit.codecs.frame_json import FrameImage, LidarFrameData, encode_frame, frame_file_name
 from sfs_kit.codecs.sfs import SfsAppendWriter
-from sfs_kit.errors import InputError, SceneValidationError
+from sfs_kit.errors import InputError, OutputError, SceneValidationError
 from sfs_kit.models.calibration import DISTORTION_PARAM_NAMES
 from sfs_kit.models.geometry import matrix_to_pose, pose_to_matrix, transform_points
 from sfs_kit.models.scene import Scene
@@ -732,24 +733,20 @@ def _convert_frames(
     max_points: int | None,
     counter: _Counter,
 ) -> ConvertResult:
-    if out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())):
-        raise InputError(
-            f"Output folder {str(out_dir)!r} exists and is not empty; choose a new one.",
-            source=str(out_dir),
-            field="out",
-        )
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    _check_frames_folder(out_dir)
     tmp = out_dir.with_name(f".{out_dir.name}.{secrets.token_hex(6)}.tmp")
-    tmp.mkdir()
+    with output_errors(out_dir, "folder"):
+        tmp.mkdir()
     out = _FramesOut(tmp=tmp)
     try:
         counter.total = cap.frame_count  # images are counted as they are first referenced
-        issues, notes, points = _write_frames(
-            cap, plan, out, voxel_size_m=voxel_size_m, max_points=max_points, counter=counter
-        )
-        if out_dir.exists():
-            out_dir.rmdir()
-        tmp.rename(out_dir)
+        with output_errors(out_dir, "folder"):  # readers raise InputError, not OSError
+            issues, notes, points = _write_frames(
+                cap, plan, out, voxel_size_m=voxel_size_m, max_points=max_points, counter=counter
+            )
+            if out_dir.exists():
+                out_dir.rmdir()
+            tmp.rename(out_dir)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -768,6 +765,16 @@ def _convert_frames(
     )
 
 
+def _check_frames_folder(out_dir: Path) -> None:
+    """A split_base64 output folder: its parent exists; it is new or an empty folder."""
+    check_output_folder(out_dir)
+    if out_dir.exists() and any(out_dir.iterdir()):
+        raise OutputError(
+            f"Output folder {str(out_dir)!r} exists and is not empty; choose a new one.",
+            path=str(out_dir),
+        )
+
+
 def convert_capture(
     capture_path: Capture | str | os.PathLike[str],
     out: str | os.PathLike[str],
@@ -780,12 +787,17 @@ def convert_capture(
 ) -> ConvertResult:
     """Convert a capture to ``out`` (a .sfs file or a split_base64 folder), streaming frames.
 
-    Raises ``InputError`` for bad input and ``SceneValidationError`` (with ``issues``) when the
-    result would be invalid; in both cases nothing is written at ``out``. Warnings are returned in
-    ``ConvertResult.issues``.
+    Raises ``OutputError`` before reading anything when ``out`` cannot be written (its folder
+    must exist; a .sfs may not be a folder, a frames folder must be new or empty), ``InputError``
+    for bad input and ``SceneValidationError`` (with ``issues``) when the result would be invalid;
+    in every case nothing is written at ``out``. Warnings are returned in ``ConvertResult.issues``.
     """
     if format not in ("sfs", "split_base64"):
         raise InputError(f"format must be 'sfs' or 'split_base64', got {format!r}.", field="format")
+    if format == "sfs":
+        check_output_file(out)
+    else:
+        _check_frames_folder(Path(os.fspath(out)))
     cap = _as_capture(capture_path)
     plan = _plan(cap, recentre)
     counter = _Counter(_steps(cap), on_progress)

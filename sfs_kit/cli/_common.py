@@ -40,6 +40,7 @@ _EXIT_BY_TYPE: tuple[tuple[type[errors.SfsKitError], int], ...] = (
     (errors.TaskRequestError, EXIT_INVALID),
     (errors.FormatError, EXIT_UNREADABLE),
     (errors.InputError, EXIT_UNREADABLE),
+    (errors.OutputError, EXIT_UNREADABLE),
     (errors.ScaleAuthError, EXIT_AUTH),
     (errors.ScalePaymentError, EXIT_AUTH),
     (errors.StorageAccessDeniedError, EXIT_AUTH),

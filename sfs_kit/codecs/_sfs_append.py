@@ -31,6 +31,7 @@ from typing import IO, Any, Final
 
 import numpy as np
 
+from sfs_kit.codecs._output import check_output_file, output_errors
 from sfs_kit.codecs._sfs_common import check_align, padding
 from sfs_kit.codecs._sfs_plan import (
     CHUNK_BYTES,
@@ -120,15 +121,17 @@ class SfsAppendWriter:
     ) -> None:
         self._align = check_align(align)
         self._reserved = _check_reserve(reserve_header_bytes, self._align)
-        self._dest = Path(os.fspath(dest))
+        self._dest = check_output_file(dest)
         token = secrets.token_hex(6)
         if self._reserved:
             # the future output itself: created like atomic_output's temp file (0o666 - umask)
             self._data_path = self._dest.with_name(f".{self._dest.name}.{token}.tmp")
-            fd = os.open(self._data_path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o666)
+            mode = 0o666
         else:
             self._data_path = self._dest.with_name(f".{self._dest.name}.{token}.spool")
-            fd = os.open(self._data_path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
+            mode = 0o600
+        with output_errors(self._dest):
+            fd = os.open(self._data_path, os.O_RDWR | os.O_CREAT | os.O_EXCL, mode)
         self._data: IO[bytes] = open(fd, "w+b", buffering=0)  # noqa: SIM115 - closed by finish/abort
         self._cleanup = weakref.finalize(self, _remove_data_file, self._data, self._data_path)
         self._state = "open"
@@ -136,8 +139,9 @@ class SfsAppendWriter:
         self._data_start = self._reserved + self._align if self._reserved else 0
         if self._reserved:
             try:
-                self._data.seek(self._reserved)
-                write_all(self._data, bytes(self._align))
+                with output_errors(self._dest):
+                    self._data.seek(self._reserved)
+                    write_all(self._data, bytes(self._align))
             except BaseException:
                 self.abort()
                 raise
@@ -180,9 +184,10 @@ class SfsAppendWriter:
         start = self._spool_size
         pad = padding(checked.nbytes, self._align)
         try:
-            for chunk in iter_array_chunks(checked):
-                write_all(self._data, chunk)
-            write_all(self._data, bytes(pad))
+            with output_errors(self._dest):
+                for chunk in iter_array_chunks(checked):
+                    write_all(self._data, chunk)
+                write_all(self._data, bytes(pad))
         except BaseException:
             self.abort()
             raise
@@ -202,18 +207,19 @@ class SfsAppendWriter:
         self._check_open("finish")
         plan = build_plan(tree, self._align, self)
         try:
-            if self._reserved and self._fits_in_place(plan):
-                size = self._finish_in_place(plan)
-            else:
-                if self._reserved:
-                    logger.info(
-                        "The .sfs header for %s needs %d bytes (%d reserved) or the tree reorders "
-                        "the arrays; copying the data after the header instead.",
-                        self._dest,
-                        len(plan.header),
-                        self._reserved,
-                    )
-                size = self._finish_by_copy(plan)
+            with output_errors(self._dest):
+                if self._reserved and self._fits_in_place(plan):
+                    size = self._finish_in_place(plan)
+                else:
+                    if self._reserved:
+                        logger.info(
+                            "The .sfs header for %s needs %d bytes (%d reserved) or the tree "
+                            "reorders the arrays; copying the data after the header instead.",
+                            self._dest,
+                            len(plan.header),
+                            self._reserved,
+                        )
+                    size = self._finish_by_copy(plan)
         except BaseException:
             self.abort()
             raise

@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any, BinaryIO
 
+from sfs_kit.codecs._output import check_output_file, output_errors
 from sfs_kit.codecs._sfs_plan import SfsPlan, build_plan
 
 __all__ = ["atomic_output", "encode_sfs_dict", "write_sfs_dict"]
@@ -42,7 +43,8 @@ def atomic_output(dest: str | os.PathLike[str]) -> Iterator[IO[bytes]]:
 def write_plan(plan: SfsPlan, dest: str | os.PathLike[str] | BinaryIO) -> int:
     """Write a planned file to a path (atomically) or to a binary stream (left open)."""
     if isinstance(dest, (str, os.PathLike)):
-        with atomic_output(dest) as stream:
+        target = check_output_file(dest)
+        with output_errors(target), atomic_output(target) as stream:
             return plan.write_to(stream)
     return plan.write_to(dest)
 
@@ -57,7 +59,8 @@ def write_sfs_dict(
 
     Arrays are streamed straight from their buffers (no whole-file buffer, no per-array copy for
     C-contiguous little-endian arrays). Raises ``InputError`` naming the key path of any value
-    that cannot be written; nothing is left at a path destination on failure.
+    that cannot be written, ``OutputError`` when the path cannot be written (its folder must
+    exist); nothing is left at a path destination on failure.
     """
     return write_plan(build_plan(tree, align, None), dest)
 

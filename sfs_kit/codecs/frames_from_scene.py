@@ -31,6 +31,7 @@ from typing import Final, cast
 import numpy as np
 import numpy.typing as npt
 
+from sfs_kit.codecs._output import check_output_folder, output_errors
 from sfs_kit.codecs.frame_json import (
     CAMERA_MODELS,
     CameraModel,
@@ -41,7 +42,7 @@ from sfs_kit.codecs.frame_json import (
     encode_frame,
     frame_file_name,
 )
-from sfs_kit.errors import InputError, SceneValidationError
+from sfs_kit.errors import OutputError, SceneValidationError
 from sfs_kit.models import CameraSensor, LidarSensor, PosePath, RadarSensor, Scene
 from sfs_kit.models.geometry import (
     interpolate_pose,
@@ -276,7 +277,10 @@ def write_frames(
     include_point_timestamps: bool = False,
     allow_relative_image_urls: bool = False,
 ) -> list[Path]:
-    """Write ``frame-00000.json``... into ``out_dir`` (created if needed); returns the paths.
+    """Write ``frame-00000.json``... into ``out_dir``; returns the paths.
+
+    ``out_dir`` is created if missing, but its parent folder must exist (``OutputError``
+    otherwise, as for .sfs outputs: see ``sfs_kit.codecs._output``).
 
     Frames are encoded one at a time into a temporary folder inside ``out_dir`` and moved into
     place (``os.replace``) only when all of them were written, so a failure while converting or
@@ -284,13 +288,10 @@ def write_frames(
     failure during the final moves removes the ones already moved); other files are untouched.
     ``allow_relative_image_urls`` is passed to ``encode_frame``.
     """
-    target = Path(out_dir)
-    try:
-        target.mkdir(parents=True, exist_ok=True)
+    target = check_output_folder(out_dir)
+    with output_errors(target, "folder"):
+        target.mkdir(exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=".frames-", dir=target))
-    except OSError as err:
-        msg = f"Cannot create the frame folder {str(target)!r}: {err.strerror or err}."
-        raise InputError(msg, source=str(target)) from err
     moved: list[Path] = []
     try:
         names: list[str] = []
@@ -314,7 +315,7 @@ def write_frames(
         for path in moved:
             path.unlink(missing_ok=True)
         msg = f"Cannot write frames into {str(target)!r}: {err.strerror or err}."
-        raise InputError(msg, source=str(target)) from err
+        raise OutputError(msg, path=str(target)) from err
     except BaseException:
         for path in moved:
             path.unlink(missing_ok=True)

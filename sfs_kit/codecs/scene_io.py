@@ -15,6 +15,7 @@ from typing import BinaryIO
 
 from pydantic import ValidationError
 
+from sfs_kit.codecs._output import check_output_file
 from sfs_kit.codecs.sfs import SfsSource, read_sfs_dict, write_sfs_dict
 from sfs_kit.errors import SceneValidationError
 from sfs_kit.models.compat import to_compat
@@ -49,9 +50,12 @@ def write_sfs(
 
     With ``compat=True`` the scene is converted for Scale and must pass compat-mode validation,
     else ``SceneValidationError`` carries the issues. ``compat=False`` writes the model as it is
-    after spec-mode validation.
+    after spec-mode validation. A path whose folder is missing, or that is a folder, raises
+    ``OutputError`` before any work.
     """
     name = os.fspath(dest) if isinstance(dest, str | os.PathLike) else "<stream>"
+    if isinstance(dest, str | os.PathLike):
+        check_output_file(dest)  # before validating: a bad -o fails at once
     what = f"The scene for {name!r}"
     _raise_on_errors(validate(scene, mode="spec"), what, "spec")
     if compat:

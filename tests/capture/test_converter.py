@@ -14,7 +14,7 @@ import pytest
 from sfs_kit.capture import convert_capture, open_capture, read_capture_scene
 from sfs_kit.codecs.frame_json import read_frame
 from sfs_kit.codecs.sfs import index_sfs, read_sfs_dict
-from sfs_kit.errors import InputError, SceneValidationError
+from sfs_kit.errors import InputError, OutputError, SceneValidationError
 from sfs_kit.models import CameraSensor, LidarSensor, Scene
 from sfs_kit.models.compare import assert_models_equal
 from sfs_kit.models.validate import validate
@@ -176,7 +176,8 @@ def test_split_base64_refuses_a_non_empty_folder(folder: Path, tmp_path: Path) -
     out = tmp_path / "busy"
     out.mkdir()
     (out / "x").write_text("x")
-    with pytest.raises(InputError, match="exists and is not empty"):
+    with pytest.raises(OutputError, match=r"Output folder '.*busy' exists and is not empty; "
+                                          r"choose a new one\."):
         convert_capture(folder, out, format="split_base64")
 
 
@@ -300,3 +301,35 @@ def test_memory_grows_with_one_frame_not_the_capture(
 def test_unknown_format_is_refused(folder: Path, tmp_path: Path) -> None:
     with pytest.raises(InputError, match="format must be 'sfs' or 'split_base64', got 'las'"):
         convert_capture(folder, tmp_path / "x", format="las")  # type: ignore[arg-type]
+
+
+def test_output_paths_are_checked_before_reading_the_capture(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sfs_kit.capture import convert as convert_module
+
+    def no_reading(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the capture was read before the output path was checked")
+
+    monkeypatch.setattr(convert_module, "_as_capture", no_reading)
+    missing = tmp_path / "nowhere"
+    with pytest.raises(OutputError, match=r"Output file '.*x.sfs' cannot be written: its folder "
+                                          r"'.*nowhere' does not exist"):
+        convert_capture(SAMPLE, missing / "x.sfs", format="sfs")
+    with pytest.raises(OutputError, match=r"Output file '.*' is an existing folder"):
+        convert_capture(SAMPLE, tmp_path, format="sfs")
+    with pytest.raises(OutputError, match=r"Output folder '.*frames' cannot be written: its "
+                                          r"folder '.*nowhere' does not exist"):
+        convert_capture(SAMPLE, missing / "frames", format="split_base64")
+    (tmp_path / "file").write_text("")
+    with pytest.raises(OutputError, match=r"Output folder '.*file' is an existing file"):
+        convert_capture(SAMPLE, tmp_path / "file", format="split_base64")
+    assert not missing.exists()
+
+
+def test_frames_into_an_empty_existing_folder(tmp_path: Path) -> None:
+    out = tmp_path / "frames"
+    out.mkdir()
+    result = convert_capture(SAMPLE, out, format="split_base64")
+    assert result.frame_count == 5
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["frames"]

@@ -22,7 +22,7 @@ from sfs_kit.codecs.sfs import (
     read_sfs_dict,
     write_sfs_dict,
 )
-from sfs_kit.errors import InputError
+from sfs_kit.errors import InputError, OutputError
 
 
 def _frames(n: int) -> list[dict[str, np.ndarray[Any, Any]]]:
@@ -323,7 +323,8 @@ def test_failed_in_place_finish_aborts(tmp_path: Path, monkeypatch: pytest.Monke
         raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(os, "replace", fail)
-    with pytest.raises(OSError, match="No space left"):
+    with pytest.raises(OutputError, match=r"Cannot write output file '.*scene.sfs': No space left "
+                                          r"on device\."):
         writer.finish({"a": ref})
     assert list(tmp_path.iterdir()) == []
     with pytest.raises(InputError, match=r"Cannot finish: .* is already aborted\."):

@@ -23,6 +23,7 @@ from sfs_kit.codecs.sfs import (
     read_sfs_dict,
     write_sfs_dict,
 )
+from sfs_kit.errors import OutputError
 
 
 def _base_of(array: np.ndarray[Any, Any]) -> object:
@@ -193,7 +194,7 @@ def test_failed_path_write_leaves_nothing_and_keeps_the_old_file(
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(_sfs_plan, "iter_array_chunks", broken)
-    with pytest.raises(OSError, match="No space left"):
+    with pytest.raises(OutputError, match=r"Cannot write output file '.*scene.sfs': No space left"):
         write_sfs_dict({"a": np.zeros(3)}, path)
     assert path.read_bytes() == b"old"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["scene.sfs"]

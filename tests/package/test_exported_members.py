@@ -37,6 +37,7 @@ EXPORTED = [
     "ObjectStore",
     "OdometrySensor",
     "OutcomeUnknownError",
+    "OutputError",
     "PointCloud",
     "PointsSensor",
     "PosePath",

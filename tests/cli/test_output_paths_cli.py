@@ -1,0 +1,38 @@
+"""CLI output paths: a bad -o fails at once with one line and exit code 2, no traceback."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from sfs_kit.cli import main
+from sfs_kit.cli._common import EXIT_UNREADABLE, exit_code_for
+from sfs_kit.errors import OutputError
+
+SAMPLE = Path(__file__).resolve().parents[2] / "fixtures" / "sample_capture"
+
+
+def test_output_error_exit_code() -> None:
+    assert exit_code_for(OutputError("x.", path="x")) == EXIT_UNREADABLE == 2
+
+
+@pytest.mark.parametrize("fmt", ["sfs", "split_base64"])
+def test_convert_into_a_missing_folder(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], fmt: str
+) -> None:
+    out = tmp_path / "nonexistent_dir" / "x.sfs"
+    assert main(["convert", str(SAMPLE), "--format", fmt, "-o", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("sfs-kit: error: Output ")
+    assert "nonexistent_dir' does not exist (create it first)." in err
+    assert err.count("\n") == 1
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_convert_sfs_onto_an_existing_folder(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["convert", str(SAMPLE), "--format", "sfs", "-o", str(tmp_path)]) == 2
+    assert "is an existing folder; name a file" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
