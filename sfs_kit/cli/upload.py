@@ -7,12 +7,12 @@ are printed in full because the user needs them; they are never logged.
 from __future__ import annotations
 
 import argparse
-import re
 from pathlib import Path
 from typing import Any
 
 from sfs_kit.cli._common import EXIT_OK, Progress, print_json
 from sfs_kit.errors import InputError
+from sfs_kit.pipeline.config import parse_duration_s
 from sfs_kit.storage import (
     DEFAULT_MIN_LIFETIME_S,
     LocalStore,
@@ -22,22 +22,9 @@ from sfs_kit.storage import (
     UrlCheck,
     expected_magic_for,
 )
+from sfs_kit.storage.presign import check_expires
 
-__all__ = ["collect_files", "parse_duration_s", "register", "run"]
-
-_DURATION = re.compile(r"^\s*(\d+)\s*([smhd]?)\s*$", re.IGNORECASE)
-_UNIT_S = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
-
-
-def parse_duration_s(text: str) -> int:
-    """Seconds from ``7d``, ``36h``, ``90m``, ``45s`` or ``3600``."""
-    match = _DURATION.match(text)
-    if match is None or int(match.group(1)) == 0:
-        raise argparse.ArgumentTypeError(
-            f"invalid duration {text!r}; use a positive number with an optional unit s, m, h or d "
-            f"(e.g. 7d, 36h, 90m, 3600)"
-        )
-    return int(match.group(1)) * _UNIT_S[match.group(2).lower()]
+__all__ = ["collect_files", "register", "run"]
 
 
 def register(subparsers: Any) -> None:
@@ -53,9 +40,9 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--prefix", default="", help="key prefix, e.g. runs/2024-05-01")
     parser.add_argument("--endpoint-url", help="S3-compatible endpoint URL")
     parser.add_argument("--region", help="AWS region")
-    parser.add_argument("--expires", type=parse_duration_s, default=parse_duration_s("7d"),
-                        metavar="DURATION", help="URL lifetime: 7d (default, the maximum), 36h, "
-                        "90m or seconds")
+    parser.add_argument("--expires", default="7d", metavar="DURATION",
+                        help="URL lifetime: 7d (default, the SigV4 maximum), 36h, 1.5h, 90m or "
+                        "seconds (units s, m, h, d, w); checked before anything is uploaded")
     parser.add_argument("--store", type=Path, metavar="DIR",
                         help="use a local directory store (file:// URLs) instead of S3")
     parser.add_argument("--no-verify", action="store_true",
@@ -91,12 +78,18 @@ def _open_store(args: argparse.Namespace) -> ObjectStore:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Upload, sign, verify, print."""
+    """Check the lifetime, upload, sign, verify, print."""
+    expires_s = parse_duration_s(args.expires, name="--expires")
+    min_lifetime_s = min(expires_s, DEFAULT_MIN_LIFETIME_S)
+    check_expires(expires_s, min_lifetime_s, key="", setting="--expires")
     store = _open_store(args)
     items = [(path, store.key_for(rel)) for path, rel in collect_files(args.paths)]
     if not items:
         raise InputError("No files to upload in " + ", ".join(repr(str(p)) for p in args.paths)
                          + ".")
+    # Signing is local (no request): a URL that would live too short (temporary credentials)
+    # is refused here, before any byte is sent.
+    store.url_for(items[0][1], expires_s=expires_s, min_lifetime_s=min_lifetime_s)
     total = sum(path.stat().st_size for path, _ in items)
     seen = 0
     with Progress("upload", total, unit="B") as bar:
@@ -107,8 +100,7 @@ def run(args: argparse.Namespace) -> int:
             seen = event.bytes_done
 
         stored = store.upload_many(items, on_progress=on_progress)
-    min_lifetime_s = min(args.expires, DEFAULT_MIN_LIFETIME_S)
-    urls = [store.url_for(obj.key, expires_s=args.expires, min_lifetime_s=min_lifetime_s)
+    urls = [store.url_for(obj.key, expires_s=expires_s, min_lifetime_s=min_lifetime_s)
             for obj in stored]
     if not args.no_verify:
         store.verify_urls([UrlCheck(u.url, obj.size, expected_magic_for(obj.key))

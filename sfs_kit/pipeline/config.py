@@ -9,6 +9,7 @@ bucket and a store directory is an error.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import tomllib
@@ -16,7 +17,16 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
+from pydantic_core import PydanticCustomError
 
 from sfs_kit.errors import InputError
 
@@ -36,25 +46,27 @@ DEFAULT_EXPIRES_S = 7 * 24 * 3600
 DEFAULT_MIN_LIFETIME_S = 24 * 3600
 MAX_EXPIRES_S = 7 * 24 * 3600  # SigV4 presigned URLs live at most 7 days (spec section 6)
 _STORE_FIELDS = ("bucket", "store_dir")
-_DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$")
+_DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)\s*([smhdw]?)\s*$", re.IGNORECASE)
 _UNIT_S = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+_DURATION_HELP = "a duration like '7d', '12h', '90m', '1.5h' or '3600' (units s, m, h, d, w)"
 
 
 def parse_duration_s(value: str | int | float, *, name: str = "duration") -> int:
-    """``"7d"``, ``"12h"``, ``"90m"``, ``"3600"`` or a number of seconds -> whole seconds."""
+    """``"7d"``, ``"12h"``, ``"1.5h"``, ``"90m"``, ``"3600"`` or a number of seconds -> whole
+    seconds (rounded). The one duration parser of ``run``, ``upload`` and the config layers;
+    ``name`` is the setting as the user spelled it (``--expires``), used in the error."""
     if isinstance(value, bool):
         raise InputError(f"Setting {name!r} must be a duration like '7d' or '3600', got {value!r}.",
                          field=name)
     if isinstance(value, int | float):
-        return int(value)
+        if not math.isfinite(value) or value < 0:
+            raise InputError(f"Setting {name!r} must be a non-negative number of seconds, "
+                             f"got {value!r}.", field=name)
+        return round(value)
     match = _DURATION_RE.match(value)
     if match is None:
-        raise InputError(
-            f"Setting {name!r} must be a duration like '7d', '12h', '90m' or '3600', "
-            f"got {value!r}.",
-            field=name,
-        )
-    return int(float(match.group(1)) * _UNIT_S[match.group(2)])
+        raise InputError(f"Setting {name!r} must be {_DURATION_HELP}, got {value!r}.", field=name)
+    return round(float(match.group(1)) * _UNIT_S[match.group(2).lower()])
 
 
 class RunConfig(BaseModel):
@@ -75,7 +87,7 @@ class RunConfig(BaseModel):
     endpoint_url: str | None = None
     region: str | None = None
     store_dir: Path | None = None
-    expires_s: int = Field(default=DEFAULT_EXPIRES_S, gt=0, le=MAX_EXPIRES_S)
+    expires_s: int = Field(default=DEFAULT_EXPIRES_S, gt=0)
     min_lifetime_s: int = Field(default=DEFAULT_MIN_LIFETIME_S, ge=0)
     verify: bool = True
     upload_workers: int = Field(default=8, ge=1)
@@ -96,9 +108,23 @@ class RunConfig(BaseModel):
 
     @field_validator("expires_s", "min_lifetime_s", mode="before")
     @classmethod
-    def _duration(cls, value: object) -> object:
+    def _duration(cls, value: object, info: ValidationInfo) -> object:
         if isinstance(value, str):
-            return parse_duration_s(value)
+            try:
+                return parse_duration_s(value, name=str(info.field_name))
+            except InputError as err:
+                raise PydanticCustomError("duration", f"it must be {_DURATION_HELP}") from err
+        return value
+
+    @field_validator("expires_s")
+    @classmethod
+    def _sigv4_max(cls, value: int) -> int:
+        if value > MAX_EXPIRES_S:
+            raise PydanticCustomError(
+                "max_expires",
+                f"{value} s exceeds the SigV4 maximum of {MAX_EXPIRES_S} s (7 days) for a "
+                f"presigned URL",
+            )
         return value
 
     @field_validator("tags", mode="before")
@@ -241,6 +267,7 @@ def load_config(
     if unknown:
         raise InputError(f"Unknown run settings {unknown!r}.", field=unknown[0])
     merged: dict[str, Any] = {}
+    origins: dict[str, str] = {}
     for origin, layer in (("config file", file_layer), ("environment", env_layer),
                           ("command line", cli_layer)):
         _check_store_layer(layer, origin)
@@ -248,12 +275,37 @@ def load_config(
             for name in _STORE_FIELDS:
                 merged.pop(name, None)
         merged.update(layer)
+        origins.update(dict.fromkeys(layer, origin))
     try:
         return RunConfig.model_validate(merged)
     except ValidationError as err:
         first = err.errors()[0]
         loc = ".".join(str(part) for part in first["loc"])
         shown = "a secret" if loc == "api_key" else repr(first.get("input"))
+        label = _setting_label(loc, origins.get(loc.split(".")[0]), path)
         raise InputError(
-            f"Run setting {loc!r} is invalid: {first['msg']} (got {shown}).", field=loc,
+            f"Run setting {label} is invalid: {first['msg']} (got {shown}).", field=loc,
         ) from err
+
+
+# field name -> command-line option, where it is not --<field with dashes>
+_CLI_NAMES: dict[str, str] = {
+    "out_dir": "--out",
+    "store_dir": "--store",
+    "expires_s": "--expires",
+    "min_lifetime_s": "--min-lifetime",
+    "tags": "--tag",
+}
+
+
+def _setting_label(loc: str, origin: str | None, path: Path) -> str:
+    """The setting as the user spelled it: ``'--expires'``, ``SFS_KIT_EXPIRES`` or the file key."""
+    field = loc.split(".", maxsplit=1)[0]
+    if origin == "command line":
+        return repr(_CLI_NAMES.get(field, "--" + field.replace("_", "-")))
+    if origin == "environment":
+        return _env_name(field)
+    if origin == "config file":
+        key = next((k for k, v in _FILE_ALIASES.items() if v == field), field)
+        return f"{key!r} in {str(path)!r}"
+    return repr(loc)

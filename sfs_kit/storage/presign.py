@@ -31,24 +31,29 @@ def redact_url(url: str) -> str:
     return _SECRET_PARAMS.sub(r"\1REDACTED", url)
 
 
-def check_expires(expires_s: int, min_lifetime_s: int, *, key: str) -> None:
-    """Refuse a requested lifetime that is not a whole number of seconds in 1..7 days."""
+def check_expires(
+    expires_s: int, min_lifetime_s: int, *, key: str, setting: str | None = None
+) -> None:
+    """Refuse a requested lifetime that is not a whole number of seconds in 1..7 days.
+
+    ``setting`` (e.g. ``"--expires"``) names the user's setting in the message instead of the key,
+    for checks made before anything is uploaded.
+    """
+    subject = f"Setting {setting!r}" if setting is not None else f"URL lifetime for {key!r}"
     if isinstance(expires_s, bool) or not isinstance(expires_s, int) or expires_s < 1:
         raise PresignError(
-            f"URL lifetime for {key!r} must be a positive whole number of seconds, "
-            f"not {expires_s!r}.",
-            key=key, operation="presign",
+            f"{subject} must be a positive whole number of seconds, not {expires_s!r}.",
+            key=key or None, operation="presign",
         )
     if expires_s > MAX_EXPIRES_S:
         raise PresignError(
-            f"URL lifetime for {key!r} of {expires_s} s exceeds the SigV4 maximum of "
-            f"{MAX_EXPIRES_S} s (7 days).",
-            key=key, operation="presign",
+            f"{subject} of {expires_s} s exceeds the SigV4 maximum of {MAX_EXPIRES_S} s (7 days).",
+            key=key or None, operation="presign",
         )
     if min_lifetime_s < 0:
         raise PresignError(
             f"Minimum URL lifetime must not be negative, got {min_lifetime_s!r}.",
-            key=key, operation="presign",
+            key=key or None, operation="presign",
         )
 
 

@@ -152,7 +152,7 @@ def test_api_key_env_not_string_raises(tmp_path: Path) -> None:
 
 
 def test_invalid_value_raises(tmp_path: Path) -> None:
-    with pytest.raises(InputError, match=r"Run setting 'format' is invalid: .*got 'zip'"):
+    with pytest.raises(InputError, match=r"Run setting '--format' is invalid: .*got 'zip'"):
         load_config({"format": "zip"}, env={}, cwd=tmp_path)
 
 

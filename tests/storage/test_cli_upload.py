@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 import re
 import urllib.request
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from _servers.seaweed import SeaweedServer
 
 from sfs_kit.cli import main
-from sfs_kit.cli.upload import parse_duration_s
+from sfs_kit.pipeline.config import parse_duration_s
+
+if TYPE_CHECKING:
+    from types_boto3_s3 import S3Client
 
 
 @pytest.fixture
@@ -120,22 +123,46 @@ def test_verification_failure_exits_with_storage_code(
 @pytest.mark.parametrize(
     ("text", "seconds"),
     [("7d", 604_800), ("36h", 129_600), ("90m", 5400), ("3600", 3600), ("45s", 45),
-     ("2D", 172_800)],
+     ("2D", 172_800), ("1w", 604_800), ("1.5h", 5400)],
 )
-def test_parse_duration(text: str, seconds: int) -> None:
-    assert parse_duration_s(text) == seconds
+def test_upload_and_run_share_one_duration_parser(text: str, seconds: int) -> None:
+    assert parse_duration_s(text, name="--expires") == seconds
 
 
-@pytest.mark.parametrize("text", ["", "7w", "-1h", "1.5h", "0", "h"])
-def test_parse_duration_refuses(text: str) -> None:
-    with pytest.raises(argparse.ArgumentTypeError, match=r"invalid duration .*; use a positive "
-                       r"number with an optional unit s, m, h or d"):
-        parse_duration_s(text)
-
-
-def test_expires_above_seven_days_is_refused(
-    tmp_path: Path, scene_dir: Path, capsys: pytest.CaptureFixture[str]
+@pytest.mark.parametrize("text", ["", "-1h", "h", "7 days", "abc"])
+def test_bad_expires_is_refused_before_uploading(
+    tmp_path: Path, scene_dir: Path, capsys: pytest.CaptureFixture[str], text: str
 ) -> None:
-    argv = ["upload", str(scene_dir), "--store", str(tmp_path / "s"), "--expires", "8d"]
+    store = tmp_path / "s"
+    assert main(["upload", str(scene_dir), "--store", str(store), f"--expires={text}"]) == 2
+    err = capsys.readouterr().err
+    assert re.search(r"Setting '--expires' must be a duration like '7d', '12h', '90m', '1.5h' or "
+                     r"'3600' \(units s, m, h, d, w\), got ", err), err
+    assert not store.exists() or not any(store.rglob("*.sfs"))
+
+
+@pytest.mark.parametrize(("text", "pattern"), [
+    ("8d", r"Setting '--expires' of 691200 s exceeds the SigV4 maximum of 604800 s \(7 days\)"),
+    ("0", r"Setting '--expires' must be a positive whole number of seconds, not 0"),
+])
+def test_expires_out_of_range_is_refused_before_uploading(
+    tmp_path: Path, scene_dir: Path, capsys: pytest.CaptureFixture[str], text: str, pattern: str
+) -> None:
+    store = tmp_path / "s"
+    assert main(["upload", str(scene_dir), "--store", str(store), "--expires", text]) == 6
+    assert re.search(pattern, capsys.readouterr().err)
+    assert not store.exists() or not any(p.is_file() for p in store.rglob("*"))
+
+
+@pytest.mark.usefixtures("aws_env")
+def test_expires_8d_uploads_nothing_to_s3(
+    scene_dir: Path, s3_server: SeaweedServer, s3_bucket: str, s3_client: S3Client,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    argv = ["upload", str(scene_dir), "--bucket", s3_bucket, "--prefix", "eightdays",
+            "--endpoint-url", s3_server.endpoint_url, "--region", s3_server.region,
+            "--expires", "8d"]
     assert main(argv) == 6
     assert "exceeds the SigV4 maximum of 604800 s (7 days)" in capsys.readouterr().err
+    listed = s3_client.list_objects_v2(Bucket=s3_bucket, Prefix="eightdays/")
+    assert listed.get("KeyCount", 0) == 0
