@@ -69,6 +69,7 @@ def try_parse_table_arrow(data: bytes, offset: int, dtype: np.dtype[np.void], *,
     try:
         table = pa_csv.read_csv(
             pa.BufferReader(pa.py_buffer(data).slice(start, end - start)),
+            memory_pool=pa.system_memory_pool(),  # freed on return (mimalloc keeps ~30 MB)
             read_options=pa_csv.ReadOptions(column_names=columns, use_threads=True,
                                             block_size=_BLOCK),
             parse_options=pa_csv.ParseOptions(delimiter=" ", quote_char=False,
@@ -102,11 +103,16 @@ def _fill(target: npt.NDArray[Any], column: Any, field: np.dtype[np.generic]) ->
     """Copy one arrow column into ``target``; False if it has nulls or out-of-range integers."""
     if column.null_count:
         return False
+    native = np.dtype(np.float64 if field.kind == "f" else np.uint64 if field.itemsize == 8
+                      and field.kind == "u" else np.int64)
     position = 0
     for chunk in column.chunks:
-        values = chunk.to_numpy(zero_copy_only=True)
-        if len(values) == 0:
+        if len(chunk) == 0:
             continue
+        # A view of the values buffer; ``to_numpy`` would make pyarrow import pandas (if it is
+        # installed: 0.5 s and 45 MB on first use).
+        values = np.frombuffer(chunk.buffers()[1], dtype=native, count=len(chunk),
+                               offset=chunk.offset * native.itemsize)
         if field.kind in "iu":
             info = np.iinfo(field)  # type: ignore[type-var]
             if int(values.min()) < info.min or int(values.max()) > info.max:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import io
+import subprocess
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
@@ -272,3 +274,17 @@ def test_without_pyarrow_the_exact_parser_gives_the_same(monkeypatch: pytest.Mon
     without = read_pcd(io.BytesIO(buffer.getvalue()))
     assert answered == [False]
     assert_clouds_equal(without, with_arrow)
+
+
+def test_the_fast_path_does_not_import_pandas(tmp_path: Path) -> None:
+    """pyarrow's to_numpy imports pandas when installed (0.5 s, 45 MB); the buffers do not."""
+    path = tmp_path / "cloud.pcd"
+    write_pcd(path, make_cloud(3000, seed=8), data="ascii")
+    probe = ("import sys\nfrom sfs_kit.readers import _text, read_pcd\nanswered = []\n"
+             "real = _text.try_parse_table_arrow\n"
+             "def spy(*a, **k):\n    r = real(*a, **k)\n    answered.append(r is not None)\n"
+             "    return r\n_text.try_parse_table_arrow = spy\nread_pcd(sys.argv[1])\n"
+             "print(answered, 'pandas' in sys.modules)\n")
+    done = subprocess.run([sys.executable, "-c", probe, str(path)], check=True,
+                          capture_output=True, text=True)
+    assert done.stdout.split() == ["[True]", "False"]
