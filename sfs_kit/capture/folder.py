@@ -36,7 +36,6 @@ from sfs_kit.capture.manifest import (
     CaptureManifest,
     ExtrinsicsEntry,
     LidarEntry,
-    PointTimeEntry,
     TimestampsEntry,
     load_manifest,
 )
@@ -173,9 +172,11 @@ def _extrinsics(ctx: _Ctx, entry: ExtrinsicsEntry | None, field: str, *, require
 
 
 def _load_points(
-    path: str, entry: LidarEntry, timestamp_us: int, point_time: PointTimeEntry
+    path: str, entry: LidarEntry, timestamp_us: int, ctx: _Ctx, field: str
 ) -> FramePoints:
-    cloud = read_point_cloud(path, columns=entry.columns, time_unit=point_time.unit)
+    point_time = entry.point_time
+    unit = "s" if point_time is None else point_time.unit
+    cloud = read_point_cloud(path, columns=entry.columns, time_unit=unit)
     intensity = None
     if cloud.intensity is not None:
         intensity = intensity_to_uint8(
@@ -186,6 +187,12 @@ def _load_points(
         )
     time_us = None
     if cloud.time_s is not None:
+        if point_time is None:
+            raise ctx.fail(
+                f"{field}.point_time",
+                f"is missing, but {path!r} has per-point times; declare their unit and "
+                "reference, e.g. {unit: s, reference: frame}.",
+            )
         time_us = point_time_to_us(
             cloud.time_s,
             unit="s",
@@ -217,7 +224,7 @@ def _lidar(ctx: _Ctx, entry: LidarEntry, i: int) -> LidarSource:
             LidarFrameSource(
                 timestamp_us=t,
                 source=str(f),
-                load=partial(_load_points, str(f), entry, t, entry.point_time),
+                load=partial(_load_points, str(f), entry, t, ctx, field),
             )
             for f, t in zip(files, stamps, strict=True)
         ),

@@ -57,24 +57,27 @@ class TimestampsEntry(_Entry):
 
 
 class PointTimeEntry(_Entry):
-    """Per-point time in the cloud files: the unit of the values and what they are relative to."""
+    """Per-point time in the cloud files: the unit of the values and what they are relative to.
 
-    unit: TimeUnit = "s"
-    reference: Literal["frame", "absolute"] = "frame"
+    Both are required: a per-point time channel is never interpreted by guesswork.
+    """
+
+    unit: TimeUnit
+    reference: Literal["frame", "absolute"]
 
 
 class ExtrinsicsEntry(_Entry):
     """A sensor's mounting: a calibration file, an inline 4x4 matrix, or translation + quaternion.
 
-    ``direction`` says what the file or matrix maps: ``sensor_to_ego`` (``ego_from_sensor``) or
-    ``ego_to_sensor``; it is never guessed.
+    ``direction`` (required) says what the file or matrix maps: ``sensor_to_ego``
+    (``ego_from_sensor``) or ``ego_to_sensor``; it is never guessed.
     """
 
     file: str | None = None
     matrix: list[list[float]] | None = None
     translation_m: list[float] | None = None
     quat_xyzw: list[float] | None = None
-    direction: Literal["sensor_to_ego", "ego_to_sensor"] = "sensor_to_ego"
+    direction: Literal["sensor_to_ego", "ego_to_sensor"]
 
 
 class IntrinsicsEntry(_Entry):
@@ -85,7 +88,11 @@ class IntrinsicsEntry(_Entry):
 
 
 class LidarEntry(_Entry):
-    """One lidar: its cloud files, timestamps, point frame and mounting."""
+    """One lidar: its cloud files, timestamps, point frame and mounting.
+
+    ``point_time`` is required as soon as a cloud file holds per-point times (checked when the
+    frame is loaded: the manifest alone cannot know).
+    """
 
     id: str
     files: str | list[str]
@@ -94,7 +101,7 @@ class LidarEntry(_Entry):
     extrinsics: ExtrinsicsEntry | None = None
     columns: list[str] | None = None
     intensity_max: float | None = None
-    point_time: PointTimeEntry = PointTimeEntry()
+    point_time: PointTimeEntry | None = None
 
 
 class CameraEntry(_Entry):
@@ -108,11 +115,15 @@ class CameraEntry(_Entry):
 
 
 class PosesEntry(_Entry):
-    """The ego trajectory (``world_from_ego``): a CSV or JSON pose file."""
+    """The ego trajectory (``world_from_ego``): a CSV or JSON pose file.
+
+    ``time_unit`` is required; a ``_s``/``_ms``/``_us``/``_ns`` suffix on the file's timestamp
+    column must agree with it.
+    """
 
     file: str
     quat_order: Literal["xyzw", "wxyz"] = "xyzw"
-    time_unit: TimeUnit = "us"
+    time_unit: TimeUnit
     tolerance_us: Annotated[StrictInt, Field(ge=0)] = 0
 
 

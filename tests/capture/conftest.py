@@ -94,7 +94,7 @@ def build_folder(
             "    files: cam/*.jpg\n"
             "    timestamps: {from_filename: true, unit: us}\n"
             "    intrinsics: {file: cam_intr.json}\n"
-            "    extrinsics: {file: cam_extr.json}\n"
+            "    extrinsics: {file: cam_extr.json, direction: sensor_to_ego}\n"
         )
     manifest = (
         "version: 1\n"
@@ -103,8 +103,12 @@ def build_folder(
         "  - id: lidar\n"
         "    files: lidar/*.pcd\n"
         "    timestamps: {file: lidar/ts.txt, unit: us}\n"
-        "    extrinsics: {translation_m: [0, 0, 2], quat_xyzw: [0, 0, 0, 1]}\n"
-        "    intensity_max: 255\n" + cam_yaml + manifest_extra
+        "    extrinsics: {translation_m: [0, 0, 2], quat_xyzw: [0, 0, 0, 1], "
+        "direction: sensor_to_ego}\n"
+        "    intensity_max: 255\n"
+        + ("    point_time: {unit: s, reference: frame}\n" if point_time else "")
+        + cam_yaml
+        + manifest_extra
     )
     (root / "capture.yaml").write_text(manifest)
     return root

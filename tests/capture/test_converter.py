@@ -259,10 +259,8 @@ def test_point_times_before_the_scene_start_are_an_error(
     make_folder: Callable[..., Path], tmp_path: Path
 ) -> None:
     folder = make_folder(camera=False)
-    text = (
-        folder / "capture.yaml"
-    ).read_text() + "    point_time: {unit: s, reference: absolute}\n"
-    (folder / "capture.yaml").write_text(text)
+    text = (folder / "capture.yaml").read_text()
+    (folder / "capture.yaml").write_text(text.replace("reference: frame", "reference: absolute"))
     with pytest.raises(
         InputError,
         match=r"per-point times span \[-1700000000000000, .* must lie in \[0, 4294967295\]",
@@ -274,8 +272,8 @@ def test_per_point_time_before_frame_time_is_reported(
     make_folder: Callable[..., Path], tmp_path: Path
 ) -> None:
     folder = make_folder(camera=False)
-    text = (folder / "capture.yaml").read_text() + "    point_time: {unit: ms, reference: frame}\n"
-    (folder / "capture.yaml").write_text(text.replace("ts.txt, unit: us", "ts.txt, unit: us"))
+    text = (folder / "capture.yaml").read_text()
+    (folder / "capture.yaml").write_text(text.replace("{unit: s, ref", "{unit: ms, ref"))
     # times 0..0.09 read as ms: inside the frame, valid; now shift the frames 1 ms later
     stamps = [START_US + 1000 + k * 100_000 for k in range(3)]
     (folder / "lidar" / "ts.txt").write_text("".join(f"{t}\n" for t in stamps))

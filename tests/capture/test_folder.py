@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -131,7 +132,7 @@ def test_camera_without_calibration(folder: Path) -> None:
 
 
 def test_camera_without_extrinsics(folder: Path) -> None:
-    _edit(folder, "    extrinsics: {file: cam_extr.json}\n", "")
+    _edit(folder, "    extrinsics: {file: cam_extr.json, direction: sensor_to_ego}\n", "")
     with pytest.raises(
         InputError, match=r"cameras\[0\]\.extrinsics: is missing; a camera needs its mounting"
     ):
@@ -139,7 +140,9 @@ def test_camera_without_extrinsics(folder: Path) -> None:
 
 
 def test_extrinsics_inline_forms(folder: Path) -> None:
-    old = "extrinsics: {translation_m: [0, 0, 2], quat_xyzw: [0, 0, 0, 1]}"
+    old = (
+        "extrinsics: {translation_m: [0, 0, 2], quat_xyzw: [0, 0, 0, 1], direction: sensor_to_ego}"
+    )
     _edit(
         folder,
         old,
@@ -149,14 +152,14 @@ def test_extrinsics_inline_forms(folder: Path) -> None:
     _edit(
         folder,
         "extrinsics: {matrix: [[1,0,0,0],[0,1,0,0],[0,0,1,2],[0,0,0,1]], direction: ego_to_sensor}",
-        "extrinsics: {matrix: [[2,0,0,0],[0,1,0,0],[0,0,1,2],[0,0,0,1]]}",
+        "extrinsics: {matrix: [[2,0,0,0],[0,1,0,0],[0,0,1,2],[0,0,0,1]], direction: sensor_to_ego}",
     )
     with pytest.raises(InputError, match=r"lidars\[0\]\.extrinsics: is not a rigid transform"):
         open_capture(folder)
     _edit(
         folder,
-        "extrinsics: {matrix: [[2,0,0,0],[0,1,0,0],[0,0,1,2],[0,0,0,1]]}",
-        "extrinsics: {matrix: [[1,0,0]]}",
+        "extrinsics: {matrix: [[2,0,0,0],[0,1,0,0],[0,0,1,2],[0,0,0,1]], direction: sensor_to_ego}",
+        "extrinsics: {matrix: [[1,0,0]], direction: sensor_to_ego}",
     )
     with pytest.raises(
         InputError, match=r"lidars\[0\]\.extrinsics\.matrix: must be 4x4 finite numbers"
@@ -164,8 +167,8 @@ def test_extrinsics_inline_forms(folder: Path) -> None:
         open_capture(folder)
     _edit(
         folder,
-        "extrinsics: {matrix: [[1,0,0]]}",
-        "extrinsics: {translation_m: [0, 0, 2], quat_xyzw: [0, 0, 0, 3]}",
+        "extrinsics: {matrix: [[1,0,0]], direction: sensor_to_ego}",
+        "extrinsics: {translation_m: [0, 0, 2], quat_xyzw: [0, 0, 0, 3], direction: sensor_to_ego}",
     )
     with pytest.raises(
         InputError, match=r"lidars\[0\]\.extrinsics\.quat_xyzw: must be a finite unit quaternion"
@@ -173,8 +176,8 @@ def test_extrinsics_inline_forms(folder: Path) -> None:
         open_capture(folder)
     _edit(
         folder,
-        "extrinsics: {translation_m: [0, 0, 2], quat_xyzw: [0, 0, 0, 3]}",
-        "extrinsics: {translation_m: [0, 0]}",
+        "extrinsics: {translation_m: [0, 0, 2], quat_xyzw: [0, 0, 0, 3], direction: sensor_to_ego}",
+        "extrinsics: {translation_m: [0, 0], direction: sensor_to_ego}",
     )
     with pytest.raises(
         InputError, match=r"needs 'translation_m' \(3 numbers\) and 'quat_xyzw' \(4 numbers\)\."
@@ -182,8 +185,8 @@ def test_extrinsics_inline_forms(folder: Path) -> None:
         open_capture(folder)
     _edit(
         folder,
-        "extrinsics: {translation_m: [0, 0]}",
-        "extrinsics: {file: cam_extr.json, matrix: [[1]]}",
+        "extrinsics: {translation_m: [0, 0], direction: sensor_to_ego}",
+        "extrinsics: {file: cam_extr.json, matrix: [[1]], direction: sensor_to_ego}",
     )
     with pytest.raises(
         InputError,
@@ -232,3 +235,52 @@ def test_manifest_loads_the_same_with_libyaml_and_pure_python(
     fast = load_manifest(path)
     monkeypatch.setattr(manifest, "_YAML_LOADER", yaml.SafeLoader)
     assert load_manifest(path) == fast
+
+
+# --- units and extrinsics direction are declared, never defaulted (issue 3) ------------------
+
+
+@pytest.mark.parametrize(("old", "new", "field"), [
+    (", direction: sensor_to_ego}\n    intensity_max", "}\n    intensity_max",
+     r"lidars\[0\]\.extrinsics\.direction"),
+    ("{file: cam_extr.json, direction: sensor_to_ego}", "{file: cam_extr.json}",
+     r"cameras\[0\]\.extrinsics\.direction"),
+    ("poses: {file: poses.csv, time_unit: us}", "poses: {file: poses.csv}",
+     r"poses\.time_unit"),
+    ("point_time: {unit: s, reference: frame}", "point_time: {reference: frame}",
+     r"lidars\[0\]\.point_time\.unit"),
+    ("point_time: {unit: s, reference: frame}", "point_time: {unit: s}",
+     r"lidars\[0\]\.point_time\.reference"),
+])
+def test_manifest_requires_declared_units_and_direction(
+    folder: Path, old: str, new: str, field: str
+) -> None:
+    _edit(folder, old, new)
+    with pytest.raises(InputError, match=rf"Capture manifest '.*capture.yaml': field '{field}': "
+                                         r"Field required") as caught:
+        open_capture(folder)
+    assert caught.value.field is not None
+
+
+def test_point_time_is_required_only_when_the_clouds_have_point_times(
+    make_folder: Callable[..., Path],
+) -> None:
+    with_times = make_folder()
+    _edit(with_times, "    point_time: {unit: s, reference: frame}\n", "")
+    frame = open_capture(with_times).lidars[0].frames[0]  # the manifest alone is fine
+    with pytest.raises(InputError, match=r"capture.yaml: lidars\[0\]\.point_time: is missing, "
+                                         r"but '.*000.pcd' has per-point times; declare their "
+                                         r"unit and reference"):
+        frame.load()
+
+
+def test_pose_time_unit_contradicting_the_column_suffix(folder: Path) -> None:
+    poses = folder / "poses.csv"
+    poses.write_text(poses.read_text().replace("t,x,y,z", "timestamp_us,x,y,z", 1))
+    ego = open_capture(folder).ego_poses
+    assert ego is not None
+    assert ego.timestamps_us[0] == START_US
+    _edit(folder, "time_unit: us", "time_unit: ns")
+    with pytest.raises(InputError, match=r"Timestamp column 'timestamp_us' says unit 'us' but the "
+                                         r"declared time unit is 'ns'"):
+        open_capture(folder)
