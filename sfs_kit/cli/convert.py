@@ -2,7 +2,9 @@
 
 Prints a summary and the validation report (warnings) at the end, or ``--json``. Exit codes: 0
 written; 1 the converted scene is invalid (the report is printed, nothing is written); 2 the input
-cannot be read (one line naming the file and field).
+cannot be read or the output cannot be written (one line naming the file and field). With
+``--json`` every outcome is one JSON object on stdout; a failure carries
+``{"valid": false, "error": {"code", "type", "message"}, "issues": [...]}``.
 """
 
 from __future__ import annotations
@@ -14,8 +16,8 @@ from typing import IO, Any
 
 from sfs_kit.capture.convert import ConvertResult, convert_capture
 from sfs_kit.capture.layout import open_capture
-from sfs_kit.cli._common import EXIT_INVALID, EXIT_OK, Progress, print_json
-from sfs_kit.errors import SceneValidationError
+from sfs_kit.cli._common import EXIT_INVALID, EXIT_OK, Progress, exit_code_for, print_json
+from sfs_kit.errors import SceneValidationError, SfsKitError
 from sfs_kit.models.validate import Issue
 
 __all__ = ["register", "run"]
@@ -91,7 +93,23 @@ def _print_report(issues: Sequence[Issue], stream: IO[str]) -> None:
         print(f"  {issue.severity:<7} {issue.code:<6} {issue.path}: {issue.message}", file=stream)
 
 
+def _json_error(err: SfsKitError) -> dict[str, object]:
+    """The ``--json`` form of a failure: the exit code, the error class and its message."""
+    return {"code": exit_code_for(err), "type": type(err).__name__, "message": str(err)}
+
+
 def run(args: argparse.Namespace) -> int:
+    """Convert; with ``--json`` every outcome, failures included, is one JSON object on stdout."""
+    try:
+        return _run(args)
+    except SfsKitError as err:
+        if not args.json:
+            raise  # main prints the one-line message
+        print_json({"valid": False, "error": _json_error(err), "issues": []})
+        return exit_code_for(err)
+
+
+def _run(args: argparse.Namespace) -> int:
     """Open the capture, convert with a progress bar, print the report."""
     capture = open_capture(args.capture)
     total = capture.frame_count + (
@@ -115,7 +133,13 @@ def run(args: argparse.Namespace) -> int:
     except SceneValidationError as err:
         issues = [i for i in err.issues if isinstance(i, Issue)]
         if args.json:
-            print_json({"valid": False, "error": str(err), "issues": [i.to_dict() for i in issues]})
+            print_json(
+                {
+                    "valid": False,
+                    "error": _json_error(err),
+                    "issues": [i.to_dict() for i in issues],
+                }
+            )
         else:
             print(f"sfs-kit: error: {err}", file=sys.stderr)
             _print_report(issues, sys.stderr)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -36,3 +37,23 @@ def test_convert_sfs_onto_an_existing_folder(
     assert main(["convert", str(SAMPLE), "--format", "sfs", "-o", str(tmp_path)]) == 2
     assert "is an existing folder; name a file" in capsys.readouterr().err
     assert list(tmp_path.iterdir()) == []
+
+
+def test_convert_json_reports_failures_as_json(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = str(tmp_path / "o.sfs")
+    assert main(["convert", str(tmp_path / "none"), "--format", "sfs", "-o", out, "--json"]) == 2
+    captured = capsys.readouterr()
+    report = json.loads(captured.out)
+    assert report["valid"] is False
+    assert report["issues"] == []
+    assert report["error"]["code"] == 2
+    assert report["error"]["type"] == "InputError"
+    assert "none" in report["error"]["message"]
+    assert captured.err == ""
+    missing = str(tmp_path / "nowhere" / "o.sfs")
+    assert main(["convert", str(SAMPLE), "--format", "sfs", "-o", missing, "--json"]) == 2
+    error = json.loads(capsys.readouterr().out)["error"]
+    assert error["type"] == "OutputError"
+    assert error["message"].endswith("does not exist (create it first).")
