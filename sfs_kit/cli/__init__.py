@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import logging
 import sys
 from collections.abc import Sequence
 
 from sfs_kit._version import __version__
 from sfs_kit.cli._common import EXIT_USAGE, exit_code_for, print_error
+from sfs_kit.cli._logging import cli_logging
 from sfs_kit.errors import SfsKitError
 
 __all__ = ["console_main", "main"]
@@ -37,7 +37,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Prepare lidar/camera captures for labeling on Scale AI.",
     )
     parser.add_argument("--version", action="version", version=f"sfs-kit {__version__}")
-    parser.add_argument("-v", "--verbose", action="count", default=0, help="log more (repeatable)")
+    parser.add_argument("-v", "--verbose", action="count", default=0,
+                        help="log more: -v info, -vv debug (sfs_kit only), -vvv also boto3/urllib3 "
+                             "debug; URL signatures and credentials are always redacted")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in _COMMAND_MODULES:
         importlib.import_module(f"sfs_kit.cli.{name}").register(subparsers)
@@ -54,16 +56,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     if getattr(args, "func", None) is None:
         parser.print_help(sys.stderr)
         return EXIT_USAGE
-    level = logging.WARNING if args.verbose == 0 else logging.INFO if args.verbose == 1 else logging.DEBUG
-    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
-    try:
-        code: int = args.func(args)
-    except SfsKitError as exc:
-        print_error(exc)
-        return exit_code_for(exc)
-    except KeyboardInterrupt:
-        print("sfs-kit: interrupted.", file=sys.stderr)
-        return 130
+    with cli_logging(args.verbose):  # sfs_kit only (-vvv: all); secrets always redacted
+        try:
+            code: int = args.func(args)
+        except SfsKitError as exc:
+            print_error(exc)
+            return exit_code_for(exc)
+        except KeyboardInterrupt:
+            print("sfs-kit: interrupted.", file=sys.stderr)
+            return 130
     return code
 
 
