@@ -22,34 +22,89 @@ from sfs_kit.readers.kitti_bin import columns_to_fields
 __all__ = ["read_npy"]
 
 
-def _load(data: bytes, name: str, key: str | None) -> tuple[npt.NDArray[np.generic], str]:
-    is_zip = data[:4] == b"PK\x03\x04"
+_NPY_MAGIC = b"\x93NUMPY"
+
+
+def _header_text(data: bytes, size_bytes: int) -> str:
+    """The raw header dict text after the magic, for messages (numpy's own can leak AST reprs)."""
+    size = int.from_bytes(data[8:8 + size_bytes], "little")
+    text = data[8 + size_bytes:8 + size_bytes + min(size, 200)].decode("latin1").strip()
+    return text if size <= 200 else text + "..."
+
+
+def _parse_npy(data: bytes, name: str, what: str) -> npt.NDArray[np.generic]:
+    """One ``.npy`` image -> a read-only array viewing ``data``, every size checked first.
+
+    The header is read with ``np.lib.format`` (``read_magic``, ``read_array_header_1_0/2_0``),
+    then the declared ``shape`` x ``itemsize`` is compared with the bytes after the header
+    before anything is allocated, so a lying header costs nothing.
+    """
+    stream = io.BytesIO(data)
     try:
-        loaded = np.load(io.BytesIO(data), allow_pickle=False)
-    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as err:
-        raise InputError(f"Cannot read a NumPy array: {str(err).rstrip('.')}.",
-                         source=name) from err
-    if not is_zip:
+        version = np.lib.format.read_magic(stream)
+    except ValueError as err:
+        raise InputError(f"Cannot read a NumPy array from {what}: it does not start with the .npy "
+                         f"magic (found {data[:8]!r}).", source=name, offset=0) from err
+    if version not in ((1, 0), (2, 0)):
+        raise InputError(f"NumPy .npy format version {version[0]}.{version[1]} in {what} is not "
+                         "supported (1.0 and 2.0 are).", source=name, offset=6)
+    size_bytes = 2 if version == (1, 0) else 4
+    header_end = 8 + size_bytes + int.from_bytes(data[8:8 + size_bytes], "little")
+    if len(data) < 8 + size_bytes or header_end > len(data):
+        raise InputError(f"The .npy header of {what} is truncated: it should end at byte "
+                         f"{header_end} but the data has {len(data)} bytes.", source=name,
+                         offset=len(data))
+    try:
+        if version == (1, 0):
+            shape, fortran, dtype = np.lib.format.read_array_header_1_0(stream)
+        else:
+            shape, fortran, dtype = np.lib.format.read_array_header_2_0(stream)
+    except (ValueError, TypeError, SyntaxError) as err:
+        raise InputError(f"Cannot read a NumPy array from {what}: its header "
+                         f"{_header_text(data, size_bytes)!r} is not a valid array description.",
+                         source=name, offset=8) from err
+    if dtype.hasobject:
+        raise InputError(f"The array in {what} holds Python objects ({dtype}); pickled arrays are "
+                         "refused.", source=name, field="dtype")
+    offset = stream.tell()
+    count = 1
+    for side in shape:
+        count *= int(side)
+    needed = count * dtype.itemsize
+    available = len(data) - offset
+    if needed > available:
+        raise InputError(f"The .npy header of {what} declares shape {tuple(shape)!r} of {dtype} "
+                         f"({needed} bytes) but only {available} bytes follow the header.",
+                         source=name, field="shape", offset=offset)
+    flat = np.frombuffer(data, dtype=dtype, count=count, offset=offset)
+    return flat.reshape(shape, order="F" if fortran else "C")
+
+
+def _load(data: bytes, name: str, key: str | None) -> tuple[npt.NDArray[np.generic], str]:
+    if data[:4] != b"PK\x03\x04":
         if key is not None:
             raise InputError(f"key {key!r} was given but the file is a single .npy array.",
                              source=name, field=key)
-        return np.asarray(loaded), "npy"
-    with loaded as archive:
-        keys = list(archive.keys())
-        if key is None:
-            if len(keys) != 1:
-                raise InputError(
-                    f"The .npz archive holds {len(keys)} arrays {keys!r}; pass key= to pick one.",
-                    source=name, field="key")
-            key = keys[0]
-        if key not in keys:
-            raise InputError(f"The .npz archive has no array {key!r} (it has {keys!r}).",
-                             source=name, field=key)
-        try:
-            return np.asarray(archive[key]), "npz"
-        except (ValueError, OSError, EOFError, zipfile.BadZipFile) as err:
-            raise InputError(f"Cannot read array {key!r}: {str(err).rstrip('.')}.",
-                             source=name, field=key) from err
+        return _parse_npy(data, name, "the file"), "npy"
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            members = {m.filename.removesuffix(".npy"): m for m in archive.infolist()
+                       if m.filename.endswith(".npy")}
+            keys = list(members)
+            if key is None:
+                if len(keys) != 1:
+                    raise InputError(f"The .npz archive holds {len(keys)} arrays {keys!r}; pass "
+                                     "key= to pick one.", source=name, field="key")
+                key = keys[0]
+            if key not in members:
+                raise InputError(f"The .npz archive has no array {key!r} (it has {keys!r}).",
+                                 source=name, field=key)
+            # zipfile checks the member against its declared size and CRC while reading
+            member = archive.read(members[key])
+    except (OSError, EOFError, zipfile.BadZipFile, NotImplementedError) as err:
+        raise InputError(f"Cannot read array {key!r} of the .npz archive: "
+                         f"{str(err).rstrip('.')}.", source=name, field=key) from err
+    return _parse_npy(member, name, f"array {key!r}"), "npz"
 
 
 def read_npy(

@@ -205,12 +205,22 @@ def _npy(array: np.ndarray) -> bytes:
 
 
 @pytest.mark.parametrize(("data", "kwargs", "match"), [
-    (b"\x93NUMPY garbage", {}, "Cannot read a NumPy array"),
+    (b"\x93NUMPY garbage", {}, r"NumPy .npy format version 32.103 in the file is not supported"),
+    (b"\x93NUMPX\x01\x00", {}, r"Cannot read a NumPy array from the file: it does not start "
+                                r"with the .npy magic"),
+    (b"\x93NUMPY\x01\x00garbage", {}, r"The .npy header of the file is truncated: it should "
+                                      r"end at byte 24945 but the data has 15 bytes"),
+    (_npy(np.zeros((2, 3), np.float32)).replace(b"'<f4'", b"foo_x"), {},
+     r"Cannot read a NumPy array from the file: its header \"\{'descr': foo_x, 'fortran_order': "
+     r"False, 'shape': \(2, 3\), \}\" is not a valid array description\.$"),
+    (_npy(np.zeros((2, 3), np.float32)).replace(b"(2, 3)", b"(9, 3)"), {},
+     r"The .npy header of the file declares shape \(9, 3\) of float32 \(108 bytes\) but only "
+     r"24 bytes follow the header\."),
     (_npy(np.zeros((2, 3))), {"key": "a"}, r"key 'a' was given but the file is a single .npy"),
     (_npz(a=np.zeros((2, 3)), b=np.zeros((2, 3))), {},
      r"The .npz archive holds 2 arrays \['a', 'b'\]; pass key= to pick one"),
     (_npz(a=np.zeros((2, 3))), {"key": "b"}, r"The .npz archive has no array 'b'"),
-    (_npz_with_garbage(), {}, r"Cannot read array 'a'"),
+    (_npz_with_garbage(), {}, r"The .npy header of array 'a' is truncated"),
     (_npy(np.zeros((2, 2), dtype=[("x", "f4"), ("y", "f4"), ("z", "f4")])), {},
      r"A structured point array must be 1-D, found shape \(2, 2\)"),
     (_npy(np.zeros(2, dtype=[("x", "f4"), ("y", "f4"), ("z", "f4")])), {"columns": ["x"]},
@@ -259,3 +269,32 @@ def test_colour_conversions_and_errors() -> None:
         colors_from_channels([np.array([2.0])] * 3, source="s", name="r")
     with pytest.raises(InputError, match=r"Packed colour field 'rgb' must be 4 bytes wide"):
         colors_from_packed(np.zeros(2, np.float64), source="s", name="rgb")
+
+
+@pytest.mark.parametrize("wrap", ["npy", "npz"])
+def test_huge_declared_npy_shape_is_refused_before_allocating(wrap: str) -> None:
+    header = np.lib.format.header_data_from_array_1_0(np.zeros((1, 3), np.float32))
+    header["shape"] = (10**12, 3)
+    buffer = io.BytesIO()
+    np.lib.format.write_array_header_1_0(buffer, header)
+    data = buffer.getvalue() + bytes(12)
+    what = "the file"
+    if wrap == "npz":
+        zipped = io.BytesIO()
+        with zipfile.ZipFile(zipped, "w") as archive:
+            archive.writestr("pts.npy", data)
+        data, what = zipped.getvalue(), "array 'pts'"
+    with pytest.raises(InputError, match=rf"The .npy header of {what} declares shape "
+                                         r"\(1000000000000, 3\) of float32 \(12000000000000 "
+                                         r"bytes\) but only 12 bytes follow the header\.") as err:
+        read_npy(io.BytesIO(data))
+    assert err.value.field == "shape"
+
+
+def test_npy_arrays_view_the_file_bytes_in_both_orders() -> None:
+    array = np.arange(12, dtype=np.float32).reshape(4, 3)
+    cloud = read_npy(io.BytesIO(_npy(np.asfortranarray(array))))
+    assert cloud.positions.tolist() == array.tolist()
+    with pytest.raises(InputError, match=r"holds Python objects \(object\); pickled arrays are "
+                                         r"refused\."):
+        read_npy(io.BytesIO(_npy(np.array([[1, 2, 3]], dtype=object))))
