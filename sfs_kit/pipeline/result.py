@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
+
+from sfs_kit.storage import redact_url
 
 __all__ = ["PipelineProgress", "RunObject", "RunResult", "StepTiming"]
 
@@ -35,6 +38,11 @@ class RunObject(BaseModel):
     sha256: str
     uploaded: bool  # True when this run (not an earlier one) sent the bytes
     expires_at: datetime | None
+
+    def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
+        """The repr shows ``url`` with its signature redacted; the field keeps the real URL."""
+        for name, value in super().__repr_args__():
+            yield name, redact_url(value) if name == "url" else value
 
 
 class StepTiming(BaseModel):
@@ -72,3 +80,8 @@ class RunResult(BaseModel):
     bytes_uploaded: int
     steps: list[StepTiming]
     warnings: list[str]
+
+    def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
+        """The repr shows ``attachments`` with signatures redacted; ``objects`` redact their own."""
+        for name, value in super().__repr_args__():
+            yield name, [redact_url(u) for u in value] if name == "attachments" else value

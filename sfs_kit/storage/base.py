@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import hashlib
 import mimetypes
+import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import BinaryIO, Protocol, runtime_checkable
@@ -25,6 +26,7 @@ __all__ = [
     "UrlCheck",
     "content_type_for",
     "expected_magic_for",
+    "redact_url",
     "sha256_file",
 ]
 
@@ -68,14 +70,20 @@ class SignedUrl:
     """A URL for ``key`` that authorizes itself until ``expires_at`` (UTC).
 
     ``effective_expires_s`` is below ``requested_expires_s`` when temporary credentials expire
-    first. Unsigned URLs (``file://``, ``s3://``) carry ``datetime.max`` (UTC).
+    first. Unsigned URLs (``file://``, ``s3://``) carry ``datetime.max`` (UTC). The repr shows the
+    URL with its signature and credential redacted; ``url`` itself is the working URL.
     """
 
     key: str
-    url: str
+    url: str = field(repr=False)
     expires_at: datetime
     requested_expires_s: int
     effective_expires_s: int
+
+    def __repr__(self) -> str:
+        return (f"SignedUrl(key={self.key!r}, url={redact_url(self.url)!r}, "
+                f"expires_at={self.expires_at!r}, requested_expires_s={self.requested_expires_s}, "
+                f"effective_expires_s={self.effective_expires_s})")
 
 
 @dataclass(frozen=True)
@@ -102,6 +110,18 @@ class ProgressEvent:
 
 
 ProgressCallback = Callable[[ProgressEvent], None]
+
+
+_SECRET_PARAMS = re.compile(
+    r"(?i)((?:^|[?&;\s])(?:X-Amz-Signature|X-Amz-Credential|X-Amz-Security-Token|Signature|"
+    r"AWSAccessKeyId|x-amz-security-token)=)[^&#\s]*"
+)
+
+
+def redact_url(url: str) -> str:
+    """``url`` with the values of X-Amz-Signature, X-Amz-Credential and X-Amz-Security-Token
+    (and SigV2's Signature and AWSAccessKeyId) replaced by ``REDACTED``; safe to log."""
+    return _SECRET_PARAMS.sub(r"\1REDACTED", url)
 
 
 def content_type_for(key: str) -> str:

@@ -8,27 +8,16 @@ it is shorter than asked, and refuse it below ``min_lifetime_s``.
 from __future__ import annotations
 
 import logging
-import re
 from datetime import UTC, datetime, timedelta
 
 from sfs_kit.errors import PresignError
-from sfs_kit.storage.base import MAX_EXPIRES_S
+from sfs_kit.storage.base import MAX_EXPIRES_S, redact_url
 
 __all__ = ["NO_EXPIRY", "check_expires", "effective_lifetime", "redact_url"]
 
 logger = logging.getLogger(__name__)
 
 NO_EXPIRY = datetime.max.replace(tzinfo=UTC)
-_SECRET_PARAMS = re.compile(
-    r"(?i)((?:^|[?&;\s])(?:X-Amz-Signature|X-Amz-Credential|X-Amz-Security-Token|Signature|"
-    r"AWSAccessKeyId|x-amz-security-token)=)[^&#\s]*"
-)
-
-
-def redact_url(url: str) -> str:
-    """``url`` with the values of X-Amz-Signature, X-Amz-Credential and X-Amz-Security-Token
-    (and SigV2's Signature and AWSAccessKeyId) replaced by ``REDACTED``; safe to log."""
-    return _SECRET_PARAMS.sub(r"\1REDACTED", url)
 
 
 def check_expires(
