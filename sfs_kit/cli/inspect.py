@@ -14,7 +14,7 @@ from typing import Any
 
 from sfs_kit.cli._common import EXIT_OK, EXIT_UNREADABLE, print_json
 
-__all__ = ["register", "run", "summarize_index"]
+__all__ = ["describe_lines", "register", "run", "summarize_index"]
 
 
 def register(subparsers: Any) -> None:
@@ -34,7 +34,36 @@ def register(subparsers: Any) -> None:
         default=None,
         help="unit of a pose file's timestamps (default: from a _s/_ms/_us/_ns column suffix)",
     )
+    parser.add_argument(
+        "--columns",
+        type=_column_list,
+        default=None,
+        metavar="x,y,z,intensity",
+        help="column names of an (N, k) .npy or raw float .bin ('_' skips a column)",
+    )
+    parser.add_argument(
+        "--layout",
+        choices=("quaternion", "matrix"),
+        default=None,
+        help="pose rows: position + quaternion, or 4x4 matrices (default: try both)",
+    )
+    parser.add_argument(
+        "--camera", default=None, help="the camera to describe (e.g. M1 of a stereo file)"
+    )
+    parser.add_argument(
+        "--quat-order",
+        choices=("xyzw", "wxyz"),
+        default=None,
+        help="order of unnamed quaternion 4-vectors in pose/extrinsics files",
+    )
     parser.set_defaults(func=run)
+
+
+def _column_list(text: str) -> list[str]:
+    names = [n.strip() for n in text.split(",")]
+    if not all(names):
+        raise argparse.ArgumentTypeError(f"expected comma-separated names, got {text!r}")
+    return names
 
 
 def run(args: argparse.Namespace) -> int:
@@ -48,7 +77,14 @@ def run(args: argparse.Namespace) -> int:
         else:
             from sfs_kit.readers import describe_input
 
-            summary = describe_input(path, time_unit=args.time_unit)
+            summary = describe_input(
+                path,
+                time_unit=args.time_unit,
+                columns=args.columns,
+                layout=args.layout,
+                camera=args.camera,
+                quat_order=args.quat_order,
+            )
     except OSError as err:
         print(f"sfs-kit: error: cannot read {str(path)!r}: {err.strerror or err}.", file=sys.stderr)
         return EXIT_UNREADABLE
@@ -57,9 +93,74 @@ def run(args: argparse.Namespace) -> int:
     elif path.suffix.lower() == ".sfs":
         _print_scene(summary)
     else:
-        for key, value in summary.items():
-            print(f"{key}: {value}")
+        for line in describe_lines(summary):
+            print(line)
     return EXIT_OK
+
+
+def _num(value: object) -> str:
+    return f"{value:.6g}" if isinstance(value, float) else str(value)
+
+
+def _vector(values: object) -> str:
+    return "[" + ", ".join(_num(v) for v in values) + "]" if isinstance(values, list) else "-"
+
+
+def describe_lines(summary: Mapping[str, Any]) -> list[str]:
+    """Human-readable lines for a ``describe_input`` summary: no Python reprs."""
+    kind = summary.get("kind")
+    head = f"{summary.get('path')}: "
+    if kind == "point_cloud":
+        stored = summary.get("stored")
+        data = f", DATA {stored['data']}" if isinstance(stored, Mapping) else ""
+        lines = [head + f"point cloud ({summary['format']}{data}), {summary['points']:,} points"]
+        fields = stored.get("fields", {}) if isinstance(stored, Mapping) else {}
+        if fields:
+            lines.append("  stored fields: " + ", ".join(
+                f"{n} {f['dtype']}" + (f" x{f['count']}" if f["count"] != 1 else "")
+                for n, f in fields.items()))
+        lines.append("  channels:")
+        width = max((len(name) for name in summary["channels"]), default=0)
+        for name, channel in summary["channels"].items():
+            shape = " x ".join(str(n) for n in channel["shape"])
+            lines.append(f"    {name:<{width}}  {channel['dtype']:<4} ({shape})  "
+                         f"{channel['units']}")
+        if summary.get("intensity_range"):
+            lines.append(f"  intensity range: {_vector(summary['intensity_range'])}")
+        bounds = summary.get("bounds")
+        if isinstance(bounds, Mapping):
+            lines.append(f"  bounds: min {_vector(bounds['min'])}  max {_vector(bounds['max'])}")
+        if summary.get("viewpoint") is not None:
+            lines.append(f"  viewpoint [tx, ty, tz, qx, qy, qz, qw]: "
+                         f"{_vector(summary['viewpoint'])}")
+        if any(summary.get("origin_m") or ()):
+            lines.append(f"  origin_m: {_vector(summary['origin_m'])}")
+        return lines
+    if kind == "image":
+        return [head + f"{str(summary['format']).upper()} image {summary['width']}x"
+                f"{summary['height']}, {summary['bytes']:,} bytes"]
+    if kind == "intrinsics":
+        lines = [head + f"camera intrinsics ({len(summary['cameras'])} camera(s))"]
+        for name, cam in summary["cameras"].items():
+            size = ("size not in the file" if cam["width"] is None or cam["height"] is None
+                    else f"{cam['width']}x{cam['height']}")
+            lines.append(f"  {name}: fx {_num(cam['fx'])} fy {_num(cam['fy'])} cx "
+                         f"{_num(cam['cx'])} cy {_num(cam['cy'])} skew {_num(cam['skew'])}, "
+                         f"{size}")
+            lines.append(f"    distortion {cam['distortion_model']}: "
+                         f"{_vector(cam['distortion_params'])}")
+        return lines
+    if kind == "extrinsics":
+        lines = [head + "extrinsics (4x4 transform, " + str(summary["direction"]) + ")"]
+        lines += [f"  {_vector(row)}" for row in summary["matrix"]]
+        lines.append(f"  translation_m {_vector(summary['translation_m'])}  quat_xyzw "
+                     f"{_vector(summary['quat_xyzw'])}")
+        return lines
+    if kind == "poses":
+        return [head + f"{summary['count']} poses ({summary['layout']} rows), "
+                f"{summary['first_timestamp_us']}..{summary['last_timestamp_us']} us, span "
+                f"{summary['span_us'] / 1e6:.6g} s"]
+    return [f"{key}: {value}" for key, value in summary.items()]  # pragma: no cover
 
 
 def _ints(values: object) -> list[int]:

@@ -158,3 +158,45 @@ def test_inspect_truncated_jpeg_fails(tmp_path: Path, capsys: pytest.CaptureFixt
     captured = capsys.readouterr()
     assert captured.out == ""
     assert "t.jpg' is incomplete: it does not end with the end-of-image marker" in captured.err
+
+
+def test_inspect_raw_inputs_human_readable(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fixtures = Path(__file__).resolve().parents[2] / "fixtures"
+    assert main(["inspect", str(fixtures / "sample_capture" / "lidar" / "000000.pcd")]) == 0
+    out = capsys.readouterr().out
+    assert "point cloud (pcd, DATA binary), 3,000 points" in out
+    assert "stored fields: x <f4, y <f4, z <f4, intensity <f4, t <f8" in out
+    assert "    time_s     <f8  (3000)  s\n" in out
+    assert "{" not in out
+    assert main(["inspect", str(fixtures / "opencv" / "intrinsics.yml")]) == 0
+    out = capsys.readouterr().out
+    assert "camera intrinsics (2 camera(s))" in out
+    assert "  M1: fx 534.803 fy 534.803 cx 335.686 cy 240.662 skew 0, size not in the file" in out
+    assert "{" not in out
+    assert main(["inspect", str(fixtures / "opencv" / "intrinsics.yml"), "--camera", "M2"]) == 0
+    assert "(1 camera(s))" in capsys.readouterr().out
+    assert main(["inspect", str(fixtures / "sample_capture" / "calibration" / "lidar_top.json")]) \
+        == 0
+    assert "translation_m [0, 0, 1.8]  quat_xyzw [0, 0, 0, 1]" in capsys.readouterr().out
+
+
+def test_inspect_columns_and_layout_options(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import numpy as np
+
+    cloud = tmp_path / "p.npy"
+    np.save(cloud, np.arange(8, dtype=np.float32).reshape(2, 4))
+    assert main(["inspect", str(cloud)]) == 2
+    assert "needs columns=" in capsys.readouterr().err
+    assert main(["inspect", str(cloud), "--columns", "x,y,z,intensity", "--json"]) == 0
+    assert sorted(json.loads(capsys.readouterr().out)["channels"]) == ["intensity", "positions"]
+    assert main(["inspect", str(cloud), "--columns", "x,,z"]) == 2
+    assert "expected comma-separated names" in capsys.readouterr().err
+    poses = tmp_path / "m.csv"
+    eye = ",".join(["1", "0", "0", "0", "0", "1", "0", "0", "0", "0", "1", "0"])
+    poses.write_text("t_ms," + ",".join(f"m{i}" for i in range(12)) + f"\n1,{eye}\n2,{eye}\n")
+    assert main(["inspect", str(poses), "--layout", "matrix"]) == 0
+    assert "2 poses (matrix rows), 1000..2000 us" in capsys.readouterr().out

@@ -231,7 +231,10 @@ def test_describe_inputs(tmp_path: Path) -> None:
     assert bounds["min"][0] == pytest.approx(635619.85, abs=0.01)
     json.dumps(info)
     assert describe_input(OPENCV / "left01.jpg")["width"] == 640
-    assert describe_input(OPENCV / "left_intrinsics.yml")["fx"] == pytest.approx(535.9157)
+    cameras = describe_input(OPENCV / "left_intrinsics.yml")["cameras"]
+    assert isinstance(cameras, dict)
+    assert cameras["camera"]["fx"] == pytest.approx(535.9157)
+    assert (cameras["camera"]["width"], cameras["camera"]["height"]) == (640, 480)
     poses = tmp_path / "p.csv"
     poses.write_text("t,x,y,z,qx,qy,qz,qw\n1,0,0,0,0,0,0,1\n3,0,0,0,0,0,0,1\n")
     assert describe_input(poses, time_unit="s")["span_us"] == 2_000_000
@@ -246,5 +249,62 @@ def test_describe_refuses_unknown(tmp_path: Path) -> None:
         describe_input(tmp_path / "a.doc")
     bad = tmp_path / "x.json"
     bad.write_text('{"nothing": 1}')
-    with pytest.raises(InputError, match=r"Calibration has no camera matrix"):
+    with pytest.raises(InputError, match=r"File '.*x.json' is none of intrinsics, extrinsics, "
+                                         r"poses \(quaternion\), poses \(matrix\) \(intrinsics: "
+                                         r"Calibration has no camera matrix .*; extrinsics: "
+                                         r"Extrinsics need a 4x4 .*; poses \(quaternion\): Pose "
+                                         r"JSON must be a list .*; poses \(matrix\): Pose JSON "
+                                         r"must be a list .*\)\.$"):
         describe_input(bad)
+
+
+def test_describe_stereo_intrinsics_every_camera() -> None:
+    info = describe_input(OPENCV / "intrinsics.yml")
+    assert info["kind"] == "intrinsics"
+    cameras = info["cameras"]
+    assert isinstance(cameras, dict)
+    assert sorted(cameras) == ["M1", "M2"]
+    assert cameras["M1"]["fx"] == pytest.approx(534.8032684505131)
+    assert cameras["M1"]["distortion_params"][:2] == pytest.approx([0.29589, -1.03547], abs=1e-5)
+    assert cameras["M2"]["cx"] == pytest.approx(334.5574452791)
+    assert cameras["M1"]["width"] is None  # the file has no image size
+    only = describe_input(OPENCV / "intrinsics.yml", camera="M2")["cameras"]
+    assert isinstance(only, dict)
+    assert list(only) == ["M2"]
+
+
+def test_describe_extrinsics_document() -> None:
+    info = describe_input(FIXTURES / "sample_capture" / "calibration" / "lidar_top.json")
+    assert info["kind"] == "extrinsics"
+    assert info["translation_m"] == [0.0, 0.0, 1.8]
+    assert info["quat_xyzw"] == [0.0, 0.0, 0.0, 1.0]
+
+
+def test_describe_pose_json_matrices_and_unnamed_quaternions(tmp_path: Path) -> None:
+    matrices = tmp_path / "m.json"
+    eye = np.eye(4).tolist()
+    matrices.write_text(json.dumps([{"timestamp_ms": 1, "matrix": eye},
+                                    {"timestamp_ms": 3, "matrix": eye}]))
+    info = describe_input(matrices)
+    assert (info["kind"], info["layout"], info["span_us"]) == ("poses", "matrix", 2000)
+    unnamed = tmp_path / "q.json"
+    unnamed.write_text('[{"timestamp_us": 5, "position": [0, 0, 0], "rotation": [1, 0, 0, 0]}]')
+    with pytest.raises(InputError, match=r"poses \(quaternion\): Quaternion 'poses\[0\]"
+                                         r"\.rotation' is an unnamed 4-vector; pass quat_order"):
+        describe_input(unnamed)
+    info = describe_input(unnamed, quat_order="wxyz")
+    assert (info["kind"], info["layout"], info["count"]) == ("poses", "quaternion", 1)
+    with pytest.raises(InputError, match=r"is none of intrinsics, extrinsics, poses \(matrix\) "
+                                         r"\(.*; poses \(matrix\): Pose file has no matrix"):
+        describe_input(unnamed, quat_order="wxyz", layout="matrix")
+
+
+def test_describe_npy_with_columns(tmp_path: Path) -> None:
+    path = tmp_path / "p.npy"
+    np.save(path, np.arange(8, dtype=np.float32).reshape(2, 4))
+    with pytest.raises(InputError, match=r"An \(N, 4\) array needs columns="):
+        describe_input(path)
+    info = describe_input(path, columns=["x", "y", "z", "intensity"])
+    channels = info["channels"]
+    assert isinstance(channels, dict)
+    assert sorted(channels) == ["intensity", "positions"]
