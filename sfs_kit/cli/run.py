@@ -63,8 +63,12 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--config", type=Path, metavar="FILE",
                         help="settings file (default: ./sfs-kit.toml if present)")
     parser.add_argument("--dry-run", action="store_true", default=None,
-                        help="write the request to <out>/task_request.json, send nothing")
-    parser.add_argument("--json", action="store_true", help="print the result as JSON")
+                        help="convert, upload and presign as usual, but send nothing to Scale: "
+                             "write the exact request to <out>/task_request.json (with a bucket "
+                             "it holds live presigned URLs)")
+    parser.add_argument("--json", action="store_true",
+                        help="print the whole result as JSON; unlike the summary, which redacts "
+                             "URL signatures, it (like task_request.json) holds the exact URLs")
     parser.set_defaults(func=run)
 
 
@@ -170,10 +174,11 @@ def _size(n: int) -> str:
 
 def print_summary(result: RunResult) -> None:
     """The human summary: task, id, URLs (signatures redacted), sizes, timings."""
-    print(f"sfs-kit run: {result.capture} -> {result.out_dir}")
+    print(f"sfs-kit run: {result.capture} -> {result.out_dir}")  # URLs below are redacted
     if result.dry_run:
-        print(f"  task        DRY RUN, nothing sent (no SCALE_API_KEY or --dry-run); "
-              f"request written to {result.request_path}")
+        print(f"  task        DRY RUN, nothing sent to Scale (no SCALE_API_KEY or --dry-run); "
+              f"request written to {result.request_path}"
+              f"{' (live presigned URLs)' if not result.store.startswith('local:') else ''}")
     else:
         note = (" (recovered by unique_id after an ambiguous attempt)" if result.task_recovered
                 else " (existing task returned: it already had this unique_id and these "
@@ -203,7 +208,7 @@ def print_summary(result: RunResult) -> None:
                         for t in result.steps)
     print(f"  steps       {timings}")
     for warning in result.warnings[:_LISTED]:
-        print(f"  warning     {warning}")
+        print(f"  warning     {redact_url(warning)}")
     if len(result.warnings) > _LISTED:
         print(f"  warning     ... and {len(result.warnings) - _LISTED} more")
     print(f"  full result {Path(result.out_dir) / 'run_result.json'} (URLs unredacted)")
