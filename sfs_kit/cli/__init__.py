@@ -8,7 +8,10 @@ Each subcommand lives in its own private module exposing ``register(subparsers)`
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
+import io
+import os
 import sys
 from collections.abc import Sequence
 
@@ -59,13 +62,33 @@ def main(argv: Sequence[str] | None = None) -> int:
     with cli_logging(args.verbose):  # sfs_kit only (-vvv: all); secrets always redacted
         try:
             code: int = args.func(args)
+            sys.stdout.flush()  # a full or closed stdout fails here, not at interpreter exit
         except SfsKitError as exc:
             print_error(exc)
             return exit_code_for(exc)
         except KeyboardInterrupt:
             print("sfs-kit: interrupted.", file=sys.stderr)
             return 130
+        except OSError as exc:
+            if exc.errno not in (errno.EPIPE, errno.ENOSPC):
+                raise  # not a stdout problem (files map theirs to OutputError): keep the traceback
+            _silence_stdout()
+            print(f"sfs-kit: error: cannot write to standard output: {exc.strerror or exc}.",
+                  file=sys.stderr)
+            return 1
     return code
+
+
+def _silence_stdout() -> None:
+    """Point a broken stdout (closed pipe, full device) at /dev/null, so the interpreter's final
+    flush stays quiet. Reading input never fails with EPIPE/ENOSPC, and writes to output files
+    raise ``OutputError``, so those errnos here mean stdout."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, io.UnsupportedOperation):
+        pass  # not a real file (tests, embedding): nothing flushes it at exit
 
 
 def console_main() -> None:

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import errno
+import io
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -57,3 +61,38 @@ def test_convert_json_reports_failures_as_json(
     error = json.loads(capsys.readouterr().out)["error"]
     assert error["type"] == "OutputError"
     assert error["message"].endswith("does not exist (create it first).")
+
+
+class _FailingStdout(io.StringIO):
+    def __init__(self, error: OSError) -> None:
+        super().__init__()
+        self.error = error
+
+    def write(self, text: str) -> int:
+        raise self.error
+
+
+def test_a_full_stdout_is_one_line_and_exit_1(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    image = str(SAMPLE.parent / "opencv" / "left01.jpg")
+    monkeypatch.setattr(sys, "stdout", _FailingStdout(OSError(errno.ENOSPC, "No space left")))
+    assert main(["inspect", image]) == 1
+    assert capsys.readouterr().err == "sfs-kit: error: cannot write to standard output: No space " \
+                                      "left.\n"
+    monkeypatch.setattr(sys, "stdout", _FailingStdout(BrokenPipeError(errno.EPIPE, "Broken pipe")))
+    assert main(["inspect", image, "--json"]) == 1
+    monkeypatch.setattr(sys, "stdout", _FailingStdout(PermissionError(errno.EACCES, "denied")))
+    with pytest.raises(PermissionError):  # not a stdout errno: the traceback is kept
+        main(["inspect", image])
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs Linux /dev/full")
+def test_inspect_into_dev_full_subprocess() -> None:
+    image = str(SAMPLE.parent / "opencv" / "left01.jpg")
+    with open("/dev/full", "w") as full:
+        done = subprocess.run([sys.executable, "-m", "sfs_kit", "inspect", image], stdout=full,
+                              stderr=subprocess.PIPE, text=True, check=False, timeout=60)
+    assert done.returncode == 1
+    assert done.stderr == "sfs-kit: error: cannot write to standard output: No space left on " \
+                          "device.\n"
