@@ -44,6 +44,14 @@ def register(subparsers: Any) -> None:
     store.add_argument("--region", metavar="R", help="AWS region")
     store.add_argument("--store", type=Path, metavar="DIR", dest="store_dir",
                        help="local store folder instead of a bucket")
+    store.add_argument("--s3-uri", action="store_true", default=None,
+                       help="attachments as s3://bucket/key instead of presigned URLs (Scale "
+                            "needs access to the bucket); URL verification is skipped")
+    store.add_argument("--sse", choices=("AES256", "aws:kms"),
+                       help="server-side encryption of the uploaded objects")
+    store.add_argument("--sse-kms-key-id", metavar="KEY", help="KMS key id (with --sse aws:kms)")
+    store.add_argument("--addressing-style", choices=("auto", "path", "virtual"),
+                       help="S3 addressing style (path for most S3-compatible servers)")
     store.add_argument("--expires", metavar="7d", help="URL lifetime (s, m, h, d, w; max 7d)")
     store.add_argument("--min-lifetime", metavar="24h",
                        help="re-sign (or refuse) URLs living less than this")
@@ -136,6 +144,10 @@ def run(args: argparse.Namespace) -> int:
         "endpoint_url": args.endpoint_url,
         "region": args.region,
         "store_dir": args.store_dir,
+        "s3_uri": args.s3_uri,
+        "sse": args.sse,
+        "sse_kms_key_id": args.sse_kms_key_id,
+        "addressing_style": args.addressing_style,
         "expires_s": args.expires,
         "min_lifetime_s": args.min_lifetime,
         "verify": args.verify,

@@ -7,6 +7,7 @@ are printed in full because the user needs them; they are never logged.
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +44,14 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--expires", default="7d", metavar="DURATION",
                         help="URL lifetime: 7d (default, the SigV4 maximum), 36h, 1.5h, 90m or "
                         "seconds (units s, m, h, d, w); checked before anything is uploaded")
+    parser.add_argument("--s3-uri", action="store_true",
+                        help="print s3://bucket/key URIs instead of presigned URLs (no "
+                             "verification: only readers with bucket access can fetch them)")
+    parser.add_argument("--sse", choices=("AES256", "aws:kms"),
+                        help="server-side encryption of the uploaded objects")
+    parser.add_argument("--sse-kms-key-id", metavar="KEY", help="KMS key id (with --sse aws:kms)")
+    parser.add_argument("--addressing-style", choices=("auto", "path", "virtual"),
+                        help="S3 addressing style (path for most S3-compatible servers)")
     parser.add_argument("--store", type=Path, metavar="DIR",
                         help="use a local directory store (file:// URLs) instead of S3")
     parser.add_argument("--no-verify", action="store_true",
@@ -70,11 +79,22 @@ def _open_store(args: argparse.Namespace) -> ObjectStore:
     if args.store is not None and args.bucket is not None:
         raise InputError("Give either --bucket (S3) or --store DIR (local), not both.")
     if args.store is not None:
+        s3_only = [name for name, value in (("--s3-uri", args.s3_uri), ("--sse", args.sse),
+                                            ("--sse-kms-key-id", args.sse_kms_key_id),
+                                            ("--addressing-style", args.addressing_style))
+                   if value]
+        if s3_only:
+            raise InputError(f"{', '.join(s3_only)} need(s) --bucket; a local --store has no S3 "
+                             f"options.", field=s3_only[0])
         return LocalStore(args.store, prefix=args.prefix)
     if args.bucket is None:
         raise InputError("Give --bucket BUCKET for S3 or --store DIR for a local store.")
+    if args.sse_kms_key_id is not None and args.sse != "aws:kms":
+        raise InputError(f"--sse-kms-key-id needs --sse aws:kms, got --sse {args.sse}.",
+                         field="--sse-kms-key-id")
     return S3Store(args.bucket, prefix=args.prefix, endpoint_url=args.endpoint_url,
-                   region_name=args.region)
+                   region_name=args.region, addressing_style=args.addressing_style,
+                   sse=args.sse, sse_kms_key_id=args.sse_kms_key_id)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -89,7 +109,8 @@ def run(args: argparse.Namespace) -> int:
                          + ".")
     # Signing is local (no request): a URL that would live too short (temporary credentials)
     # is refused here, before any byte is sent.
-    store.url_for(items[0][1], expires_s=expires_s, min_lifetime_s=min_lifetime_s)
+    store.url_for(items[0][1], expires_s=expires_s, min_lifetime_s=min_lifetime_s,
+                  as_s3_uri=args.s3_uri)
     total = sum(path.stat().st_size for path, _ in items)
     seen = 0
     with Progress("upload", total, unit="B") as bar:
@@ -100,16 +121,20 @@ def run(args: argparse.Namespace) -> int:
             seen = event.bytes_done
 
         stored = store.upload_many(items, on_progress=on_progress)
-    urls = [store.url_for(obj.key, expires_s=expires_s, min_lifetime_s=min_lifetime_s)
-            for obj in stored]
-    if not args.no_verify:
+    urls = [store.url_for(obj.key, expires_s=expires_s, min_lifetime_s=min_lifetime_s,
+                          as_s3_uri=args.s3_uri) for obj in stored]
+    verify = not args.no_verify and not args.s3_uri
+    if args.s3_uri and not args.no_verify:
+        print("sfs-kit: warning: s3:// URIs are not verified (only readers with access to the "
+              "bucket can fetch them).", file=sys.stderr)
+    if verify:
         store.verify_urls([UrlCheck(u.url, obj.size, expected_magic_for(obj.key))
                            for u, obj in zip(urls, stored, strict=True)])
     if args.json:
         print_json([
             {"key": obj.key, "size": obj.size, "sha256": obj.sha256,
              "content_type": obj.content_type, "uploaded": obj.uploaded, "url": u.url,
-             "expires_at": u.expires_at.isoformat(), "verified": not args.no_verify}
+             "expires_at": u.expires_at.isoformat(), "verified": verify}
             for obj, u in zip(stored, urls, strict=True)
         ])
     else:

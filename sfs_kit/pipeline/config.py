@@ -25,6 +25,7 @@ from pydantic import (
     ValidationError,
     ValidationInfo,
     field_validator,
+    model_validator,
 )
 from pydantic_core import PydanticCustomError
 
@@ -87,6 +88,10 @@ class RunConfig(BaseModel):
     endpoint_url: str | None = None
     region: str | None = None
     store_dir: Path | None = None
+    s3_uri: bool = False  # attachments as s3://bucket/key (Scale needs bucket access); no verify
+    sse: Literal["AES256", "aws:kms"] | None = None
+    sse_kms_key_id: str | None = None
+    addressing_style: Literal["auto", "path", "virtual"] | None = None
     expires_s: int = Field(default=DEFAULT_EXPIRES_S, gt=0)
     min_lifetime_s: int = Field(default=DEFAULT_MIN_LIFETIME_S, ge=0)
     verify: bool = True
@@ -133,6 +138,16 @@ class RunConfig(BaseModel):
         if isinstance(value, str):
             return tuple(t.strip() for t in value.split(",") if t.strip())
         return value
+
+    @model_validator(mode="after")
+    def _s3_options(self) -> RunConfig:
+        if self.s3_uri and self.bucket is None:
+            raise PydanticCustomError("s3_uri_needs_bucket",
+                                      "s3:// attachments need a bucket (there is none)")
+        if self.sse_kms_key_id is not None and self.sse != "aws:kms":
+            raise PydanticCustomError("kms_key_needs_kms",
+                                      f"a KMS key id needs sse 'aws:kms', found {self.sse!r}")
+        return self
 
     @property
     def is_dry_run(self) -> bool:
@@ -280,14 +295,18 @@ def load_config(
         return RunConfig.model_validate(merged)
     except ValidationError as err:
         first = err.errors()[0]
-        loc = ".".join(str(part) for part in first["loc"])
-        shown = "a secret" if loc == "api_key" else repr(first.get("input"))
+        loc = ".".join(str(part) for part in first["loc"]) or _MODEL_RULE_FIELDS.get(
+            first["type"], "")
+        value = first.get("input") if first["loc"] else merged.get(loc)  # never the whole dict
+        shown = "a secret" if loc == "api_key" else repr(value)
         label = _setting_label(loc, origins.get(loc.split(".")[0]), path)
         raise InputError(
             f"Run setting {label} is invalid: {first['msg']} (got {shown}).", field=loc,
         ) from err
 
 
+# model-level rules -> the setting they are about
+_MODEL_RULE_FIELDS = {"s3_uri_needs_bucket": "s3_uri", "kms_key_needs_kms": "sse_kms_key_id"}
 # field name -> command-line option, where it is not --<field with dashes>
 _CLI_NAMES: dict[str, str] = {
     "out_dir": "--out",
