@@ -18,7 +18,7 @@ import io
 import logging
 import os
 import struct
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import BinaryIO, Literal
 
@@ -171,9 +171,47 @@ def parse_header(data: bytes, source: str) -> PcdHeader:
         raise _header_error(
             f"PCD DATA kind {kind_text!r} is unknown; expected 'ascii', 'binary' or "
             "'binary_compressed'.", source, data_line, "DATA")
+    _check_counts_fit(fields, dtypes, counts, points=points, kind=kind_text,
+                      available=max(len(data) - pos, 0), source=source, line=count_line)
     return PcdHeader(names=tuple(names), dtypes=tuple(dtypes), counts=tuple(counts), width=width,
                      height=height, points=points, viewpoint=viewpoint, data=kind_text,
                      data_offset=pos)
+
+
+_COMPRESSED_LIMIT = 2**32 - 1  # binary_compressed stores the uncompressed size as a u32
+
+
+def _check_counts_fit(names: Sequence[str], dtypes: Sequence[np.dtype[np.generic]],
+                      counts: Sequence[int], *, points: int, kind: str, available: int,
+                      source: str, line: int) -> None:
+    """Refuse a field whose COUNT makes one point bigger than the data could hold.
+
+    Checked on the header alone, before any dtype or column list is built from the counts (a
+    COUNT of 10**12 would otherwise fail inside numpy or exhaust memory). An ascii value takes
+    at least two bytes (a digit and a separator); a binary one its SIZE.
+    """
+    if points == 0:
+        return  # nothing is read; the reader returns empty fields
+    for name, dtype, count in zip(names, dtypes, counts, strict=True):
+        if kind == "ascii":
+            need, capacity = 2 * count - 1, available
+            room = f"the {available} bytes of ascii data after the header"
+        elif kind == "binary":
+            need, capacity = count * dtype.itemsize, available
+            room = f"the {available} bytes of data after the header"
+        else:
+            need, capacity = count * dtype.itemsize, _COMPRESSED_LIMIT
+            room = f"a binary_compressed block ({_COMPRESSED_LIMIT} bytes at most)"
+        if need > capacity:
+            raise _header_error(
+                f"PCD field {name!r} has COUNT {count}: one point needs at least {need} bytes "
+                f"for it, more than {room}.", source, line, "COUNT")
+
+
+def _empty_fields(header: PcdHeader) -> dict[str, npt.NDArray[np.generic]]:
+    """Zero-point fields with the header's dtypes and counts (no record dtype is built)."""
+    return {name: np.zeros((0,) if count == 1 else (0, count), dtype=dtype)
+            for name, dtype, count in zip(header.names, header.dtypes, header.counts, strict=True)}
 
 
 def read_pcd(source: Source, *, time_unit: TimeUnit = "s") -> PointCloud:
@@ -184,7 +222,9 @@ def read_pcd(source: Source, *, time_unit: TimeUnit = "s") -> PointCloud:
     """
     data, name = read_all(source)
     header = parse_header(data, name)
-    if header.data == "binary":
+    if header.points == 0:
+        fields = _empty_fields(header)
+    elif header.data == "binary":
         fields = _read_binary(data, header, name)
     elif header.data == "binary_compressed":
         fields = _read_compressed(data, header, name)
