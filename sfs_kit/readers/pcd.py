@@ -42,7 +42,8 @@ _VALID_SIZES = {"I": (1, 2, 4, 8), "U": (1, 2, 4, 8), "F": (4, 8)}
 
 @dataclass(frozen=True)
 class PcdHeader:
-    """A parsed PCD header; ``names`` are unique (repeated ``_`` padding fields get suffixes)."""
+    """A parsed PCD header; ``names`` are unique (repeated ``_`` padding fields get suffixes;
+    any other repeated name is an error)."""
 
     names: tuple[str, ...]
     dtypes: tuple[np.dtype[np.generic], ...]
@@ -139,7 +140,13 @@ def parse_header(data: bytes, source: str) -> PcdHeader:
                                 source, count_line, "COUNT")
         counts.append(count)
     names: list[str] = []
+    fields_line, _ = get("FIELDS")
     for name in fields:
+        if name in names and not name.startswith("_"):
+            raise _header_error(
+                f"PCD header FIELDS names {name!r} more than once; only '_' padding fields may "
+                "repeat.",
+                source, fields_line, name)
         unique = name
         suffix = 1
         while unique in names:
