@@ -330,8 +330,24 @@ def _read_ascii(data: bytes, header: PcdHeader, source: str
 def _packed_colour_from_text(values: npt.NDArray[np.generic], dtype: np.dtype[np.generic],
                              source: str, name: str) -> npt.NDArray[np.generic]:
     as_float = values.astype(np.float64)
-    if dtype.kind == "f" and not np.array_equal(as_float, np.floor(as_float)):
-        return as_float.astype(dtype)  # the float value of the bits, as old PCL wrote it
+    if dtype.kind == "f":
+        # PCL writes a TYPE F colour either as the packed uint32 integer (current PCL) or as the
+        # float whose bits are the packed colour (old PCL). Zero means black in both forms; any
+        # other whole number is an integer, anything else (fractions, denormals, nan) float bits.
+        # A column holding both forms is ambiguous per value, so it is refused.
+        flat = as_float.ravel()
+        nonzero = flat != 0
+        whole = nonzero & (flat == np.floor(flat))
+        floats = nonzero & ~whole
+        if whole.any() and floats.any():
+            per_point = 1 if values.ndim == 1 else values.shape[1]
+            i, j = int(np.flatnonzero(whole)[0]), int(np.flatnonzero(floats)[0])
+            raise InputError(
+                f"PCD ascii colour field {name!r} mixes packed-integer values ({flat[i]:.0f} at "
+                f"point {i // per_point}) with float-encoded ones ({float(flat[j])!r} at point "
+                f"{j // per_point}); write the column in one form.", source=source, field=name)
+        if floats.any():
+            return as_float.astype(dtype)  # the float value of the bits, as old PCL wrote it
     if as_float.size and (as_float.min() < 0 or as_float.max() > 0xFFFFFFFF):
         raise InputError(f"PCD ascii colour field {name!r} has values outside 0..2**32-1.",
                          source=source, field=name)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 
+import numpy as np
 import pytest
 
 from sfs_kit.errors import InputError
@@ -30,3 +31,28 @@ def test_repeated_padding_fields_are_allowed() -> None:
     cloud = read_pcd(io.BytesIO(_head("x _ y z _", "F U F F U", "binary") + bytes(40)))
     assert cloud.num_points == 2
     assert "x1" not in cloud.extra
+
+
+BITS = 0x00102030
+FLOAT_FORM = repr(float(np.array([BITS], np.uint32).view(np.float32)[0]))  # ~1.48e-39
+
+
+def _rgb(values: list[str]) -> bytes:
+    rows = "".join(f"{i} 0 0 {v}\n" for i, v in enumerate(values))
+    return _head("x y z rgb", "F F F F", points=len(values)) + rows.encode()
+
+
+def test_ascii_rgb_mixing_integer_and_float_forms_is_refused() -> None:
+    with pytest.raises(InputError, match=rf"PCD ascii colour field 'rgb' mixes packed-integer "
+                                         rf"values \({BITS} at point 1\) with float-encoded ones "
+                                         rf"\({FLOAT_FORM} at point 0\); write the column in one "
+                                         r"form\.") as caught:
+        read_pcd(io.BytesIO(_rgb([FLOAT_FORM, str(BITS)])))
+    assert caught.value.field == "rgb"
+
+
+@pytest.mark.parametrize("form", [FLOAT_FORM, str(BITS)])
+def test_black_points_do_not_make_a_column_mixed(form: str) -> None:
+    cloud = read_pcd(io.BytesIO(_rgb(["0", form, "0.0"])))
+    assert cloud.colors is not None
+    assert cloud.colors.tolist() == [[0, 0, 0], [0x10, 0x20, 0x30], [0, 0, 0]]
