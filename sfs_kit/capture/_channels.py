@@ -1,10 +1,12 @@
 """Per-point channel conversions shared by the capture layouts (private).
 
-Intensity: SFS stores uint8. Values are mapped by a declared maximum (``intensity_max``, the value
-that becomes 255) when one is given, else by the reader's nominal range for the format; otherwise
-uint8 passes through, floats in [0, 1] are scaled
-by 255 and values in [0, 255] are kept. Anything else is an ``InputError`` asking for
-``intensity_max``: we never guess a scale silently. Point time: a declared unit and reference
+Intensity: SFS stores uint8. The scale is decided once per sensor, never from one frame's values:
+values are mapped by a declared maximum (``intensity_max``, the value that becomes 255) when one
+is given, else by the reader's nominal range for the format (KITTI 0..1, uint16 fields 0..65535).
+Without either, integers are taken as 0..255 values (uint8 passes through) and floats are an
+``InputError`` asking for ``intensity_max``: a float channel may be 0..1 or 0..255, and the
+values of one frame cannot tell which (a dark frame of a 0..255 sensor looks like 0..1).
+Point time: a declared unit and reference
 (``frame``: relative to the frame timestamp; ``absolute``: same clock as the frame timestamps).
 """
 
@@ -77,6 +79,14 @@ def intensity_to_uint8(
             )
         factor = 255.0 / intensity_max
     else:
+        if values.dtype.kind not in "biu":
+            raise InputError(
+                f"{source}: float intensity ({values.dtype}) has no declared scale; set "
+                "intensity_max for this sensor (the raw value that becomes 255): it is never "
+                "inferred from one frame's values.",
+                source=source,
+                field="intensity_max",
+            )
         if low < 0 or top > 255:
             raise InputError(
                 f"{source}: intensity values span [{low!r}, {top!r}], outside [0, 255]; declare "
@@ -84,7 +94,7 @@ def intensity_to_uint8(
                 source=source,
                 field="intensity",
             )
-        factor = 255.0 if np.issubdtype(values.dtype, np.floating) and top <= 1.0 else 1.0
+        factor = 1.0
     # in [0, 255] after the checks
     if factor == 1.0 and values.dtype.kind in "biu":
         return values.astype(np.uint8)

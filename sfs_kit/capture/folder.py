@@ -179,6 +179,12 @@ def _load_points(
     cloud = read_point_cloud(path, columns=entry.columns, time_unit=unit)
     intensity = None
     if cloud.intensity is not None:
+        if entry.intensity_max is None and cloud.intensity_range is None:
+            raise ctx.fail(
+                f"{field}.intensity_max",
+                f"is missing, but {path!r} stores intensity as floats with no nominal range; "
+                "declare the raw value that becomes 255 (it is never inferred from a frame).",
+            )
         intensity = intensity_to_uint8(
             cloud.intensity,
             source=path,

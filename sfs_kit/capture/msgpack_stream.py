@@ -11,14 +11,16 @@ little-endian dtype string, C order. Payloads by kind:
 
 - ``points``: ``{"frame": "sensor" | "ego" | "world", "positions": array float (N, 3),
   "intensity"?: array (N,), "time_us"?: array int64 (N,) absolute µs}``. Intensity follows the
-  rule of ``sfs_kit.capture._channels`` (uint8 kept, floats in [0, 1] scaled by 255).
+  rule of ``sfs_kit.capture._channels``: integers are 0..255 values (uint8 kept); float
+  intensity needs the lidar's ``intensity_max`` in its calibration record.
 - ``image``: ``{"data": bytes}``: the encoded JPEG or PNG file.
 - ``pose``: ``{"position_m": [x, y, z], "quat_xyzw": [x, y, z, w]}``: ``world_from_ego``; the
   record's ``sensor`` must be ``"ego"``.
 - ``calibration``: ``{"type": "lidar" | "camera", "ego_from_sensor": [16 floats, row-major]}``
   plus, for cameras, ``"intrinsics": {"fx", "fy", "cx", "cy", "width", "height",
-  "distortion_model"?: str, "distortion_params"?: [float], "skew"?: float}``. Every sensor with
-  data needs exactly one calibration record, anywhere in the file.
+  "distortion_model"?: str, "distortion_params"?: [float], "skew"?: float}``; for lidars an
+  optional ``"intensity_max": float`` (the raw intensity that becomes 255, declared once per
+  sensor). Every sensor with data needs exactly one calibration record, anywhere in the file.
 
 Reading is incremental (``msgpack.Unpacker`` over the open file): the index pass keeps only
 (sensor, time, kind, offset) per record plus the small pose and calibration payloads; points and
@@ -33,6 +35,7 @@ data after which records no longer parse) is an ``InputError`` naming the file a
 from __future__ import annotations
 
 import logging
+import math
 import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -172,8 +175,9 @@ class MsgpackCaptureWriter:
         *,
         intrinsics: Mapping[str, Any] | None = None,
         timestamp_us: int = 0,
+        intensity_max: float | None = None,
     ) -> None:
-        """A sensor's mounting (and a camera's intrinsics)."""
+        """A sensor's mounting (and a camera's intrinsics, a lidar's intensity scale)."""
         payload: dict[str, Any] = {
             "type": sensor_type,
             "ego_from_sensor": [
@@ -182,6 +186,8 @@ class MsgpackCaptureWriter:
         }
         if intrinsics is not None:
             payload["intrinsics"] = dict(intrinsics)
+        if intensity_max is not None:
+            payload["intensity_max"] = float(intensity_max)
         self.append(sensor, timestamp_us, "calibration", payload)
 
     def close(self) -> None:
@@ -344,7 +350,9 @@ def _decode_array(
     return np.frombuffer(data, dtype=dt).reshape(shape)
 
 
-def _load_points(source: str, offset: int, frame: PointsFrame) -> FramePoints:
+def _load_points(
+    source: str, offset: int, frame: PointsFrame, intensity_max: float | None
+) -> FramePoints:
     rec = _read_record_at(source, offset)
     where = f"{source}: points record at byte {offset}"
     p = rec.payload
@@ -372,7 +380,9 @@ def _load_points(source: str, offset: int, frame: PointsFrame) -> FramePoints:
                 offset=offset,
                 field="intensity",
             )
-        intensity = intensity_to_uint8(raw, source=f"{source}@{offset}")
+        intensity = intensity_to_uint8(
+            raw, source=f"{source}@{offset}", intensity_max=intensity_max
+        )
     time_us = None
     if p.get("time_us") is not None:
         raw_t = _decode_array(
@@ -504,6 +514,7 @@ def read_msgpack_capture(path: str | os.PathLike[str]) -> Capture:
     points: dict[str, list[tuple[int, int, PointsFrame]]] = {}
     images: dict[str, list[tuple[int, int]]] = {}
     calib: dict[str, tuple[str, npt.NDArray[np.float64], CameraIntrinsicsSource | None, int]] = {}
+    scales: dict[str, float] = {}  # lidar id -> declared intensity_max
     pose_rows: list[tuple[int, npt.NDArray[np.float64], npt.NDArray[np.float64]]] = []
     for rec in iter_msgpack_records(path, notes):
         where = f"{source}: {rec.kind} record at byte {rec.offset}"
@@ -583,6 +594,18 @@ def read_msgpack_capture(path: str | os.PathLike[str]) -> Capture:
                 if stype == "camera"
                 else None
             )
+            scale = p.get("intensity_max")
+            if scale is not None:
+                if isinstance(scale, bool) or not isinstance(scale, int | float) or not (
+                    math.isfinite(scale) and scale > 0
+                ):
+                    raise InputError(
+                        f"{where}: 'intensity_max' is {scale!r}, expected a number > 0.",
+                        source=source,
+                        offset=rec.offset,
+                        field="intensity_max",
+                    )
+                scales[rec.sensor] = float(scale)
             calib[rec.sensor] = (stype, mat, intr, rec.offset)
 
     lidars: list[LidarSource] = []
@@ -615,7 +638,7 @@ def read_msgpack_capture(path: str | os.PathLike[str]) -> Capture:
                     LidarFrameSource(
                         timestamp_us=ts,
                         source=f"{source}@{off}",
-                        load=partial(_load_points, source, off, frame),
+                        load=partial(_load_points, source, off, frame, scales.get(sensor)),
                     )
                     for ts, off, _ in rows
                 ),

@@ -284,3 +284,15 @@ def test_pose_time_unit_contradicting_the_column_suffix(folder: Path) -> None:
     with pytest.raises(InputError, match=r"Timestamp column 'timestamp_us' says unit 'us' but the "
                                          r"declared time unit is 'ns'"):
         open_capture(folder)
+
+
+def test_float_intensity_needs_intensity_max_in_the_manifest(
+    make_folder: Callable[..., Path],
+) -> None:
+    folder = make_folder(camera=False)
+    _edit(folder, "    intensity_max: 255\n", "")
+    frame = open_capture(folder).lidars[0].frames[0]
+    with pytest.raises(InputError, match=r"capture.yaml: lidars\[0\]\.intensity_max: is missing, "
+                                         r"but '.*000.pcd' stores intensity as floats with no "
+                                         r"nominal range; declare the raw value that becomes 255"):
+        frame.load()

@@ -342,3 +342,27 @@ def test_truncated_image_record_is_refused(tmp_path: Path) -> None:
     with pytest.raises(InputError, match=r"JPEG image '.*cap.msgpack@\d+' is incomplete: it does "
                                          r"not end with the end-of-image marker FF D9"):
         cap.cameras[0].images[0].load()
+
+
+def test_float_intensity_scale_is_declared_once_per_lidar(tmp_path: Path) -> None:
+    def stream(path: Path, intensity_max: float | None) -> Path:
+        with MsgpackCaptureWriter(path) as w:
+            w.write_calibration("lidar", "lidar", np.eye(4), intensity_max=intensity_max)
+            for k, top in enumerate((0.5, 200.0)):  # a dark frame, then a bright one
+                w.write_points("lidar", START_US + k * 100_000, np.zeros((2, 3), np.float32),
+                               intensity=np.array([0.0, top], np.float32))
+        return path
+
+    cap = read_msgpack_capture(stream(tmp_path / "a.msgpack", 255.0))
+    loaded = [f.load().intensity for f in cap.lidars[0].frames]
+    assert [a.tolist() for a in loaded if a is not None] == [[0, 0], [0, 200]]
+    cap = read_msgpack_capture(stream(tmp_path / "b.msgpack", None))
+    with pytest.raises(InputError, match=r"b.msgpack@\d+: float intensity \(float32\) has no "
+                                         r"declared scale; set intensity_max"):
+        cap.lidars[0].frames[0].load()
+    path = tmp_path / "c.msgpack"
+    path.write_bytes(msgpack.packb(_rec(sensor="lidar", kind="calibration", payload={
+        "type": "lidar", "ego_from_sensor": np.eye(4).ravel().tolist(), "intensity_max": 0})))
+    with pytest.raises(InputError, match=r"calibration record at byte 0: 'intensity_max' is 0, "
+                                         r"expected a number > 0\."):
+        read_msgpack_capture(path)

@@ -86,8 +86,10 @@ def test_budget_is_even_and_deterministic() -> None:
 
 
 def test_intensity_rules() -> None:
-    assert intensity_to_uint8(np.array([0.0, 0.5, 1.0]), source="s").tolist() == [0, 128, 255]
-    assert intensity_to_uint8(np.array([0.0, 200.0]), source="s").tolist() == [0, 200]
+    assert intensity_to_uint8(
+        np.array([0.0, 0.5, 1.0]), source="s", intensity_max=1.0
+    ).tolist() == [0, 128, 255]
+    assert intensity_to_uint8(np.array([0, 200], np.int32), source="s").tolist() == [0, 200]
     assert intensity_to_uint8(
         np.array([0, 65535], np.float32), source="s", intensity_range=(0.0, 65535.0)
     ).tolist() == [0, 255]
@@ -96,13 +98,26 @@ def test_intensity_rules() -> None:
         InputError,
         match=r"s: intensity values span \[0\.0, 300\.0\], outside \[0, 255\]; declare",
     ):
-        intensity_to_uint8(np.array([0.0, 300.0]), source="s")
+        intensity_to_uint8(np.array([0, 300], np.uint16), source="s")
     with pytest.raises(InputError, match=r"outside \[0, 100\.0\] \(intensity_max\)"):
         intensity_to_uint8(np.array([0.0, 300.0]), source="s", intensity_max=100.0)
     with pytest.raises(InputError, match=r"intensity_max must be > 0, got -1\.0\."):
         intensity_to_uint8(np.array([0.0]), source="s", intensity_max=-1.0)
     with pytest.raises(InputError, match=r"s: intensity contains NaN or infinity\."):
-        intensity_to_uint8(np.array([np.nan]), source="s")
+        intensity_to_uint8(np.array([np.nan]), source="s", intensity_max=1.0)
+
+
+@pytest.mark.parametrize("values", [[0.0, 0.2, 0.9], [0.0, 40.0, 200.0], []])
+def test_float_intensity_needs_a_declared_scale(values: list[float]) -> None:
+    # a dark frame of a 0..255 sensor looks like 0..1: the scale is never read off one frame
+    with pytest.raises(InputError, match=r"s: float intensity \(float32\) has no declared "
+                                         r"scale; set intensity_max for this sensor \(the raw "
+                                         r"value that becomes 255\): it is never inferred from "
+                                         r"one frame's values\.") as caught:
+        intensity_to_uint8(np.array(values, np.float32), source="s")
+    assert caught.value.field == "intensity_max"
+    dark = intensity_to_uint8(np.array([0.0, 0.2, 0.9]), source="s", intensity_max=255.0)
+    assert dark.tolist() == [0, 0, 1]  # the same sensor's dark frame keeps its scale
 
 
 @pytest.mark.parametrize("dtype", ["float16", "float32", "float64", "uint16", "int32", "bool"])
@@ -111,14 +126,17 @@ def test_intensity_equals_the_float64_formula(dtype: str, intensity_max: float |
     rng = np.random.default_rng(5)
     top = intensity_max if intensity_max is not None else 255.0
     values = (rng.random(3001) * top).astype(dtype)
-    if dtype == "float32" and intensity_max is None:  # ties round to even
+    if dtype == "float32" and intensity_max == 255.0:  # ties round to even
         values = np.concatenate([values, np.array([0.5, 254.5, 2.5], np.float32)])
+    if values.dtype.kind == "f" and intensity_max is None:
+        with pytest.raises(InputError, match=r"float intensity .* has no declared scale"):
+            intensity_to_uint8(values, source="s")
+        return
     v = values.astype(np.float64)
     if intensity_max is not None:
         expected = np.rint(v * (255.0 / intensity_max)).astype(np.uint8)
     else:
-        scale = 255.0 if values.dtype.kind == "f" and v.max() <= 1.0 else 1.0
-        expected = np.clip(np.rint(v * scale), 0, 255).astype(np.uint8)
+        expected = np.clip(np.rint(v), 0, 255).astype(np.uint8)
     got = intensity_to_uint8(values, source="s", intensity_max=intensity_max)
     assert got.dtype == np.uint8
     assert np.array_equal(got, expected)
@@ -127,10 +145,10 @@ def test_intensity_equals_the_float64_formula(dtype: str, intensity_max: float |
 def test_intensity_checks_float32_extremes_without_overflow() -> None:
     big = np.array([3e38, 3e38], np.float32)  # min + max overflows float32, not the check
     with pytest.raises(InputError, match=r"s: intensity values span \[3\.0000000054977558e\+38, "):
-        intensity_to_uint8(big, source="s")
+        intensity_to_uint8(big, source="s", intensity_max=255.0)
     with pytest.raises(InputError, match=r"s: intensity contains NaN or infinity\."):
         intensity_to_uint8(np.array([0.0, -np.inf], np.float32), source="s", intensity_max=9.0)
-    assert intensity_to_uint8(np.zeros(0, np.float32), source="s").shape == (0,)
+    assert intensity_to_uint8(np.zeros(0, np.float32), source="s", intensity_max=1.0).shape == (0,)
 
 
 def test_point_time_float_path_equals_the_float64_formula() -> None:
