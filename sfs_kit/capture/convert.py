@@ -121,6 +121,9 @@ class _Plan:
     shift: F64  # 4x4: world -> recentred world
     lidars: list[_SensorPlan]
     cameras: list[_SensorPlan]
+    keep_nonfinite: bool = False
+    # (sensor id, frame index, points dropped) for each frame that had non-finite positions
+    nonfinite: list[tuple[str, int, int]] = field(default_factory=list)
 
 
 def _world_from_ego(capture: Capture, times_us: npt.NDArray[np.int64], names: list[str]) -> F64:
@@ -273,11 +276,18 @@ def _convert_frame(  # noqa: PLR0917
 ) -> _FrameArrays:
     frame = lidar.frames[k]
     pts = frame.load()
+    raw_positions, intensity, time_us = pts.positions_m, pts.intensity, pts.time_us
+    if not plan.keep_nonfinite and not np.isfinite(raw_positions.sum(dtype=np.float64)):
+        # organised clouds (Ouster, PCL) mark missing returns with NaN rows: drop them here
+        finite = np.isfinite(raw_positions).all(axis=1)
+        plan.nonfinite.append((str(lidar.sensor_id), k, int(finite.size - finite.sum())))
+        raw_positions = raw_positions[finite]
+        intensity = None if intensity is None else intensity[finite]
+        time_us = None if time_us is None else time_us[finite]
     matrix = plan.shift @ _points_matrix(lidar, sensor_plan, k) @ _translation(pts.origin_m)
-    positions = transform_points(pts.positions_m, matrix)
+    with np.errstate(invalid="ignore"):  # kept NaN/inf rows (keep_nonfinite): V-A7 reports them
+        positions = transform_points(raw_positions, matrix)
     keep = downsample_indices(positions, voxel_size_m=voxel_size_m, max_points=max_points)
-    intensity = pts.intensity
-    time_us = pts.time_us
     if keep is not None:
         positions = positions[keep]
         intensity = None if intensity is None else intensity[keep]
@@ -525,6 +535,26 @@ def _build_tree(
     return {"version": "1.0", "sensors": sensors, **head}, issues, points
 
 
+def _nonfinite_notes(plan: _Plan) -> list[str]:
+    """One note per lidar whose frames had non-finite positions dropped: per frame and total."""
+    by_sensor: dict[str, list[tuple[int, int]]] = {}
+    for sensor, k, count in plan.nonfinite:
+        by_sensor.setdefault(sensor, []).append((k, count))
+    notes = []
+    for sensor, frames in by_sensor.items():
+        total = sum(count for _, count in frames)
+        shown = ", ".join(f"frame {k}: {count}" for k, count in frames[:10])
+        more = f", ... ({len(frames) - 10} more frames)" if len(frames) > 10 else ""
+        notes.append(
+            f"lidar {sensor!r}: dropped {total} point(s) with NaN/inf positions in "
+            f"{len(frames)} frame(s) ({shown}{more}); keep_nonfinite=True (--keep-nonfinite) "
+            "refuses such frames instead."
+        )
+    for note in notes:
+        logger.info("%s", note)
+    return notes
+
+
 def _as_capture(capture: Capture | str | os.PathLike[str]) -> Capture:
     if isinstance(capture, Capture):
         return capture
@@ -539,10 +569,15 @@ def read_capture_scene(
     recentre: RecentreMode = "auto",
     voxel_size_m: float | None = None,
     max_points_per_frame: int | None = None,
+    keep_nonfinite: bool = False,
 ) -> Scene:
-    """The whole capture as an in-memory ``Scene`` (small captures and tests; holds every array)."""
+    """The whole capture as an in-memory ``Scene`` (small captures and tests; holds every array).
+
+    Points with NaN/inf positions are dropped (logged) unless ``keep_nonfinite``.
+    """
     cap = _as_capture(capture)
     plan = _plan(cap, recentre)
+    plan.keep_nonfinite = keep_nonfinite
     tree, issues, _ = _build_tree(
         cap,
         plan,
@@ -552,6 +587,7 @@ def read_capture_scene(
         counter=_Counter(0, None),
     )
     _check(issues, "the scene")
+    _nonfinite_notes(plan)
     return Scene.model_validate(tree)
 
 
@@ -606,7 +642,7 @@ def _convert_sfs(
         time_offset_us=plan.time_offset_us,
         origin_offset_m=_origin_tuple(plan),
         issues=tuple(issues),
-        notes=cap.notes,
+        notes=(*cap.notes, *_nonfinite_notes(plan)),
     )
 
 
@@ -761,7 +797,7 @@ def _convert_frames(
         time_offset_us=plan.time_offset_us,
         origin_offset_m=_origin_tuple(plan),
         issues=tuple(issues),
-        notes=(*cap.notes, *notes),
+        notes=(*cap.notes, *notes, *_nonfinite_notes(plan)),
     )
 
 
@@ -784,6 +820,7 @@ def convert_capture(
     voxel_size_m: float | None = None,
     max_points_per_frame: int | None = None,
     on_progress: ProgressCallback | None = None,
+    keep_nonfinite: bool = False,
 ) -> ConvertResult:
     """Convert a capture to ``out`` (a .sfs file or a split_base64 folder), streaming frames.
 
@@ -791,6 +828,10 @@ def convert_capture(
     must exist; a .sfs may not be a folder, a frames folder must be new or empty), ``InputError``
     for bad input and ``SceneValidationError`` (with ``issues``) when the result would be invalid;
     in every case nothing is written at ``out``. Warnings are returned in ``ConvertResult.issues``.
+
+    Points whose position is NaN/inf (the missing returns of organised clouds) are dropped, with
+    a note per lidar giving the count per frame and the total; ``keep_nonfinite=True`` keeps
+    them, so such a frame fails validation (V-A7) and nothing is written.
     """
     if format not in ("sfs", "split_base64"):
         raise InputError(f"format must be 'sfs' or 'split_base64', got {format!r}.", field="format")
@@ -800,6 +841,7 @@ def convert_capture(
         _check_frames_folder(Path(os.fspath(out)))
     cap = _as_capture(capture_path)
     plan = _plan(cap, recentre)
+    plan.keep_nonfinite = keep_nonfinite
     counter = _Counter(_steps(cap), on_progress)
     dest = Path(os.fspath(out))
     if format == "sfs":

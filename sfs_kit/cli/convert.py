@@ -67,6 +67,12 @@ def register(subparsers: Any) -> None:
         dest="max_points",
         help="keep at most N points per frame (evenly spaced)",
     )
+    parser.add_argument(
+        "--keep-nonfinite",
+        action="store_true",
+        help="keep points with NaN/inf positions, so such frames fail validation (default: drop "
+        "them and say how many in the notes)",
+    )
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
     parser.set_defaults(func=run)
 
@@ -129,6 +135,7 @@ def _run(args: argparse.Namespace) -> int:
                 voxel_size_m=args.voxel_size_m,
                 max_points_per_frame=args.max_points,
                 on_progress=step,
+                keep_nonfinite=args.keep_nonfinite,
             )
     except SceneValidationError as err:
         issues = [i for i in err.issues if isinstance(i, Issue)]

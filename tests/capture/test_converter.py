@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import tracemalloc
 import warnings
@@ -331,3 +332,53 @@ def test_frames_into_an_empty_existing_folder(tmp_path: Path) -> None:
     result = convert_capture(SAMPLE, out, format="split_base64")
     assert result.frame_count == 5
     assert sorted(p.name for p in tmp_path.iterdir()) == ["frames"]
+
+
+def _nan_rows(folder: Path) -> None:
+    """Frame 1 of the folder's lidar gets 3 NaN rows and 1 inf row (an organised cloud)."""
+    from sfs_kit.readers import read_point_cloud, write_pcd
+
+    path = folder / "lidar" / "001.pcd"
+    cloud = read_point_cloud(path)
+    positions = cloud.positions.copy()
+    positions[[2, 5, 7]] = np.nan
+    positions[9, 1] = np.inf
+    write_pcd(path, dataclasses.replace(cloud, positions=positions))
+
+
+@pytest.mark.parametrize("fmt", ["sfs", "split_base64"])
+def test_nonfinite_points_are_dropped_with_a_note(
+    make_folder: Callable[..., Path], tmp_path: Path, fmt: str
+) -> None:
+    folder = make_folder(camera=False)
+    clean = convert_capture(folder, tmp_path / f"clean.{fmt}", format=fmt)  # type: ignore[arg-type]
+    _nan_rows(folder)
+    result = convert_capture(folder, tmp_path / f"o.{fmt}", format=fmt)  # type: ignore[arg-type]
+    assert result.point_count == clean.point_count - 4
+    assert list(result.notes) == [
+        "lidar 'lidar': dropped 4 point(s) with NaN/inf positions in 1 frame(s) (frame 1: 4); "
+        "keep_nonfinite=True (--keep-nonfinite) refuses such frames instead."
+    ]
+    assert [i for i in result.issues if i.severity == "error"] == []
+    if fmt == "sfs":
+        scene = Scene.model_validate(read_sfs_dict(tmp_path / "o.sfs"))
+        frame = _lidar(scene).frames[1]
+        assert np.isfinite(frame.points.positions).all()
+        stamps = frame.points.timestamps
+        intensities = frame.points.intensities
+        assert stamps is not None
+        assert intensities is not None
+        assert stamps.shape == intensities.shape == (frame.points.positions.shape[0],)
+
+
+def test_keep_nonfinite_refuses_the_frame(
+    make_folder: Callable[..., Path], tmp_path: Path
+) -> None:
+    folder = make_folder(camera=False)
+    _nan_rows(folder)
+    with pytest.raises(SceneValidationError, match=r"V-A7") as caught:
+        convert_capture(folder, tmp_path / "o.sfs", format="sfs", keep_nonfinite=True)
+    assert any(i.code == "V-A7" for i in caught.value.issues)  # type: ignore[attr-defined]
+    assert not (tmp_path / "o.sfs").exists()
+    scene = read_capture_scene(folder)  # the in-memory path drops them too
+    assert np.isfinite(_lidar(scene).frames[1].points.positions).all()

@@ -78,3 +78,32 @@ def test_unreadable_capture_exits_2(tmp_path: Path, capsys: pytest.CaptureFixtur
         == 2
     )
     assert "does not exist" in capsys.readouterr().err
+
+
+def test_nonfinite_points_dropped_or_refused_with_keep_nonfinite(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import dataclasses
+
+    import numpy as np
+
+    from sfs_kit.readers import read_point_cloud, write_pcd
+
+    capture = tmp_path / "cap"
+    shutil.copytree(SAMPLE, capture)
+    pcd = sorted((capture / "lidar").glob("*.pcd"))[2]
+    cloud = read_point_cloud(pcd)
+    positions = cloud.positions.copy()
+    positions[:5] = np.nan
+    write_pcd(pcd, dataclasses.replace(cloud, positions=positions))
+    out = tmp_path / "o.sfs"
+    assert main(["convert", str(capture), "--format", "sfs", "-o", str(out), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["point_count"] == 15000 - 5
+    assert report["notes"][-1].startswith("lidar 'lidar_top': dropped 5 point(s) with NaN/inf "
+                                          "positions in 1 frame(s) (frame 2: 5)")
+    out.unlink()
+    args = ["convert", str(capture), "--format", "sfs", "-o", str(out), "--keep-nonfinite"]
+    assert main(args) == 1
+    assert "V-A7" in capsys.readouterr().err
+    assert not out.exists()
