@@ -40,13 +40,16 @@ class FramePoints(NamedTuple):
     """One loaded lidar frame: positions (N, 3) in metres, uint8 intensity, absolute time in µs.
 
     ``origin_m`` is an offset the reader already subtracted (file coordinates = positions +
-    origin_m), as ``PointCloud.origin_m``; ``None`` means zero.
+    origin_m), as ``PointCloud.origin_m``; ``None`` means zero. ``viewpoint`` is a PCD header's
+    VIEWPOINT ``[tx, ty, tz, qx, qy, qz, qw]`` when the file had one (metadata; see the
+    converter's docstring for what is done with it).
     """
 
     positions_m: npt.NDArray[np.floating]
     intensity: npt.NDArray[np.uint8] | None
     time_us: npt.NDArray[np.int64] | None
     origin_m: npt.NDArray[np.float64] | None = None
+    viewpoint: npt.NDArray[np.float64] | None = None
 
 
 class LoadedImage(NamedTuple):

@@ -19,6 +19,14 @@ What the converter decides, once:
 - **Time** (D10). ``time_offset`` = the smallest frame or image timestamp (absolute µs); every
   timestamp is relative to it; per-point times become uint32 µs on that clock (D11). Sensor poses
   are written at their own content timestamps, so every frame lies inside its pose span.
+- **Non-finite points.** NaN/inf positions (missing returns of organised clouds) are dropped per
+  frame, counted in ``ConvertResult.notes``; ``keep_nonfinite=True`` keeps them (V-A7 then fails).
+- **PCD VIEWPOINT** is not applied. PCL defines it as the acquisition viewpoint stored beside the
+  points (``sensor_origin_``/``sensor_orientation_``, used e.g. to orient normals); PCL never
+  moves the points by it, and the manifest's ``frame`` already says which frame they are in. A
+  non-identity viewpoint often means the cloud was saved in another frame (a registered map),
+  so each lidar with one gets a note naming the frames and the first viewpoint, for the user to
+  check the declared ``frame`` and extrinsics.
 - **Validation.** Each frame is validated as it is produced (``validate_tree`` on a one-frame tree)
   and the whole scene's metadata at the end (a skeleton tree with empty frames); an error means
   nothing is written at the destination (``SceneValidationError`` carrying the issues).
@@ -124,6 +132,8 @@ class _Plan:
     keep_nonfinite: bool = False
     # (sensor id, frame index, points dropped) for each frame that had non-finite positions
     nonfinite: list[tuple[str, int, int]] = field(default_factory=list)
+    # (sensor id, frame index, [tx, ty, tz, qx, qy, qz, qw]) for non-identity PCD viewpoints
+    viewpoints: list[tuple[str, int, list[float]]] = field(default_factory=list)
 
 
 def _world_from_ego(capture: Capture, times_us: npt.NDArray[np.int64], names: list[str]) -> F64:
@@ -277,6 +287,8 @@ def _convert_frame(  # noqa: PLR0917
     frame = lidar.frames[k]
     pts = frame.load()
     raw_positions, intensity, time_us = pts.positions_m, pts.intensity, pts.time_us
+    if pts.viewpoint is not None and not np.array_equal(pts.viewpoint, _IDENTITY_VIEWPOINT):
+        plan.viewpoints.append((str(lidar.sensor_id), k, [float(v) for v in pts.viewpoint]))
     if not plan.keep_nonfinite and not np.isfinite(raw_positions.sum(dtype=np.float64)):
         # organised clouds (Ouster, PCL) mark missing returns with NaN rows: drop them here
         finite = np.isfinite(raw_positions).all(axis=1)
@@ -535,6 +547,28 @@ def _build_tree(
     return {"version": "1.0", "sensors": sensors, **head}, issues, points
 
 
+_IDENTITY_VIEWPOINT = np.array([0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0])
+
+
+def _viewpoint_notes(plan: _Plan) -> list[str]:
+    """One note per lidar whose PCD files carry a non-identity VIEWPOINT (not applied)."""
+    by_sensor: dict[str, list[tuple[int, list[float]]]] = {}
+    for sensor, k, viewpoint in plan.viewpoints:
+        by_sensor.setdefault(sensor, []).append((k, viewpoint))
+    notes = []
+    for sensor, frames in by_sensor.items():
+        first_k, first = frames[0]
+        notes.append(
+            f"lidar {sensor!r}: {len(frames)} frame(s) have a non-identity PCD VIEWPOINT "
+            f"(frame {first_k}: {first!r} as [tx, ty, tz, qx, qy, qz, qw]); it is not applied "
+            "(PCL keeps it as metadata beside the points): check the manifest's frame and "
+            "extrinsics for this lidar."
+        )
+    for note in notes:
+        logger.warning("%s", note)
+    return notes
+
+
 def _nonfinite_notes(plan: _Plan) -> list[str]:
     """One note per lidar whose frames had non-finite positions dropped: per frame and total."""
     by_sensor: dict[str, list[tuple[int, int]]] = {}
@@ -588,6 +622,7 @@ def read_capture_scene(
     )
     _check(issues, "the scene")
     _nonfinite_notes(plan)
+    _viewpoint_notes(plan)
     return Scene.model_validate(tree)
 
 
@@ -642,7 +677,7 @@ def _convert_sfs(
         time_offset_us=plan.time_offset_us,
         origin_offset_m=_origin_tuple(plan),
         issues=tuple(issues),
-        notes=(*cap.notes, *_nonfinite_notes(plan)),
+        notes=(*cap.notes, *_nonfinite_notes(plan), *_viewpoint_notes(plan)),
     )
 
 
@@ -797,7 +832,7 @@ def _convert_frames(
         time_offset_us=plan.time_offset_us,
         origin_offset_m=_origin_tuple(plan),
         issues=tuple(issues),
-        notes=(*cap.notes, *notes, *_nonfinite_notes(plan)),
+        notes=(*cap.notes, *notes, *_nonfinite_notes(plan), *_viewpoint_notes(plan)),
     )
 
 

@@ -207,7 +207,13 @@ def _load_points(
             source=path,
         )
     return FramePoints(
-        positions_m=cloud.positions, intensity=intensity, time_us=time_us, origin_m=cloud.origin_m
+        positions_m=cloud.positions,
+        intensity=intensity,
+        time_us=time_us,
+        origin_m=cloud.origin_m,
+        viewpoint=None
+        if "viewpoint" not in cloud.extra
+        else np.asarray(cloud.extra["viewpoint"], dtype=np.float64),
     )
 
 

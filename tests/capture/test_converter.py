@@ -382,3 +382,25 @@ def test_keep_nonfinite_refuses_the_frame(
     assert not (tmp_path / "o.sfs").exists()
     scene = read_capture_scene(folder)  # the in-memory path drops them too
     assert np.isfinite(_lidar(scene).frames[1].points.positions).all()
+
+
+def test_pcd_viewpoint_is_not_applied_but_noted(
+    make_folder: Callable[..., Path], tmp_path: Path
+) -> None:
+    folder = make_folder(camera=False)
+    clean = Scene.model_validate(read_capture_scene(folder).to_sfs_dict())
+    for name in ("001.pcd", "002.pcd"):
+        path = folder / "lidar" / name
+        data = path.read_bytes()
+        assert b"VIEWPOINT 0 0 0 1 0 0 0\n" in data
+        path.write_bytes(data.replace(b"VIEWPOINT 0 0 0 1 0 0 0\n", b"VIEWPOINT 5 0 0 0 0 0 1\n"))
+    result = convert_capture(folder, tmp_path / "o.sfs", format="sfs")
+    assert list(result.notes) == [
+        "lidar 'lidar': 2 frame(s) have a non-identity PCD VIEWPOINT (frame 1: [5.0, 0.0, 0.0, "
+        "0.0, 0.0, 1.0, 0.0] as [tx, ty, tz, qx, qy, qz, qw]); it is not applied (PCL keeps it as "
+        "metadata beside the points): check the manifest's frame and extrinsics for this lidar."
+    ]
+    scene = Scene.model_validate(read_sfs_dict(tmp_path / "o.sfs"))
+    for k in range(3):  # the points are exactly where they were without the viewpoint
+        assert np.array_equal(_lidar(scene).frames[k].points.positions,
+                              _lidar(clean).frames[k].points.positions)
