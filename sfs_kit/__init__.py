@@ -10,7 +10,7 @@ import importlib
 import logging
 from typing import Any
 
-from sfs_kit._version import __version__
+from sfs_kit._version import __version__ as __version__
 from sfs_kit.errors import *  # noqa: F403  (errors.__all__ is curated)
 from sfs_kit.errors import __all__ as _error_names
 
@@ -114,7 +114,7 @@ _LAZY: dict[str, str] = {
     "verify_urls": "sfs_kit.storage",
 }
 
-__all__ = sorted(["__version__", *_error_names, *_LAZY])
+__all__ = sorted(["__version__", *_error_names, *_LAZY])  # noqa: PLE0605  (pinned by a test)
 
 
 def __getattr__(name: str) -> Any:
