@@ -247,7 +247,9 @@ def _upload(state: _State, step: str, files: Sequence[FileEntry], base: str) -> 
                            event.bytes_total)
 
         stored = store.upload_many(items, max_workers=state.config.upload_workers,
-                                   on_progress=progress)
+                                   on_progress=progress,
+                                   sha256s={key: f["sha256"]
+                                            for (_, key), f in zip(items, files, strict=True)})
         objects: list[FileEntry] = []
         for entry, obj in zip(files, stored, strict=True):
             if obj.sha256 is not None and obj.sha256 != entry["sha256"]:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import os
+import re
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from pathlib import Path
 
@@ -12,7 +13,7 @@ from sfs_kit.errors import InputError, InvalidKeyError
 from sfs_kit.storage.base import ProgressCallback, ProgressEvent, StoredObject
 from sfs_kit.storage.keys import key_for
 
-__all__ = ["BytesCallback", "PutFile", "run_upload_many"]
+__all__ = ["BytesCallback", "PutFile", "known_digests", "run_upload_many"]
 
 BytesCallback = Callable[[int], None]
 PutFile = Callable[[Path, str, BytesCallback], StoredObject]
@@ -44,6 +45,22 @@ class _Tracker:
             self._on_progress(ProgressEvent(
                 key, self._bytes_done, self._bytes_total, self._files_done, self._files_total,
             ))
+
+
+_HEX64 = re.compile(r"[0-9a-f]{64}")
+
+
+def known_digests(sha256s: Mapping[str, str] | None) -> dict[str, str]:
+    """``sha256s`` keyed by normalised key, each digest checked to be 64 lowercase hex digits."""
+    known: dict[str, str] = {}
+    for key, digest in (sha256s or {}).items():
+        if not _HEX64.fullmatch(digest):
+            raise InputError(
+                f"sha256 of {key!r} must be 64 lowercase hex digits, got {digest!r}.",
+                field="sha256s",
+            )
+        known[key_for(key)] = digest
+    return known
 
 
 def run_upload_many(

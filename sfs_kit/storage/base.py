@@ -8,7 +8,7 @@ from __future__ import annotations
 import hashlib
 import mimetypes
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -189,8 +189,12 @@ class ObjectStore(Protocol):
         *,
         max_workers: int = 8,
         on_progress: ProgressCallback | None = None,
+        sha256s: Mapping[str, str] | None = None,
     ) -> list[StoredObject]:
-        """Store many ``(path, key)`` pairs in parallel; results in input order."""
+        """Store many ``(path, key)`` pairs in parallel; results in input order.
+
+        ``sha256s`` maps keys to digests the caller already computed, to avoid hashing twice.
+        """
         ...
 
     def url_for(

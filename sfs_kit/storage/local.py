@@ -15,7 +15,7 @@ import json
 import logging
 import os
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import BinaryIO
 
@@ -27,7 +27,7 @@ from sfs_kit.errors import (
     StorageNotFoundError,
 )
 from sfs_kit.storage import verify as _verify
-from sfs_kit.storage._batch import BytesCallback, run_upload_many
+from sfs_kit.storage._batch import BytesCallback, known_digests, run_upload_many
 from sfs_kit.storage.base import (
     DEFAULT_EXPIRES_S,
     DEFAULT_MIN_LIFETIME_S,
@@ -50,8 +50,12 @@ _CHUNK = 1024 * 1024
 
 
 def _atomic_write(target: Path, chunks: io.BufferedIOBase | BinaryIO, on_bytes: BytesCallback,
-                  limit: int | None = None) -> tuple[int, str]:
-    """Copy ``chunks`` into ``target`` atomically; returns (bytes written, sha256 hex)."""
+                  limit: int | None = None,
+                  verify: Callable[[int, str], None] | None = None) -> tuple[int, str]:
+    """Copy ``chunks`` into ``target`` atomically; returns (bytes written, sha256 hex).
+
+    ``verify(count, digest)`` runs before the rename; if it raises, nothing is left behind.
+    """
     target.parent.mkdir(parents=True, exist_ok=True)
     digest = hashlib.sha256()
     count = 0
@@ -67,6 +71,8 @@ def _atomic_write(target: Path, chunks: io.BufferedIOBase | BinaryIO, on_bytes: 
                 digest.update(block)
                 count += len(block)
                 on_bytes(len(block))
+        if verify is not None:
+            verify(count, digest.hexdigest())
         os.replace(tmp_name, target)
     except BaseException:
         with contextlib.suppress(OSError):
@@ -159,27 +165,32 @@ class LocalStore:
         return self._put_file(Path(path), self._key(key), lambda _n: None, content_type)
 
     def _put_file(self, path: Path, key: str, on_bytes: BytesCallback,
-                  content_type: str | None = None) -> StoredObject:
+                  content_type: str | None = None, known_sha256: str | None = None
+                  ) -> StoredObject:
         key = self._key(key)
         content_type = content_type or content_type_for(key)
         try:
             size = path.stat().st_size
-            sha256 = sha256_file(path)
+            sha256 = known_sha256 or sha256_file(path)
             if self._unchanged(key, size, sha256, content_type):
                 on_bytes(size)
                 return StoredObject(key, size, sha256, content_type, uploaded=False)
+            def same_digest(_count: int, digest: str) -> None:
+                if digest != sha256:
+                    raise ChecksumMismatchError(
+                        f"File {str(path)!r} changed while it was stored as {key!r} (sha256 "
+                        f"{sha256} before, {digest} during the copy); nothing was stored.",
+                        key=key, operation="upload",
+                    )
+
             with open(path, "rb") as source:
-                written, digest = _atomic_write(self._path(key), source, on_bytes)
+                written, digest = _atomic_write(self._path(key), source, on_bytes,
+                                                verify=same_digest)
         except OSError as err:
             raise InputError(
                 f"Cannot store {str(path)!r} as {key!r}: {err.strerror or type(err).__name__}.",
                 source=str(path),
             ) from err
-        if digest != sha256:
-            raise ChecksumMismatchError(
-                f"File {str(path)!r} changed while it was stored as {key!r} (sha256 {sha256} "
-                f"before, {digest} during the copy).", key=key, operation="upload",
-            )
         self._write_meta(key, digest, content_type)
         return StoredObject(key, written, digest, content_type, uploaded=True)
 
@@ -226,12 +237,19 @@ class LocalStore:
         *,
         max_workers: int = 8,
         on_progress: ProgressCallback | None = None,
+        sha256s: Mapping[str, str] | None = None,
     ) -> list[StoredObject]:
-        """Copy ``(path, key)`` pairs in parallel; results in input order."""
-        return run_upload_many(
-            self._put_file,
-            items, max_workers=max_workers, on_progress=on_progress,
-        )
+        """Copy ``(path, key)`` pairs in parallel; results in input order.
+
+        ``sha256s`` (key -> digest) skips hashing those files first; the copy is still hashed
+        as it is written and must match, else ``ChecksumMismatchError``.
+        """
+        known = known_digests(sha256s)
+
+        def put(path: Path, key: str, on_bytes: BytesCallback) -> StoredObject:
+            return self._put_file(path, key, on_bytes, known_sha256=known.get(key_for(key)))
+
+        return run_upload_many(put, items, max_workers=max_workers, on_progress=on_progress)
 
     def get_bytes(self, key: str) -> bytes:
         """The stored file's bytes."""

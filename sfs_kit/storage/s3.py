@@ -19,7 +19,7 @@ import logging
 import os
 import posixpath
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -39,7 +39,7 @@ from sfs_kit.errors import (
     StorageError,
 )
 from sfs_kit.storage import verify as _verify
-from sfs_kit.storage._batch import BytesCallback, run_upload_many
+from sfs_kit.storage._batch import BytesCallback, known_digests, run_upload_many
 from sfs_kit.storage._errors import map_storage_errors
 from sfs_kit.storage.base import (
     DEFAULT_EXPIRES_S,
@@ -88,13 +88,16 @@ def _skip_payload_hash(request: AWSRequest, **_kwargs: Any) -> None:
     request.context["client_config"] = config.merge(Config(s3=s3_options))
 
 
-def _open_and_hash(path: Path) -> tuple[BinaryIO, int, str]:
-    """The open file, its size and hex SHA-256 (read in one pass; hashlib releases the GIL)."""
+def _open_and_hash(path: Path, known_sha256: str | None = None) -> tuple[BinaryIO, int, str]:
+    """The open file, its size and hex SHA-256 (read in one pass; hashlib releases the GIL).
+
+    ``known_sha256`` (a digest the caller computed moments ago) skips the extra read.
+    """
     try:
         body = open(path, "rb")  # noqa: SIM115 - returned to the caller, who closes it
         try:
             size = os.fstat(body.fileno()).st_size
-            sha256 = hashlib.file_digest(body, "sha256").hexdigest()
+            sha256 = known_sha256 or hashlib.file_digest(body, "sha256").hexdigest()
         except BaseException:
             body.close()
             raise
@@ -300,8 +303,9 @@ class S3Store:
         content_type: str | None = None,
         manager: TransferManager | None = None,
         listed: dict[str, int] | None = None,
+        known_sha256: str | None = None,
     ) -> StoredObject:
-        body, size, sha256 = _open_and_hash(path)
+        body, size, sha256 = _open_and_hash(path, known_sha256)
         with body:
             content_type = content_type or content_type_for(key)
             if self._unchanged(key, size, sha256, content_type, listed):
@@ -383,22 +387,28 @@ class S3Store:
         *,
         max_workers: int = 8,
         on_progress: ProgressCallback | None = None,
+        sha256s: Mapping[str, str] | None = None,
     ) -> list[StoredObject]:
         """Upload ``(path, key)`` pairs with at most ``max_workers`` files in flight (multipart
         parts of large files share one pool of ``TransferConfig.max_concurrency`` threads).
 
         One listing of the keys' common folder comes first: keys absent from it (or listed with
-        another size) are uploaded without a HEAD; the others get one HEAD each.
+        another size) are uploaded without a HEAD; the others get one HEAD each. ``sha256s``
+        (key -> hex digest the caller just computed) saves re-reading those files to hash them;
+        the digest is still sent, so the server checks it against the bytes of a single-part
+        upload (multipart parts carry their own checksums).
         """
         lock = threading.Lock()
         listing: list[dict[str, int] | None] = []
+        known = known_digests(sha256s)
 
         def put(path: Path, key: str, on_bytes: BytesCallback) -> StoredObject:
             with lock:  # listed on the first call, after run_upload_many checked every input
                 if not listing:
                     keys = [key_for(key) for _, key in items]
                     listing.append(self._listed_sizes(keys) if len(keys) > 1 else None)
-            return self._put_file(path, key, on_bytes, manager=manager, listed=listing[0])
+            return self._put_file(path, key, on_bytes, manager=manager, listed=listing[0],
+                                  known_sha256=known.get(key_for(key)))
 
         with self._transfers() as manager:
             return run_upload_many(put, items, max_workers=max_workers, on_progress=on_progress)

@@ -122,10 +122,11 @@ def test_upload_many_stops_at_the_first_failure(
     items = [(make_file(f"f{i}.json", b"{}"), f"f{i}.json") for i in range(4)]
     real = local_store._put_file
 
-    def flaky(path: Path, key: str, on_bytes: Callable[[int], None]) -> object:
+    def flaky(path: Path, key: str, on_bytes: Callable[[int], None],
+              known_sha256: str | None = None) -> object:
         if key == "f1.json":
             raise StorageError("injected failure.", key=key)
-        return real(path, key, on_bytes)
+        return real(path, key, on_bytes, known_sha256=known_sha256)
 
     monkeypatch.setattr(local_store, "_put_file", flaky)
     with pytest.raises(StorageError, match=r"^injected failure\.$"):
