@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import hashlib
 import mimetypes
-import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import BinaryIO, Protocol, runtime_checkable
+
+from sfs_kit._redact import redact_url
 
 __all__ = [
     "DEFAULT_EXPIRES_S",
@@ -110,18 +111,6 @@ class ProgressEvent:
 
 
 ProgressCallback = Callable[[ProgressEvent], None]
-
-
-_SECRET_PARAMS = re.compile(
-    r"(?i)((?:^|[?&;\s])(?:X-Amz-Signature|X-Amz-Credential|X-Amz-Security-Token|Signature|"
-    r"AWSAccessKeyId|x-amz-security-token)=)[^&#\s]*"
-)
-
-
-def redact_url(url: str) -> str:
-    """``url`` with the values of X-Amz-Signature, X-Amz-Credential and X-Amz-Security-Token
-    (and SigV2's Signature and AWSAccessKeyId) replaced by ``REDACTED``; safe to log."""
-    return _SECRET_PARAMS.sub(r"\1REDACTED", url)
 
 
 def content_type_for(key: str) -> str:

@@ -14,8 +14,8 @@ from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import (
-    BaseModel,
     ConfigDict,
+    Field,
     ValidationError,
     ValidationInfo,
     field_validator,
@@ -24,6 +24,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from sfs_kit.errors import TaskRequestError
+from sfs_kit.submit._repr import RedactedReprModel
 
 __all__ = [
     "BODY_FIELDS",
@@ -87,7 +88,7 @@ def _check_http_url(field: str, url: str) -> str:
     return parts.scheme
 
 
-class TaskRequest(BaseModel):
+class TaskRequest(RedactedReprModel):
     """The body of ``POST /v1/task/multistage``; ``to_body()`` gives the exact wire JSON object.
 
     ``extra`` passes unknown parameters through untouched; ``field_names`` renames wire keys
@@ -108,8 +109,8 @@ class TaskRequest(BaseModel):
     priority: int | None = None
     clear_unique_id_on_error: bool | None = None
     tags: list[str] | None = None
-    extra: JsonObject = {}
-    field_names: dict[str, str] = {}
+    extra: JsonObject = Field(default_factory=dict)
+    field_names: dict[str, str] = Field(default_factory=dict)
 
     def __init__(self, **data: Any) -> None:
         try:

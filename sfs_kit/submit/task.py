@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, field_validator
+from pydantic import ConfigDict, Field, field_validator
+
+from sfs_kit.submit._repr import RedactedReprModel
 
 __all__ = ["DryRunRequest", "Task"]
 
 
-class Task(BaseModel):
+class Task(RedactedReprModel):
     """A Scale task as returned by create or lookup; unknown fields are kept (``model_extra``).
 
     ``recovered`` and ``existing`` are ours, not Scale's. ``recovered``: an earlier, ambiguous
@@ -24,8 +26,8 @@ class Task(BaseModel):
     status: str | None = None
     type: str | None = None
     created_at: str | None = None
-    params: dict[str, Any] = {}
-    metadata: dict[str, Any] = {}
+    params: dict[str, Any] = Field(default_factory=dict)
+    metadata: dict[str, Any] = Field(default_factory=dict)
     unique_id: str | None = None
     recovered: bool = False
     existing: bool = False
@@ -41,7 +43,7 @@ class Task(BaseModel):
         return value if value is None or isinstance(value, str) else str(value)
 
 
-class DryRunRequest(BaseModel):
+class DryRunRequest(RedactedReprModel):
     """The exact request a ``dry_run`` create would send, with Authorization redacted."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")

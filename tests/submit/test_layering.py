@@ -1,4 +1,4 @@
-"""The submitter knows nothing of scenes: it imports only sfs_kit.errors and sfs_kit._version."""
+"""The submitter knows nothing of scenes: it imports only sfs_kit.errors, _version and _redact."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 import sfs_kit
 import sfs_kit.submit
 
-ALLOWED = {"sfs_kit.errors", "sfs_kit._version"}
+ALLOWED = {"sfs_kit.errors", "sfs_kit._version", "sfs_kit._redact"}
 
 
 def test_submit_imports_only_errors_and_version() -> None:
