@@ -9,6 +9,7 @@ was cut or overwritten. A PNG writer has no such excuse, so nothing may follow I
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Literal
 
 import numpy as np
@@ -45,12 +46,17 @@ def image_size(content: npt.NDArray[np.uint8]) -> tuple[int, int] | None:
     return None
 
 
-def _jpeg_size(buf: memoryview) -> tuple[int, int] | None:
+def _jpeg_segments(buf: memoryview) -> Iterator[tuple[int, int, int]]:
+    """``(offset, marker, length)`` of each length-prefixed JPEG segment, walking from SOI.
+
+    Skips fill bytes and markers without a length; stops at EOI, at a byte that is not a marker,
+    or where no full marker and length remain. The callers judge ``length`` themselves.
+    """
     n = len(buf)
     i = 2
-    while i + 4 <= n:
+    while i + 2 <= n:
         if buf[i] != 0xFF:
-            return None
+            return
         marker = buf[i + 1]
         if marker == 0xFF:  # fill byte
             i += 1
@@ -58,18 +64,25 @@ def _jpeg_size(buf: memoryview) -> tuple[int, int] | None:
         if marker in (0xD8, 0x01) or 0xD0 <= marker <= 0xD7:  # markers without a length
             i += 2
             continue
-        if marker in (0xD9, 0xDA):  # end of image / start of scan before any frame header
-            return None
+        if marker == 0xD9 or i + 4 > n:  # end of image, or no room for a length
+            return
         length = (buf[i + 2] << 8) | buf[i + 3]
+        yield i, marker, length
+        i += 2 + length
+
+
+def _jpeg_size(buf: memoryview) -> tuple[int, int] | None:
+    for i, marker, length in _jpeg_segments(buf):
+        if marker == 0xDA:  # start of scan before any frame header
+            return None
         if 0xC0 <= marker <= 0xCF and marker not in _SOF_EXCLUDED:
-            if i + 9 > n:
+            if i + 9 > len(buf):
                 return None
             height = (buf[i + 5] << 8) | buf[i + 6]
             width = (buf[i + 7] << 8) | buf[i + 8]
             return width, height
         if length < 2:
             return None
-        i += 2 + length
     return None
 
 
@@ -102,28 +115,11 @@ def image_end_problem(data: bytes | npt.NDArray[np.uint8], kind: Literal["jpeg",
 
 def _jpeg_scan_start(buf: memoryview) -> int | None:
     """Offset just past the SOS marker, walking the length-prefixed segments from SOI."""
-    n = len(buf)
-    i = 2
-    while i + 2 <= n:
-        if buf[i] != 0xFF:
-            return None
-        marker = buf[i + 1]
-        if marker == 0xFF:  # fill byte
-            i += 1
-            continue
-        if marker in (0xD8, 0x01) or 0xD0 <= marker <= 0xD7:  # markers without a length
-            i += 2
-            continue
-        if marker == 0xD9:
-            return None
-        if i + 4 > n:
-            return None
-        length = (buf[i + 2] << 8) | buf[i + 3]
-        if length < 2 or i + 2 + length > n:
+    for i, marker, length in _jpeg_segments(buf):
+        if length < 2 or i + 2 + length > len(buf):
             return None
         if marker == 0xDA:
             return i + 2 + length
-        i += 2 + length
     return None
 
 
