@@ -113,6 +113,16 @@ class ProgressEvent:
 ProgressCallback = Callable[[ProgressEvent], None]
 
 
+def _same_object(existing: StoredObject | None, size: int, sha256: str, content_type: str) -> bool:
+    """True when ``existing`` is there with this size, recorded sha256 and type (skip the put)."""
+    return (
+        existing is not None
+        and existing.size == size
+        and existing.sha256 == sha256
+        and existing.content_type == content_type
+    )
+
+
 def content_type_for(key: str) -> str:
     """The Content-Type for a key by its suffix (.sfs is application/octet-stream)."""
     suffix = Path(key).suffix.lower()

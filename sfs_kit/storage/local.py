@@ -35,6 +35,7 @@ from sfs_kit.storage.base import (
     SignedUrl,
     StoredObject,
     UrlCheck,
+    _same_object,
     content_type_for,
     sha256_file,
 )
@@ -154,9 +155,7 @@ class LocalStore:
         )
 
     def _unchanged(self, key: str, size: int, sha256: str, content_type: str) -> bool:
-        existing = self.head(key)
-        return (existing is not None and existing.size == size and existing.sha256 == sha256
-                and existing.content_type == content_type)
+        return _same_object(self.head(key), size, sha256, content_type)
 
     def put_file(
         self, path: str | Path, key: str, *, content_type: str | None = None

@@ -48,6 +48,7 @@ from sfs_kit.storage.base import (
     SignedUrl,
     StoredObject,
     UrlCheck,
+    _same_object,
     content_type_for,
 )
 from sfs_kit.storage.keys import key_for
@@ -270,13 +271,7 @@ class S3Store:
     ) -> bool:
         if listed is not None and listed.get(key) != size:
             return False  # absent or another size: nothing to HEAD
-        existing = self.head(key)
-        return (
-            existing is not None
-            and existing.size == size
-            and existing.sha256 == sha256
-            and existing.content_type == content_type
-        )
+        return _same_object(self.head(key), size, sha256, content_type)
 
     # --- writes --------------------------------------------------------------------------------
 
