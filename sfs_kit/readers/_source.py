@@ -10,7 +10,7 @@ from typing import BinaryIO
 
 from sfs_kit.errors import InputError
 
-__all__ = ["Source", "read_all", "source_name", "write_atomic"]
+__all__ = ["Source", "read_all", "source_name", "write_atomic", "write_payload"]
 
 Source = str | os.PathLike[str] | BinaryIO
 
@@ -49,3 +49,15 @@ def write_atomic(target: str | os.PathLike[str], write: Callable[[BinaryIO], Non
     except BaseException:
         Path(temp).unlink(missing_ok=True)
         raise
+
+
+def write_payload(target: str | os.PathLike[str] | BinaryIO, payload: bytes) -> None:
+    """Write encoded bytes: a path atomically (``write_atomic``), a stream as is (left open)."""
+    if isinstance(target, str | os.PathLike):
+
+        def write(stream: BinaryIO) -> None:
+            stream.write(payload)
+
+        write_atomic(target, write)
+    else:
+        target.write(payload)

@@ -28,7 +28,7 @@ import numpy.typing as npt
 from sfs_kit.errors import InputError
 from sfs_kit.readers import _lzf
 from sfs_kit.readers._cloud import PointCloud, TimeUnit, cloud_from_fields
-from sfs_kit.readers._source import Source, read_all, write_atomic
+from sfs_kit.readers._source import Source, read_all, write_payload
 from sfs_kit.readers._text import parse_table
 
 __all__ = ["PcdHeader", "read_pcd", "write_pcd"]
@@ -437,15 +437,7 @@ def write_pcd(target: str | os.PathLike[str] | BinaryIO, cloud: PointCloud,
 
     Float64 positions plus a non-zero ``origin_m`` are written as F8 x y z (the file's frame).
     """
-    payload = encode_pcd(cloud, data)
-    if isinstance(target, str | os.PathLike):
-
-        def write(stream: BinaryIO) -> None:
-            stream.write(payload)
-
-        write_atomic(target, write)
-    else:
-        target.write(payload)
+    write_payload(target, encode_pcd(cloud, data))
 
 
 def fields_of(header: PcdHeader) -> Mapping[str, tuple[np.dtype[np.generic], int]]:

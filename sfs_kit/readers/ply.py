@@ -19,7 +19,7 @@ import numpy.typing as npt
 
 from sfs_kit.errors import InputError
 from sfs_kit.readers._cloud import PointCloud, TimeUnit, cloud_from_fields
-from sfs_kit.readers._source import Source, read_all, write_atomic
+from sfs_kit.readers._source import Source, read_all, write_payload
 from sfs_kit.readers._text import parse_table
 
 __all__ = ["encode_ply", "read_ply", "write_ply"]
@@ -194,12 +194,4 @@ def encode_ply(cloud: PointCloud, fmt: str = "binary_little_endian") -> bytes:
 def write_ply(target: str | os.PathLike[str] | BinaryIO, cloud: PointCloud,
               fmt: str = "binary_little_endian") -> None:
     """Write ``cloud`` as PLY; a path is written atomically, a stream is left open."""
-    payload = encode_ply(cloud, fmt)
-    if isinstance(target, str | os.PathLike):
-
-        def write(stream: BinaryIO) -> None:
-            stream.write(payload)
-
-        write_atomic(target, write)
-    else:
-        target.write(payload)
+    write_payload(target, encode_ply(cloud, fmt))
