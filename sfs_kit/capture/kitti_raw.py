@@ -204,15 +204,7 @@ def oxts_to_poses(oxts: F64) -> tuple[F64, F64, F64]:
 
 
 def _read_oxts(folder: Path) -> tuple[list[int], F64]:
-    files = sorted((folder / "data").glob("*.txt"))
-    stamps = _read_timestamps(folder / "timestamps.txt")
-    if len(files) != len(stamps):
-        raise InputError(
-            f"{str(folder / 'timestamps.txt')!r} has {len(stamps)} timestamps for "
-            f"{len(files)} oxts files.",
-            source=str(folder / "timestamps.txt"),
-            field="timestamp",
-        )
+    files, stamps = _sensor_files(folder, "*.txt", what="oxts files")
     rows = np.empty((len(files), 6))
     for i, f in enumerate(files):
         parts = f.read_text(encoding="ascii", errors="replace").split()
@@ -258,13 +250,20 @@ def _load_png(path: str) -> LoadedImage:
     )
 
 
-def _sensor_files(folder: Path, pattern: str) -> tuple[list[Path], list[int]]:
+def _sensor_files(
+    folder: Path, pattern: str, *, what: str | None = None
+) -> tuple[list[Path], list[int]]:
+    """``folder/data/<pattern>`` in name order and ``folder/timestamps.txt``, one to one.
+
+    ``what`` names the files in the count-mismatch message (default: files in ``folder/data``).
+    """
     files = sorted((folder / "data").glob(pattern))
     stamps = _read_timestamps(folder / "timestamps.txt")
     if len(files) != len(stamps):
+        what = what or f"files in {str(folder / 'data')!r}"
         raise InputError(
             f"{str(folder / 'timestamps.txt')!r} has {len(stamps)} timestamps for "
-            f"{len(files)} files in {str(folder / 'data')!r}.",
+            f"{len(files)} {what}.",
             source=str(folder / "timestamps.txt"),
             field="timestamp",
         )
