@@ -31,6 +31,7 @@ from typing import IO, Any, Final
 
 import numpy as np
 
+from sfs_kit._atomic import atomic_output
 from sfs_kit.codecs._output import check_output_file, output_errors
 from sfs_kit.codecs._sfs_common import check_align, padding
 from sfs_kit.codecs._sfs_plan import (
@@ -43,7 +44,6 @@ from sfs_kit.codecs._sfs_plan import (
     iter_array_chunks,
     write_all,
 )
-from sfs_kit.codecs._sfs_write import atomic_output
 from sfs_kit.errors import InputError
 
 __all__ = ["SfsAppendWriter"]

@@ -4,40 +4,14 @@ from __future__ import annotations
 
 import io
 import os
-import secrets
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
-from pathlib import Path
-from typing import IO, Any, BinaryIO
+from collections.abc import Mapping
+from typing import Any, BinaryIO
 
+from sfs_kit._atomic import atomic_output
 from sfs_kit.codecs._output import check_output_file, output_errors
 from sfs_kit.codecs._sfs_plan import SfsPlan, build_plan
 
-__all__ = ["atomic_output", "encode_sfs_dict", "write_sfs_dict"]
-
-
-@contextmanager
-def atomic_output(dest: str | os.PathLike[str]) -> Iterator[IO[bytes]]:
-    """Yield an unbuffered file in ``dest``'s directory; on success it replaces ``dest``.
-
-    The temp file is created with mode 0o666 minus the umask (like ``open``) and is removed if
-    the body raises, so a failed write leaves nothing behind.
-    """
-    target = Path(os.fspath(dest))
-    while True:
-        temp = target.with_name(f".{target.name}.{secrets.token_hex(6)}.tmp")
-        try:
-            fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-            break
-        except FileExistsError:  # pragma: no cover - 48 random bits collided
-            continue
-    try:
-        with open(fd, "wb", buffering=0) as stream:
-            yield stream
-        os.replace(temp, target)
-    except BaseException:
-        temp.unlink(missing_ok=True)
-        raise
+__all__ = ["encode_sfs_dict", "write_sfs_dict"]
 
 
 def write_plan(plan: SfsPlan, dest: str | os.PathLike[str] | BinaryIO) -> int:

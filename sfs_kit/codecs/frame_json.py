@@ -48,7 +48,6 @@ import json
 import logging
 import math
 import os
-import tempfile
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -58,6 +57,7 @@ from typing import Any, Final, Literal, NoReturn, TypeAlias, cast
 import numpy as np
 import numpy.typing as npt
 
+from sfs_kit._atomic import write_bytes_atomic
 from sfs_kit.errors import FrameFormatError, InputError
 
 __all__ = [
@@ -873,20 +873,6 @@ def decode_frame(data: bytes | str, *, source: str = "<frame>") -> LidarFrameDat
 # --- paths --------------------------------------------------------------------------------------
 
 
-def write_bytes_atomic(path: str | os.PathLike[str], data: bytes) -> int:
-    """Write ``data`` to a temp file beside ``path``, then ``os.replace``; returns its length."""
-    target = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return len(data)
-
-
 def write_frame(
     path: str | os.PathLike[str],
     frame: LidarFrameData,
@@ -902,7 +888,7 @@ def write_frame(
         source=str(path),
     )
     try:
-        return write_bytes_atomic(path, data)
+        return write_bytes_atomic(path, data, mode=0o600)  # frames hold presigned image URLs
     except OSError as err:
         msg = f"Cannot write frame file {str(path)!r}: {err.strerror or err}."
         raise InputError(msg, source=str(path)) from err

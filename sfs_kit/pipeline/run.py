@@ -33,7 +33,6 @@ import hashlib
 import json
 import logging
 import os
-import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -42,6 +41,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from sfs_kit._atomic import write_bytes_atomic
 from sfs_kit.errors import InputError
 from sfs_kit.pipeline import steps as _steps
 from sfs_kit.pipeline.config import RunConfig
@@ -109,18 +109,9 @@ def _hash_obj(value: object) -> str:
 
 
 def _write_json_atomic(path: Path, value: object) -> None:
-    """Pretty JSON to ``path`` via a temp file in the same directory and ``os.replace``."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(value, fh, indent=2, ensure_ascii=False)
-            fh.write("\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Pretty JSON to ``path`` atomically, fsynced, mode 0600 (it may hold live presigned URLs)."""
+    text = json.dumps(value, indent=2, ensure_ascii=False) + "\n"
+    write_bytes_atomic(path, text.encode("utf-8"), mode=0o600, fsync=True)
 
 
 @dataclass

@@ -9,16 +9,15 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import posixpath
 import re
 import shutil
-import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from sfs_kit._atomic import write_bytes_atomic
 from sfs_kit.errors import FrameFormatError, InputError, TaskRequestError
 from sfs_kit.pipeline.config import RunConfig
 from sfs_kit.storage import sha256_file
@@ -161,14 +160,7 @@ def rewrite_frame_urls(src: Path, dest: Path, url_by_name: Mapping[str, str]) ->
     data = json.dumps(frame, separators=(",", ":"), ensure_ascii=False,
                       allow_nan=False).encode("utf-8")
     dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, dest)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_bytes_atomic(dest, data, mode=0o600)  # the frame holds presigned image URLs
     return len(data), hashlib.sha256(data).hexdigest()
 
 

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
+from sfs_kit._atomic import atomic_output
 from sfs_kit.errors import InputError
 
 __all__ = ["Source", "read_all", "source_name", "write_atomic", "write_payload"]
@@ -40,15 +40,8 @@ def read_all(source: Source) -> tuple[bytes, str]:
 
 def write_atomic(target: str | os.PathLike[str], write: Callable[[BinaryIO], None]) -> None:
     """Write through a temporary file in the target's directory, then ``os.replace`` it."""
-    path = Path(target)
-    handle, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            write(stream)
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
+    with atomic_output(target, mode=0o600) as stream:
+        write(stream)  # type: ignore[arg-type]  # an unbuffered binary file is a BinaryIO
 
 
 def write_payload(target: str | os.PathLike[str] | BinaryIO, payload: bytes) -> None:

@@ -8,17 +8,16 @@ recomputed. Identical content is not written again, as with ``S3Store``.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import io
 import json
 import logging
 import os
-import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import BinaryIO
 
+from sfs_kit._atomic import atomic_output
 from sfs_kit.errors import (
     ChecksumMismatchError,
     InputError,
@@ -60,25 +59,20 @@ def _atomic_write(target: Path, chunks: io.BufferedIOBase | BinaryIO, on_bytes: 
     target.parent.mkdir(parents=True, exist_ok=True)
     digest = hashlib.sha256()
     count = 0
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb") as out:
-            while True:
-                want = _CHUNK if limit is None else min(_CHUNK, limit - count)
-                block = chunks.read(want) if want > 0 else b""
-                if not block:
-                    break
-                out.write(block)
-                digest.update(block)
-                count += len(block)
-                on_bytes(len(block))
+    with atomic_output(target, mode=0o600) as out:
+        while True:
+            want = _CHUNK if limit is None else min(_CHUNK, limit - count)
+            block = chunks.read(want) if want > 0 else b""
+            if not block:
+                break
+            view = memoryview(block)
+            while view:  # an unbuffered write may be partial
+                view = view[out.write(view) or 0 :]
+            digest.update(block)
+            count += len(block)
+            on_bytes(len(block))
         if verify is not None:
             verify(count, digest.hexdigest())
-        os.replace(tmp_name, target)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp_name)
-        raise
     return count, digest.hexdigest()
 
 
