@@ -5,7 +5,8 @@ lidar frame and camera image is loaded on demand through its ``load`` callable, 
 stream a capture of any length with the memory of one frame. Timestamps are absolute integers in
 microseconds (the converter normalises them, spec D10). Transforms follow ``a_from_b``: 4x4
 float64 matrices mapping b coordinates into a; ``ego_from_sensor`` places a sensor on the rig and
-the ego poses are ``world_from_ego``.
+the ego poses are ``world_from_ego``. Sensor ids become folder names, so every layout's ids pass
+``sfs_kit._paths.check_name`` when a source is created.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from typing import Literal, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
+
+from sfs_kit._paths import check_name
 
 __all__ = [
     "CameraIntrinsicsSource",
@@ -79,6 +82,9 @@ class LidarSource:
     points_frame: PointsFrame
     ego_from_sensor: F64
 
+    def __post_init__(self) -> None:
+        check_name(self.sensor_id, what="lidar id", field="sensor_id")
+
 
 @dataclass(frozen=True)
 class ImageSource:
@@ -113,6 +119,9 @@ class CameraSource:
     intrinsics: CameraIntrinsicsSource
     ego_from_sensor: F64
     images: tuple[ImageSource, ...]
+
+    def __post_init__(self) -> None:
+        check_name(self.sensor_id, what="camera id", field="sensor_id")
 
 
 @dataclass(frozen=True)

@@ -49,6 +49,7 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 
+from sfs_kit._paths import contained
 from sfs_kit._version import __version__
 from sfs_kit.capture.base import CameraSource, Capture, LidarSource
 from sfs_kit.capture.downsample import downsample_indices
@@ -764,7 +765,7 @@ def _write_frames(
                 content = _load_image(camera, j)
                 ext = "png" if content[:4].tobytes() == b"\x89PNG" else "jpg"
                 rel = f"images/{camera.sensor_id}/{j:05d}.{ext}"
-                target = out.tmp / rel
+                target = contained(out.tmp, rel)  # ids are checked; this proves it
                 target.parent.mkdir(parents=True, exist_ok=True)
                 target.write_bytes(content.tobytes())
                 out.paths.append(Path(rel))

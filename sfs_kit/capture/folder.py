@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
+from sfs_kit._paths import check_name
 from sfs_kit.capture._channels import intensity_to_uint8, point_time_to_us
 from sfs_kit.capture.base import (
     CameraIntrinsicsSource,
@@ -282,6 +283,7 @@ def _check_ids(ctx: _Ctx, manifest: CaptureManifest) -> None:
     ids += [(f"cameras[{i}].id", e.id) for i, e in enumerate(manifest.cameras)]
     seen: set[str] = set()
     for field, sensor_id in ids:
+        check_name(sensor_id, source=str(ctx.manifest), field=field)
         if sensor_id in seen:
             raise ctx.fail(field, f"sensor id {sensor_id!r} is used twice.")
         seen.add(sensor_id)

@@ -48,6 +48,8 @@ import msgpack
 import numpy as np
 import numpy.typing as npt
 
+from sfs_kit._excerpt import excerpt
+from sfs_kit._paths import name_problem
 from sfs_kit.capture._channels import intensity_to_uint8
 from sfs_kit.capture.base import (
     CameraIntrinsicsSource,
@@ -228,6 +230,15 @@ def _check_record(obj: object, source: str, offset: int) -> MsgpackRecord:
                 offset=offset,
                 field=key,
             )
+    problem = name_problem(obj["sensor"])
+    if problem is not None:
+        raise InputError(
+            f"{where}: field 'sensor' {excerpt(obj['sensor'])} {problem}; sensor ids become "
+            "folder names.",
+            source=source,
+            offset=offset,
+            field="sensor",
+        )
     kind = obj["kind"]
     if kind not in _KINDS:
         raise InputError(

@@ -42,7 +42,8 @@ from pathlib import Path
 from typing import Any
 
 from sfs_kit._atomic import write_bytes_atomic
-from sfs_kit.errors import InputError
+from sfs_kit._paths import contained
+from sfs_kit.errors import InputError, OutputError
 from sfs_kit.pipeline import steps as _steps
 from sfs_kit.pipeline.config import RunConfig
 from sfs_kit.pipeline.ids import content_sha256, derive_unique_id, tree_fingerprint
@@ -178,9 +179,9 @@ def _files_exist(out_dir: Path, files: Sequence[FileEntry]) -> bool:
     """True when every recorded output file is still there with its recorded size."""
     for entry in files:
         try:
-            if (out_dir / entry["name"]).stat().st_size != entry["size"]:
+            if contained(out_dir, entry["name"]).stat().st_size != entry["size"]:
                 return False
-        except OSError:
+        except (OSError, OutputError):
             return False
     return True
 
@@ -228,7 +229,7 @@ def _upload(state: _State, step: str, files: Sequence[FileEntry], base: str) -> 
         return [{**o, "uploaded": False} for o in rec.data["objects"]]
     with state.timed(step):
         store = state.store
-        items = [(state.out_dir / f["name"], store.key_for(base, _upload_name(f["name"])))
+        items = [(contained(state.out_dir, f["name"]), store.key_for(base, _upload_name(f["name"])))
                  for f in files]
         total_bytes = sum(int(f["size"]) for f in files)
         state.progress(step, 0, len(items), 0, total_bytes)
@@ -308,9 +309,8 @@ def _write_frames(state: _State, staged: Sequence[FileEntry],
         final_dir.mkdir(parents=True, exist_ok=True)
         files: list[FileEntry] = []
         for index, entry in enumerate(staged):
-            src = state.out_dir / entry["name"]
-            rel = _upload_name(entry["name"])
-            dest = final_dir / rel
+            src = contained(state.out_dir, entry["name"])
+            dest = contained(final_dir, _upload_name(entry["name"]))
             size, sha = _steps.rewrite_frame_urls(src, dest, url_by_name)
             files.append({"name": dest.relative_to(state.out_dir).as_posix(),
                           "role": "attachment", "size": size, "sha256": sha})

@@ -18,10 +18,12 @@ from pathlib import Path
 from typing import BinaryIO
 
 from sfs_kit._atomic import atomic_output
+from sfs_kit._paths import contained
 from sfs_kit.errors import (
     ChecksumMismatchError,
     InputError,
     InvalidKeyError,
+    OutputError,
     StorageError,
     StorageNotFoundError,
 )
@@ -103,12 +105,17 @@ class LocalStore:
         return key
 
     def _path(self, key: str) -> Path:
-        return self.root.joinpath(*key.split("/"))
+        return self._inside(key)
 
     def _meta_path(self, key: str) -> Path:
-        return self.root.joinpath(META_DIR, "meta", *key.split("/")).with_name(
-            key.rsplit("/", 1)[-1] + ".json"
-        )
+        return self._inside(f"{META_DIR}/meta/{key}.json")
+
+    def _inside(self, rel: str) -> Path:
+        """``root/rel`` proven inside the root (no symlinked folder leads out of it)."""
+        try:
+            return contained(self.root, rel)
+        except OutputError as err:
+            raise InvalidKeyError(f"{err}", key=rel) from err
 
     def _write_meta(self, key: str, sha256: str, content_type: str) -> None:
         stat = self._path(key).stat()
