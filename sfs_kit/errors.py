@@ -16,6 +16,7 @@
     │   ├── StorageNotFoundError      bucket or object missing
     │   ├── StorageAccessDeniedError  credentials refused / missing
     │   ├── StorageNetworkError       could not reach the endpoint
+    │   ├── StorageServerError        the server answered 5xx (after botocore's own retries)
     │   ├── ChecksumMismatchError     the server (or we) saw different bytes than were sent
     │   ├── InvalidKeyError           a key with ``..``, an absolute path or a control character
     │   └── PresignError              a URL cannot be signed, lives too short, or fails verification
@@ -69,6 +70,7 @@ __all__ = [
     "StorageError",
     "StorageNetworkError",
     "StorageNotFoundError",
+    "StorageServerError",
     "SubmitError",
     "TaskRequestError",
     "TruncatedDataError",
@@ -247,6 +249,10 @@ class StorageAccessDeniedError(StorageError):
 
 class StorageNetworkError(StorageError):
     """The endpoint could not be reached or the connection broke."""
+
+
+class StorageServerError(StorageError):
+    """The object store answered with a server error (HTTP 5xx): worth retrying later."""
 
 
 class ChecksumMismatchError(StorageError):

@@ -19,6 +19,7 @@ from sfs_kit.errors import (
     StorageError,
     StorageNetworkError,
     StorageNotFoundError,
+    StorageServerError,
 )
 from sfs_kit.storage.presign import redact_url
 
@@ -95,6 +96,9 @@ def _from_client_error(
             f"{where} failed: the server received different bytes than were sent ({detail}).",
             bucket=bucket, key=key, operation=operation,
         )
+    if isinstance(status, int) and status >= 500:
+        return StorageServerError(f"{where} failed: server error ({detail}).", bucket=bucket,
+                                  key=key, operation=operation)
     return StorageError(f"{where} failed: {detail}.", bucket=bucket, key=key, operation=operation)
 
 

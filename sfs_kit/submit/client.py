@@ -21,7 +21,7 @@ import platform
 import random
 import time
 from collections.abc import Callable
-from typing import Literal, NamedTuple
+from typing import Literal, NamedTuple, Protocol
 from urllib.parse import quote, urlencode, urlsplit
 
 import urllib3
@@ -36,18 +36,21 @@ from sfs_kit.errors import (
     ScaleAuthError,
     ScaleNetworkError,
     ScaleNotFoundError,
+    ScaleRequestError,
     SubmitError,
     TaskRequestError,
 )
 from sfs_kit.submit._errors import error_for_response, map_urllib3_exceptions, parse_retry_after
 from sfs_kit.submit.request import TaskRequest, compact_json
-from sfs_kit.submit.task import DryRunRequest, Task
+from sfs_kit.submit.task import Batch, DryRunRequest, Task
 
 __all__ = [
+    "BATCHES_PATH",
     "CREATE_PATH",
     "DEFAULT_BASE_URL",
     "MAX_RETRY_AFTER_S",
     "USER_AGENT",
+    "RequestThrottle",
     "ScaleClient",
     "attachment_target",
     "differing_settings",
@@ -58,11 +61,22 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_BASE_URL = "https://api.scale.com"
 CREATE_PATH = "/v1/task/multistage"
+BATCHES_PATH = "/v1/batches"
 MAX_RETRY_AFTER_S = 300.0
 MAX_BACKOFF_S = 60.0
 USER_AGENT = f"sfs_kit/{__version__} python/{platform.python_version()}"
 REDACTED = "Basic <redacted>"
 OnDuplicate = Literal["raise", "return_existing"]
+
+
+class RequestThrottle(Protocol):
+    """A hook shared by many clients (a fleet of workers): ``wait`` runs before every request
+    and may block; ``retry_after`` hears every 429/503 Retry-After, so one worker's answer can
+    slow them all. ``sfs_kit.batch`` implements it across processes and Ray workers."""
+
+    def wait(self) -> None: ...
+
+    def retry_after(self, seconds: float) -> None: ...
 
 
 def _time_sleep(seconds: float) -> None:
@@ -112,7 +126,8 @@ class ScaleClient:
 
     The API key comes from ``api_key`` or ``SCALE_API_KEY``; the base URL from ``base_url``,
     ``SCALE_API_BASE_URL`` or ``https://api.scale.com``. ``sleep``, ``rng`` and ``clock`` are
-    injectable so tests run without waiting. The key never appears in a repr, log or exception.
+    injectable so tests run without waiting; ``throttle`` (a ``RequestThrottle``) is consulted
+    around every request. The key never appears in a repr, log or exception.
     """
 
     def __init__(
@@ -128,6 +143,7 @@ class ScaleClient:
         sleep: Callable[[float], object] = _time_sleep,
         rng: random.Random | None = None,
         clock: Callable[[], float] = time.monotonic,
+        throttle: RequestThrottle | None = None,
     ) -> None:
         key = api_key if api_key is not None else os.environ.get("SCALE_API_KEY")
         self._api_key = key or None
@@ -152,6 +168,7 @@ class ScaleClient:
         self._sleep = sleep
         self._rng = rng if rng is not None else random.Random()  # noqa: S311 (jitter, not crypto)
         self._clock = clock
+        self._throttle = throttle
         self._pool = urllib3.PoolManager(retries=False)
 
     def __repr__(self) -> str:
@@ -227,6 +244,48 @@ class ScaleClient:
                                 status_code=200, body_excerpt=_excerpt(payload))
         return [task for task in tasks if task is not None]
 
+    def create_batch(self, project: str, name: str, *, callback: str | None = None,
+                     metadata: dict[str, object] | None = None) -> Batch:
+        """``POST /v1/batches``: a new batch in ``project``; an existing batch of that name in
+        the same project is returned with ``existing=True`` (the name is the batch's identity, so
+        the POST is safe to repeat). A batch of that name in another project raises
+        ``ScaleApiError`` (409)."""
+        for label, value in (("project", project), ("name", name)):
+            if not isinstance(value, str) or not value.strip():
+                raise TaskRequestError(f"Batch {label} must be a non-empty string, found "
+                                       f"{value!r}.", field=label, rule="non_empty")
+        body: dict[str, object] = {"project": project, "name": name, "metadata": metadata or {}}
+        if callback is not None:
+            body["callback"] = callback
+        status, payload = self._post_json(BATCHES_PATH, body, conflict_ok=True)
+        if status == 409:
+            batch = self.get_batch(name)
+            if batch.project is not None and batch.project != project:
+                raise ScaleApiError(
+                    f"Batch {name!r} already exists in project {batch.project!r}, not in "
+                    f"{project!r}; choose another batch name.", status_code=409,
+                    body_excerpt=_excerpt(payload))
+            return batch.model_copy(update={"existing": True})
+        return _batch_from(payload, f"POST {BATCHES_PATH}")
+
+    def get_batch(self, name: str) -> Batch:
+        """``GET /v1/batches/<name>``; retried like every GET."""
+        path = f"{BATCHES_PATH}/{quote(name, safe='')}"
+        return _batch_from(self._get_json(path), f"GET {path}")
+
+    def finalize_batch(self, name: str) -> Batch:
+        """``POST /v1/batches/<name>/finalize``: staging -> in_progress. A batch that is already
+        past staging is returned as it is (finalizing twice is not an error)."""
+        path = f"{BATCHES_PATH}/{quote(name, safe='')}/finalize"
+        try:
+            _, payload = self._post_json(path, None)
+        except ScaleRequestError:
+            batch = self.get_batch(name)
+            if batch.status in (None, "staging"):
+                raise
+            return batch
+        return _batch_from(payload, f"POST {path}")
+
     # --- plumbing ------------------------------------------------------------------------------
 
     def _headers(
@@ -258,6 +317,8 @@ class ScaleClient:
     ) -> _Response:
         """One request, no retries; failures come out as SubmitErrors (see ``_errors``)."""
         timeout = urllib3.Timeout(connect=self.connect_timeout_s, read=max(read_timeout_s, 0.001))
+        if self._throttle is not None:
+            self._throttle.wait()
         logger.debug("%s %s", method, path)
         with map_urllib3_exceptions(method, path):
             response = self._pool.request(method, self.base_url + path, body=data,
@@ -265,6 +326,9 @@ class ScaleClient:
                                           redirect=False)
         logger.debug("%s %s -> HTTP %d", method, path, response.status)
         retry_after = parse_retry_after(response.headers.get("Retry-After"))
+        if (self._throttle is not None and response.status in (429, 503)
+                and retry_after is not None):
+            self._throttle.retry_after(retry_after)
         return _Response(response.status, response.data, retry_after)
 
     def _error(self, response: _Response, what: str, note: str = "") -> ScaleApiError:
@@ -273,6 +337,45 @@ class ScaleClient:
                      f"{MAX_RETRY_AFTER_S:.0f} s this client waits")
         return error_for_response(response.status, response.data, what=what, note=note,
                                   retry_after=response.retry_after, secrets=self._secrets())
+
+    def _post_json(self, path: str, body: object, *,
+                   conflict_ok: bool = False) -> tuple[int, object]:
+        """POST a request that is safe to repeat (batch calls: the name is the identity); retried
+        like a GET. A 409 is returned as ``(409, payload)`` when ``conflict_ok``."""
+        data = None if body is None else compact_json(body).encode("utf-8")
+        headers = self._headers(json_body=body is not None)
+        attempts = _Attempts(self)
+        while True:
+            attempts.count += 1
+            retry_after = None
+            try:
+                response = self._send("POST", path, data, headers,
+                                      min(self.get_read_timeout_s, attempts.remaining_s()))
+            except ScaleNetworkError as err:
+                failure: SubmitError = err
+            else:
+                payload: object = None
+                if response.data:
+                    try:
+                        payload = json.loads(response.data)
+                    except ValueError as err:
+                        if 200 <= response.status < 300:
+                            raise ScaleApiError(
+                                f"POST {path} answered HTTP {response.status} with a body that "
+                                f"is not JSON.", status_code=response.status,
+                                body_excerpt=_excerpt(response.data)) from err
+                if 200 <= response.status < 300 or (conflict_ok and response.status == 409):
+                    return response.status, payload
+                failure = self._error(response, f"POST {path}")
+                if not _retryable_status(response.status):
+                    raise failure
+                retry_after = _honoured_retry_after(response, failure)
+            delay = attempts.next_delay_s(retry_after)
+            if delay is None:
+                raise failure
+            logger.info("POST %s attempt %d/%d failed (%s); retrying in %.1f s.", path,
+                        attempts.count, self.max_attempts, type(failure).__name__, delay)
+            self._sleep(delay)
 
     def _get_json(self, path: str) -> object:
         """GET ``path`` and parse its JSON; GETs are always safe to retry."""
@@ -570,6 +673,17 @@ def _task_or_none(payload: object) -> Task | None:
         logger.warning("Task %s has unexpected field types; keeping only its id.",
                        payload["task_id"])
         return Task(task_id=payload["task_id"])
+
+
+def _batch_from(payload: object, what: str) -> Batch:
+    """A Batch from a JSON object with a string name, else ``ScaleApiError``."""
+    if isinstance(payload, dict) and isinstance(payload.get("name"), str):
+        try:
+            return Batch.model_validate(payload)
+        except ValidationError:
+            return Batch(name=payload["name"])
+    raise ScaleApiError(f"{what} answered without a batch name.", status_code=200,
+                        body_excerpt=_excerpt(payload))
 
 
 def _task_from_bytes(data: bytes) -> Task | None:

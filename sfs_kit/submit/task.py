@@ -8,7 +8,7 @@ from pydantic import ConfigDict, Field, field_validator
 
 from sfs_kit.submit._repr import RedactedReprModel
 
-__all__ = ["DryRunRequest", "Task"]
+__all__ = ["Batch", "DryRunRequest", "Task"]
 
 
 class Task(RedactedReprModel):
@@ -52,3 +52,30 @@ class DryRunRequest(RedactedReprModel):
     url: str
     headers: dict[str, str]
     body: dict[str, Any]
+
+
+class Batch(RedactedReprModel):
+    """A Scale batch (``/v1/batches``); unknown fields are kept (``model_extra``).
+
+    ``status`` is ``staging`` until the batch is finalized, then ``in_progress`` and
+    ``completed``. ``existing`` is ours: ``create_batch`` found a batch of that name already.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="allow")
+
+    name: str
+    project: str | None = None
+    status: str | None = None
+    created_at: str | None = None
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    existing: bool = False
+
+    @field_validator("metadata", mode="before")
+    @classmethod
+    def _null_is_empty(cls, value: object) -> object:
+        return {} if value is None else value
+
+    @field_validator("project", "status", "created_at", mode="before")
+    @classmethod
+    def _as_text(cls, value: object) -> object:
+        return value if value is None or isinstance(value, str) else str(value)

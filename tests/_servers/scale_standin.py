@@ -4,8 +4,12 @@
 enforces the documented contract (Basic auth with ``API_KEY`` -> 401; body schema and limits -> 400
 with ``{"error": ...}``), stores tasks, answers 409 on a duplicate ``unique_id`` (or
 ``Idempotency-Key``) with the existing task id in trailing parentheses, serves
-``GET /v1/tasks?unique_id=`` and ``GET /v1/task/<id>``, and records every request. Queue faults with
-``standin.inject(Fault(...))``; each applies to the next matching request, in order.
+``GET /v1/tasks?unique_id=`` and ``GET /v1/task/<id>``, and records every request. Batches follow
+Scale's v1 reference: ``POST /v1/batches`` (``{"project", "name", "callback"?, "metadata"?}``; a
+name already used -> 409), ``GET /v1/batches/<name>`` and ``POST /v1/batches/<name>/finalize``
+(staging -> in_progress; a batch past staging -> 400). Queue faults with
+``standin.inject(Fault(...))``; each applies to the next matching request, in order (``path``
+narrows a fault to requests whose path starts with it).
 
 Use it from any conftest: ``from _servers.scale_standin import scale_standin  # noqa: F401``.
 """
@@ -53,6 +57,7 @@ class Fault:
     delay_s: float = 2.0
     create: bool = True
     body: str | None = None  # for "status": this raw text instead of the JSON error body
+    path: str | None = None  # only requests whose path starts with this (None: any)
 
 
 @dataclass(frozen=True)
@@ -68,6 +73,7 @@ class RecordedRequest:
 @dataclass
 class _State:
     tasks: dict[str, dict[str, Any]] = field(default_factory=dict)
+    batches: dict[str, dict[str, Any]] = field(default_factory=dict)
     by_unique_id: dict[str, str] = field(default_factory=dict)
     by_idempotency_key: dict[str, str] = field(default_factory=dict)
     requests: list[RecordedRequest] = field(default_factory=list)
@@ -141,7 +147,8 @@ class _Handler(BaseHTTPRequestHandler):
             body = raw.decode("utf-8", "replace")
         with state.lock:
             state.requests.append(RecordedRequest(method, self.path, dict(self.headers), body))
-            fault = next((f for f in state.faults if f.method == method), None)
+            fault = next((f for f in state.faults if f.method == method
+                          and (f.path is None or self.path.startswith(f.path))), None)
             if fault is not None:
                 state.faults.remove(fault)
         if self.headers.get("Authorization") != self.server.authorization:
@@ -150,6 +157,8 @@ class _Handler(BaseHTTPRequestHandler):
         path = urlsplit(self.path)
         if method == "POST" and path.path == "/v1/task/multistage":
             self._create(body, fault)
+        elif path.path == "/v1/batches" or path.path.startswith("/v1/batches/"):
+            self._faulted_or(fault, lambda: self._batch(method, path.path, body))
         elif method == "GET" and path.path == "/v1/tasks":
             self._faulted_or(fault, lambda: self._list(parse_qs(path.query)))
         elif method == "GET" and path.path.startswith("/v1/task/"):
@@ -231,6 +240,44 @@ class _Handler(BaseHTTPRequestHandler):
             state.by_idempotency_key[idempotency_key] = task_id
         state.tasks[task_id] = task
         return task
+
+    def _batch(self, method: str, path: str, body: Any) -> None:
+        """The three batch routes (create, retrieve, finalize)."""
+        state = self.server.state
+        rest = path.removeprefix("/v1/batches").strip("/")
+        raw_name, _, action = rest.partition("/")
+        name = unquote(raw_name)
+        with state.lock:
+            if method == "POST" and not rest:
+                if (not isinstance(body, dict) or not isinstance(body.get("project"), str)
+                        or not isinstance(body.get("name"), str) or not body["name"]):
+                    answer: tuple[int, dict[str, Any]] = (
+                        400, {"error": "project and name are required.", "status_code": 400})
+                elif body["name"] in state.batches:
+                    answer = (409, {"error": f"A batch named {body['name']} already exists.",
+                                    "status_code": 409})
+                else:
+                    batch = {"name": body["name"], "project": body["project"],
+                             "status": "staging", "created_at": datetime.now(UTC).isoformat(),
+                             "callback": body.get("callback"),
+                             "metadata": body.get("metadata") or {}}
+                    state.batches[body["name"]] = batch
+                    answer = (200, dict(batch))
+            elif name not in state.batches:
+                answer = (404, {"error": f"Batch {name} not found.", "status_code": 404})
+            elif method == "GET" and not action:
+                answer = (200, dict(state.batches[name]))
+            elif method == "POST" and action == "finalize":
+                batch = state.batches[name]
+                if batch["status"] != "staging":
+                    answer = (400, {"error": f"Batch {name} is not in staging.",
+                                    "status_code": 400})
+                else:
+                    batch["status"] = "in_progress"
+                    answer = (200, dict(batch))
+            else:
+                answer = (404, {"error": f"No route for {method} {path}.", "status_code": 404})
+        self._send(*answer)
 
     def _list(self, query: dict[str, list[str]]) -> None:
         state = self.server.state
@@ -324,9 +371,20 @@ class ScaleStandin:
         with self._server.state.lock:
             return list(self._server.state.tasks.values())
 
+    @property
+    def batches(self) -> dict[str, dict[str, Any]]:
+        """Every batch by name."""
+        with self._server.state.lock:
+            return {name: dict(b) for name, b in self._server.state.batches.items()}
+
     def posts(self) -> list[RecordedRequest]:
-        """The create requests received so far."""
-        return [r for r in self.requests if r.method == "POST"]
+        """The task create requests received so far."""
+        return [r for r in self.requests if r.method == "POST" and r.path == "/v1/task/multistage"]
+
+    def set_status(self, task_id: str, status: str) -> None:
+        """Move a stored task on (as labelers would): ``completed``, ``error``, ..."""
+        with self._server.state.lock:
+            self._server.state.tasks[task_id]["status"] = status
 
     def inject(self, *faults: Fault) -> None:
         """Queue faults; each applies once, to the next request with its method."""
@@ -338,6 +396,7 @@ class ScaleStandin:
         state = self._server.state
         with state.lock:
             state.tasks.clear()
+            state.batches.clear()
             state.by_unique_id.clear()
             state.by_idempotency_key.clear()
             state.requests.clear()

@@ -74,6 +74,7 @@ EXPORTED = [
     "StorageError",
     "StorageNetworkError",
     "StorageNotFoundError",
+    "StorageServerError",
     "StoredObject",
     "SubmitError",
     "Task",

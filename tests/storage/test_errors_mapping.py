@@ -15,6 +15,7 @@ from sfs_kit.errors import (
     StorageError,
     StorageNetworkError,
     StorageNotFoundError,
+    StorageServerError,
 )
 from sfs_kit.storage._errors import error_for, map_storage_errors
 
@@ -83,8 +84,10 @@ def test_foreign_exceptions_are_not_ours() -> None:
         ("BadDigest", 400, ChecksumMismatchError,
          r"failed: the server received different bytes than were sent \(BadDigest"),
         ("XAmzContentSHA256Mismatch", 400, ChecksumMismatchError, r"different bytes"),
-        ("SlowDown", 503, StorageError, r"^S3 upload of s3://b/k failed: SlowDown \(HTTP 503\): "
-         r"msg\.$"),
+        ("SlowDown", 503, StorageServerError,
+         r"^S3 upload of s3://b/k failed: server error \(SlowDown \(HTTP 503\): msg\)\.$"),
+        ("InternalError", 500, StorageServerError, r"server error \(InternalError \(HTTP 500\)"),
+        ("Weird", 400, StorageError, r"^S3 upload of s3://b/k failed: Weird \(HTTP 400\): msg\.$"),
     ],
 )
 def test_client_error_codes(
