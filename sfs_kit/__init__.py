@@ -39,6 +39,7 @@ _LAZY: dict[str, str] = {
     "write_sfs_dict": "sfs_kit.codecs.sfs",
     # capture layouts and conversion
     "Capture": "sfs_kit.capture",
+    "ConvertOptions": "sfs_kit.capture",
     "ConvertResult": "sfs_kit.capture",
     "MsgpackCaptureWriter": "sfs_kit.capture",
     "convert_capture": "sfs_kit.capture",

@@ -42,7 +42,7 @@ import shutil
 import struct
 import zlib
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -53,6 +53,7 @@ from sfs_kit._paths import contained
 from sfs_kit._version import __version__
 from sfs_kit.capture.base import CameraSource, Capture, LidarSource
 from sfs_kit.capture.downsample import downsample_indices
+from sfs_kit.capture.options import ConvertOptions, RecentreMode
 from sfs_kit.capture.sync import match_nearest, sample_poses
 from sfs_kit.codecs._output import check_output_file, check_output_folder, output_errors
 from sfs_kit.codecs.frame_json import FrameImage, LidarFrameData, encode_frame, frame_file_name
@@ -63,13 +64,19 @@ from sfs_kit.models.geometry import matrix_to_pose, pose_to_matrix, transform_po
 from sfs_kit.models.scene import Scene
 from sfs_kit.models.validate import Issue, validate_tree
 
-__all__ = ["ConvertResult", "Format", "ProgressCallback", "convert_capture", "read_capture_scene"]
+__all__ = [
+    "ConvertOptions",
+    "ConvertResult",
+    "Format",
+    "ProgressCallback",
+    "convert_capture",
+    "read_capture_scene",
+]
 
 logger = logging.getLogger(__name__)
 
 F64 = npt.NDArray[np.float64]
 Format = Literal["sfs", "split_base64"]
-RecentreMode = bool | Literal["auto"]
 ProgressCallback = Callable[[int, int], None]
 """Called with (steps done, steps total) after every lidar frame and image."""
 
@@ -601,24 +608,28 @@ def _as_capture(capture: Capture | str | os.PathLike[str]) -> Capture:
 def read_capture_scene(
     capture: Capture | str | os.PathLike[str],
     *,
-    recentre: RecentreMode = "auto",
+    options: ConvertOptions | None = None,
+    recentre: RecentreMode | None = None,
     voxel_size_m: float | None = None,
     max_points_per_frame: int | None = None,
-    keep_nonfinite: bool = False,
+    keep_nonfinite: bool | None = None,
 ) -> Scene:
     """The whole capture as an in-memory ``Scene`` (small captures and tests; holds every array).
 
-    Points with NaN/inf positions are dropped (logged) unless ``keep_nonfinite``.
+    ``options`` as in ``convert_capture`` (a keyword given here overrides it). Points with
+    NaN/inf positions are dropped (logged) unless ``keep_nonfinite``.
     """
+    opts = _options(options, recentre=recentre, voxel_size_m=voxel_size_m,
+                    max_points_per_frame=max_points_per_frame, keep_nonfinite=keep_nonfinite)
     cap = _as_capture(capture)
-    plan = _plan(cap, recentre)
-    plan.keep_nonfinite = keep_nonfinite
+    plan = _plan(cap, opts.recentre)
+    plan.keep_nonfinite = opts.keep_nonfinite
     tree, issues, _ = _build_tree(
         cap,
         plan,
         lambda a: a,
-        voxel_size_m=voxel_size_m,
-        max_points=max_points_per_frame,
+        voxel_size_m=opts.voxel_size_m,
+        max_points=opts.max_points_per_frame,
         counter=_Counter(0, None),
     )
     _check(issues, "the scene")
@@ -804,8 +815,9 @@ def _convert_frames(
     voxel_size_m: float | None,
     max_points: int | None,
     counter: _Counter,
+    overwrite: bool = False,
 ) -> ConvertResult:
-    _check_frames_folder(out_dir)
+    _check_frames_folder(out_dir, overwrite=overwrite)
     tmp = out_dir.with_name(f".{out_dir.name}.{secrets.token_hex(6)}.tmp")
     with output_errors(out_dir, "folder"):
         tmp.mkdir()
@@ -816,9 +828,7 @@ def _convert_frames(
             issues, notes, points = _write_frames(
                 cap, plan, out, voxel_size_m=voxel_size_m, max_points=max_points, counter=counter
             )
-            if out_dir.exists():
-                out_dir.rmdir()
-            tmp.rename(out_dir)
+            _swap_in(tmp, out_dir)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -837,12 +847,34 @@ def _convert_frames(
     )
 
 
-def _check_frames_folder(out_dir: Path) -> None:
-    """A split_base64 output folder: its parent exists; it is new or an empty folder."""
+def _swap_in(tmp: Path, out_dir: Path) -> None:
+    """Put the finished folder ``tmp`` at ``out_dir``; an old folder there is moved aside first
+    and removed only after the rename, so ``out_dir`` is always either the old or the new one."""
+    if not out_dir.exists():
+        tmp.rename(out_dir)
+        return
+    if not any(out_dir.iterdir()):
+        out_dir.rmdir()
+        tmp.rename(out_dir)
+        return
+    old = out_dir.with_name(f".{out_dir.name}.{secrets.token_hex(6)}.old")
+    out_dir.rename(old)
+    try:
+        tmp.rename(out_dir)
+    except BaseException:
+        old.rename(out_dir)
+        raise
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def _check_frames_folder(out_dir: Path, *, overwrite: bool = False) -> None:
+    """A split_base64 output folder: its parent exists; it is new or an empty folder (or any
+    folder, with ``overwrite``)."""
     check_output_folder(out_dir)
-    if out_dir.exists() and any(out_dir.iterdir()):
+    if not overwrite and out_dir.exists() and any(out_dir.iterdir()):
         raise OutputError(
-            f"Output folder {str(out_dir)!r} exists and is not empty; choose a new one.",
+            f"Output folder {str(out_dir)!r} exists and is not empty; choose a new one. "
+            f"(overwrite=True, or --overwrite, replaces it.)",
             path=str(out_dir),
         )
 
@@ -852,13 +884,21 @@ def convert_capture(
     out: str | os.PathLike[str],
     *,
     format: Format,
-    recentre: RecentreMode = "auto",
+    options: ConvertOptions | None = None,
+    on_progress: ProgressCallback | None = None,
+    recentre: RecentreMode | None = None,
     voxel_size_m: float | None = None,
     max_points_per_frame: int | None = None,
-    on_progress: ProgressCallback | None = None,
-    keep_nonfinite: bool = False,
+    keep_nonfinite: bool | None = None,
+    overwrite: bool = False,
 ) -> ConvertResult:
     """Convert a capture to ``out`` (a .sfs file or a split_base64 folder), streaming frames.
+
+    ``options`` (``ConvertOptions``) says how: recentring, thinning, non-finite points, ...; the
+    keywords ``recentre``, ``voxel_size_m``, ``max_points_per_frame`` and ``keep_nonfinite``
+    override single fields of it (None: keep ``options``' value). A .sfs file is replaced
+    atomically; an existing non-empty frames folder is refused unless ``overwrite``, which swaps
+    in the new folder only once it is complete.
 
     Raises ``OutputError`` before reading anything when ``out`` cannot be written (its folder
     must exist; a .sfs may not be a folder, a frames folder must be new or empty), ``InputError``
@@ -874,10 +914,12 @@ def convert_capture(
     if format == "sfs":
         check_output_file(out)
     else:
-        _check_frames_folder(Path(os.fspath(out)))
+        _check_frames_folder(Path(os.fspath(out)), overwrite=overwrite)
+    opts = _options(options, recentre=recentre, voxel_size_m=voxel_size_m,
+                    max_points_per_frame=max_points_per_frame, keep_nonfinite=keep_nonfinite)
     cap = _as_capture(capture_path)
-    plan = _plan(cap, recentre)
-    plan.keep_nonfinite = keep_nonfinite
+    plan = _plan(cap, opts.recentre)
+    plan.keep_nonfinite = opts.keep_nonfinite
     counter = _Counter(_steps(cap), on_progress)
     dest = Path(os.fspath(out))
     if format == "sfs":
@@ -885,10 +927,18 @@ def convert_capture(
             cap,
             plan,
             dest,
-            voxel_size_m=voxel_size_m,
-            max_points=max_points_per_frame,
+            voxel_size_m=opts.voxel_size_m,
+            max_points=opts.max_points_per_frame,
             counter=counter,
         )
     return _convert_frames(
-        cap, plan, dest, voxel_size_m=voxel_size_m, max_points=max_points_per_frame, counter=counter
+        cap, plan, dest, voxel_size_m=opts.voxel_size_m, max_points=opts.max_points_per_frame,
+        counter=counter, overwrite=overwrite,
     )
+
+
+def _options(options: ConvertOptions | None, **overrides: Any) -> ConvertOptions:
+    """``options`` (default ``ConvertOptions()``) with the keyword overrides that are not None."""
+    base = options if options is not None else ConvertOptions()
+    given = {name: value for name, value in overrides.items() if value is not None}
+    return replace(base, **given) if given else base

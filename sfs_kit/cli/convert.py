@@ -12,13 +12,17 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
-from typing import IO, Any
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any
 
-from sfs_kit.capture.convert import ConvertResult, convert_capture
-from sfs_kit.capture.layout import open_capture
 from sfs_kit.cli._common import EXIT_INVALID, EXIT_OK, Progress, exit_code_for, print_json
+from sfs_kit.cli._options import add_convert_options, add_format_option, convert_settings
+from sfs_kit.cli._outputs import check_convert_output
 from sfs_kit.errors import SceneValidationError, SfsKitError
-from sfs_kit.models.validate import Issue
+
+if TYPE_CHECKING:
+    from sfs_kit.capture.convert import ConvertResult
+    from sfs_kit.models.validate import Issue
 
 __all__ = ["register", "run"]
 
@@ -30,56 +34,31 @@ def register(subparsers: Any) -> None:
         help="convert a raw capture to .sfs or split_base64 frames",
         description="Convert a capture (a folder with capture.yaml, a KITTI raw drive folder or a "
         ".msgpack stream) to one .sfs file or a folder of split_base64 frames plus "
-        "the images they reference (relative image_url until upload).",
+        "the images they reference (relative image_url until upload). The conversion options "
+        "are also read from sfs-kit.toml and SFS_KIT_* (as for run).",
     )
     parser.add_argument("capture", help="capture folder, capture.yaml, KITTI drive or .msgpack")
-    parser.add_argument("--format", required=True, choices=("sfs", "split_base64"))
+    add_format_option(parser)
     parser.add_argument(
-        "-o", "--out", required=True, help="OUT.sfs, or an output folder for frames"
+        "-o", "--out", required=True,
+        help="OUT.sfs (format sfs), or a new folder for frames (format split_base64); its parent "
+             "folder must exist",
     )
-    recentre = parser.add_mutually_exclusive_group()
-    recentre.add_argument(
-        "--recentre",
-        dest="recentre",
-        action="store_const",
-        const=True,
-        help="shift coordinates near the origin (recorded in metadata)",
-    )
-    recentre.add_argument(
-        "--no-recentre",
-        dest="recentre",
-        action="store_const",
-        const=False,
-        help="never shift (default: shift only beyond 10 km)",
-    )
-    parser.set_defaults(recentre="auto")
-    parser.add_argument(
-        "--voxel-size",
-        type=float,
-        metavar="M",
-        dest="voxel_size_m",
-        help="keep one point per voxel of this edge in metres",
-    )
-    parser.add_argument(
-        "--max-points",
-        type=int,
-        metavar="N",
-        dest="max_points",
-        help="keep at most N points per frame (evenly spaced)",
-    )
-    parser.add_argument(
-        "--keep-nonfinite",
-        action="store_true",
-        help="keep points with NaN/inf positions, so such frames fail validation (default: drop "
-        "them and say how many in the notes)",
-    )
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace an existing OUT (a .sfs file, or a frames folder)")
+    add_convert_options(parser)
+    parser.add_argument("--config", type=Path, metavar="FILE",
+                        help="settings file (default: ./sfs-kit.toml if present)")
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
     parser.set_defaults(func=run)
 
 
 def _print_summary(result: ConvertResult) -> None:
-    what = "frame files" if result.format == "split_base64" else "file"
-    print(f"wrote {result.output} ({result.format}, {len(result.paths)} {what})")
+    if result.format == "split_base64":
+        what = f"{result.frame_count} frame files, {result.image_count} images"
+    else:
+        what = "1 file"
+    print(f"wrote {result.output} ({result.format}, {what})")
     print(
         f"  frames {result.frame_count}, points {result.point_count}, images {result.image_count}"
     )
@@ -117,9 +96,16 @@ def run(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     """Open the capture, convert with a progress bar, print the report."""
+    from sfs_kit.capture.convert import convert_capture
+    from sfs_kit.capture.layout import open_capture
+    from sfs_kit.pipeline.config import load_convert_settings
+
+    fmt, options = load_convert_settings({"format": args.format, **convert_settings(args)},
+                                         config_path=args.config)
+    out = check_convert_output(args.out, fmt, overwrite=args.overwrite)
     capture = open_capture(args.capture)
     total = capture.frame_count + (
-        0 if args.format == "split_base64" else sum(len(c.images) for c in capture.cameras)
+        0 if fmt == "split_base64" else sum(len(c.images) for c in capture.cameras)
     )
     try:
         with Progress("converting", total, unit=" steps") as progress:
@@ -127,17 +113,11 @@ def _run(args: argparse.Namespace) -> int:
             def step(done: int, _total: int) -> None:
                 progress.update(done - progress.done)
 
-            result = convert_capture(
-                capture,
-                args.out,
-                format=args.format,
-                recentre=args.recentre,
-                voxel_size_m=args.voxel_size_m,
-                max_points_per_frame=args.max_points,
-                on_progress=step,
-                keep_nonfinite=args.keep_nonfinite,
-            )
+            result = convert_capture(capture, out, format=fmt, options=options,
+                                     on_progress=step, overwrite=args.overwrite)
     except SceneValidationError as err:
+        from sfs_kit.models.validate import Issue
+
         issues = [i for i in err.issues if isinstance(i, Issue)]
         if args.json:
             print_json(

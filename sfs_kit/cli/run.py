@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from sfs_kit.cli._common import EXIT_OK, Progress, print_json
+from sfs_kit.cli._options import add_convert_options, add_format_option, convert_settings
 from sfs_kit.errors import InputError
 from sfs_kit.pipeline import PipelineProgress, RunResult, load_config
 from sfs_kit.pipeline.run import run as run_pipeline
@@ -33,10 +34,12 @@ def register(subparsers: Any) -> None:
                     "and create one Scale multi-stage task. Re-running continues where a "
                     "previous run stopped and never creates a second task.")
     parser.add_argument("capture", metavar="CAPTURE", help="capture folder or file")
-    parser.add_argument("--format", choices=("sfs", "split_base64"), default=None,
-                        help="attachment format (default: sfs)")
+    add_format_option(parser)
     parser.add_argument("--out", type=Path, metavar="DIR",
-                        help="output folder (default: ./sfs-kit-out/<capture name>)")
+                        help="output folder, new or of an earlier run of this capture (its "
+                             "parent must exist; default: ./sfs-kit-out/<capture name>-<hash "
+                             "of its path>)")
+    add_convert_options(parser)
     store = parser.add_argument_group("store (default: a local store under --out, file:// URLs)")
     store.add_argument("--bucket", metavar="B", help="S3 bucket")
     store.add_argument("--prefix", metavar="P", help="key prefix in the bucket")
@@ -138,6 +141,7 @@ def run(args: argparse.Namespace) -> int:
     """Load the settings, run the pipeline, print the summary (or JSON)."""
     cli = {
         "format": args.format,
+        **convert_settings(args),
         "out_dir": args.out,
         "bucket": args.bucket,
         "prefix": args.prefix,

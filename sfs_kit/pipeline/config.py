@@ -29,6 +29,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from sfs_kit.capture.options import ConvertOptions, option_specs
 from sfs_kit.errors import InputError
 
 __all__ = [
@@ -38,6 +39,7 @@ __all__ = [
     "ENV_PREFIX",
     "RunConfig",
     "load_config",
+    "load_convert_settings",
     "parse_duration_s",
 ]
 
@@ -76,11 +78,15 @@ class RunConfig(BaseModel):
     ``out_dir`` None means ``./sfs-kit-out/<capture name>``. No ``bucket`` means the embedded
     default store, a ``LocalStore`` in ``store_dir`` (default ``<out_dir>/store``) with ``file://``
     URLs. No ``api_key`` (or ``dry_run``) means a dry run writing ``<out_dir>/task_request.json``.
+    ``convert`` holds the conversion options (``ConvertOptions``); in the config file, the
+    environment and on the command line they are flat settings (``voxel_size = 0.1``,
+    ``SFS_KIT_VOXEL_SIZE``, ``--voxel-size``).
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     format: Literal["sfs", "split_base64"] = "sfs"
+    convert: ConvertOptions = Field(default_factory=ConvertOptions)
     out_dir: Path | None = None
     # store
     bucket: str | None = None
@@ -180,13 +186,25 @@ _FILE_ALIASES: dict[str, str] = {
 _FILE_ONLY_KEYS = ("api_key_env",)
 
 
+_OPTIONS = option_specs()  # conversion option field name -> OptionSpec (flat settings)
+_OPTION_BY_KEY = {spec.key: name for name, spec in _OPTIONS.items()}
+
+
+def _settings() -> list[str]:
+    """Every flat setting name: the RunConfig fields (but ``convert``) and the conversion
+    options' field names."""
+    return [*(f for f in RunConfig.model_fields if f != "convert"), *_OPTIONS]
+
+
 def _env_name(field: str) -> str:
+    if field in _OPTIONS:
+        return ENV_PREFIX + _OPTIONS[field].key.upper()
     return _ENV_NAMES.get(field, ENV_PREFIX + field.upper())
 
 
 def _from_env(env: Mapping[str, str]) -> dict[str, Any]:
     layer: dict[str, Any] = {}
-    for field in RunConfig.model_fields:
+    for field in _settings():
         if field == "metadata":
             continue
         value = env.get(_env_name(field))
@@ -228,9 +246,9 @@ def _from_file(path: Path, *, explicit: bool) -> tuple[dict[str, Any], str | Non
                 f"Config file {str(path)!r} must not hold 'api_key'; set SCALE_API_KEY or name "
                 f"another variable with 'api_key_env'.", source=str(path), field=key,
             )
-        field = _FILE_ALIASES.get(key, key)
-        if field not in RunConfig.model_fields:
-            known = sorted({*RunConfig.model_fields, *_FILE_ALIASES, *_FILE_ONLY_KEYS}
+        field = _FILE_ALIASES.get(key, _OPTION_BY_KEY.get(key, key))
+        if field not in _settings():
+            known = sorted({*_settings(), *_FILE_ALIASES, *_FILE_ONLY_KEYS, *_OPTION_BY_KEY}
                            - {"api_key"})
             raise InputError(
                 f"Config file {str(path)!r} has unknown key {key!r}; "
@@ -278,7 +296,7 @@ def load_config(
         if value:
             env_layer["api_key"] = value
     cli_layer = {k: v for k, v in (cli or {}).items() if v is not None}
-    unknown = sorted(set(cli_layer) - set(RunConfig.model_fields))
+    unknown = sorted(set(cli_layer) - set(_settings()))
     if unknown:
         raise InputError(f"Unknown run settings {unknown!r}.", field=unknown[0])
     merged: dict[str, Any] = {}
@@ -291,6 +309,7 @@ def load_config(
                 merged.pop(name, None)
         merged.update(layer)
         origins.update(dict.fromkeys(layer, origin))
+    merged["convert"] = _convert_options(merged, origins, path)
     try:
         return RunConfig.model_validate(merged)
     except ValidationError as err:
@@ -303,6 +322,53 @@ def load_config(
         raise InputError(
             f"Run setting {label} is invalid: {first['msg']} (got {shown}).", field=loc,
         ) from err
+
+
+def _convert_options(merged: dict[str, Any], origins: Mapping[str, str],
+                     path: Path) -> ConvertOptions:
+    """Pop the flat conversion settings out of ``merged`` into one ``ConvertOptions``; an invalid
+    value is an ``InputError`` naming the setting as the user spelled it."""
+    values = {name: merged.pop(name) for name in _OPTIONS if name in merged}
+    for name, value in values.items():
+        try:
+            ConvertOptions.from_settings({name: value})
+        except InputError as err:
+            label = _setting_label(name, origins.get(name), path)
+            raise InputError(f"Run setting {label} is invalid: {str(err).rstrip('.')}.",
+                             field=name) from err
+    return ConvertOptions.from_settings(values)
+
+
+def load_convert_settings(
+    cli: Mapping[str, Any] | None = None,
+    *,
+    env: Mapping[str, str] | None = None,
+    config_path: str | os.PathLike[str] | None = None,
+    cwd: str | os.PathLike[str] | None = None,
+) -> tuple[Literal["sfs", "split_base64"], ConvertOptions]:
+    """The format and conversion options of ``sfs-kit convert``, from the same layers and with
+    the same names as ``load_config`` (CLI > ``SFS_KIT_*`` > ``sfs-kit.toml`` > defaults); the
+    store and task settings of those layers are ignored here."""
+    environ = os.environ if env is None else env
+    path = Path(config_path) if config_path is not None else \
+        Path(cwd or os.getcwd()) / CONFIG_FILE_NAME
+    file_layer, _ = _from_file(path, explicit=config_path is not None)
+    wanted = {"format", *_OPTIONS}
+    merged: dict[str, Any] = {}
+    origins: dict[str, str] = {}
+    for origin, layer in (("config file", file_layer), ("environment", _from_env(environ)),
+                          ("command line", {k: v for k, v in (cli or {}).items()
+                                            if v is not None})):
+        chosen = {k: v for k, v in layer.items() if k in wanted}
+        merged.update(chosen)
+        origins.update(dict.fromkeys(chosen, origin))
+    options = _convert_options(merged, origins, path)
+    fmt = merged.get("format", "sfs")
+    if fmt not in ("sfs", "split_base64"):
+        label = _setting_label("format", origins.get("format"), path)
+        raise InputError(f"Setting {label} must be 'sfs' or 'split_base64', got {fmt!r}.",
+                         field="format")
+    return fmt, options
 
 
 # model-level rules -> the setting they are about
@@ -321,10 +387,13 @@ def _setting_label(loc: str, origin: str | None, path: Path) -> str:
     """The setting as the user spelled it: ``'--expires'``, ``SFS_KIT_EXPIRES`` or the file key."""
     field = loc.split(".", maxsplit=1)[0]
     if origin == "command line":
-        return repr(_CLI_NAMES.get(field, "--" + field.replace("_", "-")))
+        flag = _OPTIONS[field].flag if field in _OPTIONS else None
+        return repr(flag or _CLI_NAMES.get(field, "--" + field.replace("_", "-")))
     if origin == "environment":
         return _env_name(field)
     if origin == "config file":
+        if field in _OPTIONS:
+            return f"{_OPTIONS[field].key!r} in {str(path)!r}"
         key = next((k for k, v in _FILE_ALIASES.items() if v == field), field)
         return f"{key!r} in {str(path)!r}"
     return repr(loc)

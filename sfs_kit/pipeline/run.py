@@ -194,7 +194,8 @@ def _convert(state: _State) -> tuple[list[FileEntry], str]:
     config = state.config
     deps = {
         "capture": tree_fingerprint(state.capture, exclude=state.out_dir),
-        "options": _hash_obj({"format": config.format, "converter": _steps.CONVERTER_VERSION}),
+        "options": _hash_obj({"format": config.format, "converter": _steps.CONVERTER_VERSION,
+                              **config.convert.changed()}),
     }
     rec = state.journal.find("convert", deps)
     if rec is not None and _files_exist(state.out_dir, rec.data["files"]):
@@ -204,7 +205,7 @@ def _convert(state: _State) -> tuple[list[FileEntry], str]:
         return list(rec.data["files"]), str(rec.data["content_sha256"])
     with state.timed("convert"):
         converted = _steps.convert(
-            state.capture, state.out_dir, config.format,
+            state.capture, state.out_dir, config.format, options=config.convert,
             on_progress=lambda done, total: state.progress("convert", done, total, 0, 0),
         )
         files: list[FileEntry] = [

@@ -25,6 +25,7 @@ from sfs_kit.submit import DryRunRequest, ScaleClient, Task, TaskRequest
 
 if TYPE_CHECKING:
     from sfs_kit.capture.convert import ConvertResult
+    from sfs_kit.capture.options import ConvertOptions
 
 __all__ = [
     "CONVERTER_VERSION",
@@ -87,9 +88,11 @@ def convert(
     out_dir: Path,
     fmt: Literal["sfs", "split_base64"],
     *,
+    options: ConvertOptions | None = None,
     on_progress: Callable[[int, int], None] | None = None,
 ) -> Converted:
-    """Read, validate (errors raise ``SceneValidationError``) and encode the capture.
+    """Read, validate (errors raise ``SceneValidationError``) and encode the capture with
+    ``options`` (recentring, thinning, ...).
 
     sfs: ``<out>/scene.sfs``. split_base64: ``<out>/staged/`` holds ``frame-*.json`` (image URLs
     relative to it) and ``images/``; a stale staging folder from an interrupted run is replaced.
@@ -98,12 +101,14 @@ def convert(
 
     if fmt == "sfs":
         target = out_dir / SFS_NAME
-        result = convert_capture(capture, target, format="sfs", on_progress=on_progress)
+        result = convert_capture(capture, target, format="sfs", options=options,
+                                 on_progress=on_progress)
         return Converted([_entry(out_dir, target, "attachment")], _notes(result))
     stage = out_dir / STAGE_DIR
     if stage.exists():
         shutil.rmtree(stage)
-    result = convert_capture(capture, stage, format="split_base64", on_progress=on_progress)
+    result = convert_capture(capture, stage, format="split_base64", options=options,
+                             on_progress=on_progress)
     frames = [Path(p) for p in result.paths if Path(p).name.startswith("frame-")]
     images = [Path(p) for p in result.paths if not Path(p).name.startswith("frame-")]
     files = [_entry(out_dir, p, "attachment") for p in frames]

@@ -14,6 +14,7 @@ EXPORTED = [
     "CameraVideo",
     "Capture",
     "ChecksumMismatchError",
+    "ConvertOptions",
     "ConvertResult",
     "DISTORTION_PARAM_COUNTS",
     "Distortion",

@@ -42,6 +42,7 @@ class Counts:
 
     convert: int = 0
     s3: dict[str, int] = field(default_factory=dict)
+    options: list[object] = field(default_factory=list)  # the ConvertOptions of each convert
 
     @property
     def puts(self) -> int:
@@ -88,8 +89,10 @@ def make_fake_capture(root: Path, frames: int = 3) -> Path:
 
 def _fake_convert(counts: Counts) -> Callable[..., steps.Converted]:
     def convert(capture: Path, out_dir: Path, fmt: Literal["sfs", "split_base64"], *,
+                options: object = None,
                 on_progress: Callable[[int, int], None] | None = None) -> steps.Converted:
         counts.convert += 1
+        counts.options.append(options)
         sources = sorted(p for p in capture.iterdir() if p.is_file())
         if fmt == "sfs":
             digest = hashlib.sha256(b"".join(p.read_bytes() for p in sources)).hexdigest()
