@@ -6,6 +6,11 @@ is given, else by the reader's nominal range for the format (KITTI 0..1, uint16 
 Without either, integers are taken as 0..255 values (uint8 passes through) and floats are an
 ``InputError`` asking for ``intensity_max``: a float channel may be 0..1 or 0..255, and the
 values of one frame cannot tell which (a dark frame of a 0..255 sensor looks like 0..1).
+LAS/LAZ intensity is a 16-bit field that the LAS specification normalises to 0..65535, yet most
+writers store 8-bit values in it. ``SensorIntensity`` decides per sensor, once, from its first
+loaded frame: every value <= 255 means the sensor's values are 8-bit and are kept, otherwise the
+field is scaled 0..65535 -> 0..255; a later frame that contradicts an 8-bit decision is an
+``InputError`` asking for ``intensity_max``, and the decision is reported as a note.
 Point time: a declared unit and reference
 (``frame``: relative to the frame timestamp; ``absolute``: same clock as the frame timestamps).
 """
@@ -20,7 +25,13 @@ import numpy.typing as npt
 
 from sfs_kit.errors import InputError
 
-__all__ = ["TIME_UNIT_US", "TimeUnit", "intensity_to_uint8", "point_time_to_us"]
+__all__ = [
+    "TIME_UNIT_US",
+    "SensorIntensity",
+    "TimeUnit",
+    "intensity_to_uint8",
+    "point_time_to_us",
+]
 
 TimeUnit = Literal["s", "ms", "us", "ns"]
 TIME_UNIT_US: dict[str, float] = {"s": 1e6, "ms": 1e3, "us": 1.0, "ns": 1e-3}
@@ -105,6 +116,58 @@ def intensity_to_uint8(
     scaled: npt.NDArray[np.float64] = np.multiply(values, factor, dtype=np.float64)
     np.rint(scaled, out=scaled)
     return scaled.astype(np.uint8)
+
+
+class SensorIntensity:
+    """One lidar's intensity scale, decided once (see the module docstring) and reported."""
+
+    def __init__(self, sensor_id: str, intensity_max: float | None) -> None:
+        self.sensor_id = sensor_id
+        self.intensity_max = intensity_max
+        self._las_max: float | None = None
+        self._decided_by = ""
+        self.note: str | None = None
+
+    def to_uint8(
+        self,
+        values: npt.NDArray[np.generic],
+        *,
+        source: str,
+        format: str,
+        intensity_range: tuple[float, float] | None,
+    ) -> npt.NDArray[np.uint8]:
+        """This frame's intensity as uint8 on the sensor's scale."""
+        if self.intensity_max is not None or format != "las":
+            return intensity_to_uint8(
+                values,
+                source=source,
+                intensity_max=self.intensity_max,
+                intensity_range=intensity_range,
+            )
+        top = float(values.max()) if values.size else 0.0
+        if self._las_max is None:
+            self._las_max = 255.0 if top <= 255.0 else 65535.0
+            self._decided_by = source
+            if self._las_max == 255.0:
+                self.note = (
+                    f"lidar {self.sensor_id!r}: the LAS 16-bit intensity field holds 8-bit "
+                    f"values (every value <= 255 in {source}): kept as 0..255; declare "
+                    "intensity_max to choose another scale."
+                )
+            else:
+                self.note = (
+                    f"lidar {self.sensor_id!r}: the LAS 16-bit intensity field holds 16-bit "
+                    f"values (up to {top:g} in {source}): scaled 0..65535 -> 0..255."
+                )
+        elif self._las_max == 255.0 and top > 255.0:
+            raise InputError(
+                f"{source}: intensity reaches {top:g}, but lidar {self.sensor_id!r} was taken "
+                f"as 8-bit from {self._decided_by} (every value <= 255); declare "
+                "intensity_max (e.g. 65535) for this lidar in the manifest.",
+                source=source,
+                field="intensity_max",
+            )
+        return intensity_to_uint8(values, source=source, intensity_max=self._las_max)
 
 
 def point_time_to_us(

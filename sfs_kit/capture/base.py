@@ -45,7 +45,9 @@ class FramePoints(NamedTuple):
     ``origin_m`` is an offset the reader already subtracted (file coordinates = positions +
     origin_m), as ``PointCloud.origin_m``; ``None`` means zero. ``viewpoint`` is a PCD header's
     VIEWPOINT ``[tx, ty, tz, qx, qy, qz, qw]`` when the file had one (metadata; see the
-    converter's docstring for what is done with it).
+    converter's docstring for what is done with it). ``colors`` is uint8 (N, 3) sRGB when the
+    file has colour. ``notes`` are decisions made while loading (e.g. the intensity scale chosen
+    for the sensor); the converter reports each distinct note once.
     """
 
     positions_m: npt.NDArray[np.floating]
@@ -53,6 +55,8 @@ class FramePoints(NamedTuple):
     time_us: npt.NDArray[np.int64] | None
     origin_m: npt.NDArray[np.float64] | None = None
     viewpoint: npt.NDArray[np.float64] | None = None
+    colors: npt.NDArray[np.uint8] | None = None
+    notes: tuple[str, ...] = ()
 
 
 class LoadedImage(NamedTuple):

@@ -15,7 +15,8 @@ What the converter decides, once:
 - **Recentring** (D15). ``recentre=True`` subtracts a whole-metre origin (the first lidar pose's
   translation, or the first frame's centre when the poses sit at the origin) in float64 before the
   float32 cast; ``"auto"`` does so when a pose or the first frame exceeds 10 km. The origin is
-  recorded in ``metadata.sfs_kit.origin_offset``.
+  recorded in ``metadata.sfs_kit.origin_offset``. Without a pose file the static ego is placed
+  at that origin, so the recentred sensor poses stay beside the points.
 - **Time** (D10). ``time_offset`` = the smallest frame or image timestamp (absolute µs); every
   timestamp is relative to it; per-point times become uint32 µs on that clock (D11). Sensor poses
   are written at their own content timestamps, so every frame lies inside its pose span.
@@ -27,6 +28,10 @@ What the converter decides, once:
   non-identity viewpoint often means the cloud was saved in another frame (a registered map),
   so each lidar with one gets a note naming the frames and the first viewpoint, for the user to
   check the declared ``frame`` and extrinsics.
+- **Colours.** Point colours (uint8 sRGB from PCD, PLY, LAS) go into each .sfs lidar frame's
+  ``colors`` (kept through the non-finite drop and downsampling); split_base64 has no colour
+  field (spec 4.2), so there each coloured lidar gets a note (and a warning) saying they were
+  dropped. Loaders' decisions (e.g. a LAS lidar's intensity scale) are notes too.
 - **Validation.** Each frame is validated as it is produced (``validate_tree`` on a one-frame tree)
   and the whole scene's metadata at the end (a skeleton tree with empty frames); an error means
   nothing is written at the destination (``SceneValidationError`` carrying the issues).
@@ -142,6 +147,10 @@ class _Plan:
     nonfinite: list[tuple[str, int, int]] = field(default_factory=list)
     # (sensor id, frame index, [tx, ty, tz, qx, qy, qz, qw]) for non-identity PCD viewpoints
     viewpoints: list[tuple[str, int, list[float]]] = field(default_factory=list)
+    # distinct notes the frames' loaders made (e.g. each sensor's intensity scale), in order
+    load_notes: dict[str, None] = field(default_factory=dict)
+    # sensor id -> number of frames that had point colours (split_base64 drops them)
+    coloured: dict[str, int] = field(default_factory=dict)
 
 
 def _world_from_ego(capture: Capture, times_us: npt.NDArray[np.int64], names: list[str]) -> F64:
@@ -265,6 +274,16 @@ def _plan(capture: Capture, recentre: RecentreMode) -> _Plan:
     offset = min(int(p.times_us[0]) for p in (*lidars, *cameras))
     origin = _choose_origin(capture, lidars, recentre)
     shift = _translation(None if origin is None else -origin)
+    if (
+        origin is not None
+        and capture.ego_poses is None
+        and capture.lidars[0].points_frame == "world"
+    ):
+        # without a pose file the static ego of a world-frame capture is a stand-in: place it at
+        # the chosen origin, so recentring keeps it beside the points instead of moving it the
+        # origin's distance away (world-frame points keep their place: their matrix has no ego)
+        for p in (*lidars, *cameras):
+            p.world_from_sensor = _translation(origin) @ p.world_from_sensor
     for p in (*lidars, *cameras):
         p.rel_us = [int(t) - offset for t in p.times_us]
         p.poses = matrix_to_pose(shift @ p.world_from_sensor).tolist()
@@ -282,6 +301,7 @@ class _FrameArrays:
     intensities: npt.NDArray[np.uint8] | None
     timestamps: npt.NDArray[np.uint32] | None
     points_in: int
+    colors: npt.NDArray[np.uint8] | None = None
 
 
 def _convert_frame(  # noqa: PLR0917
@@ -295,6 +315,11 @@ def _convert_frame(  # noqa: PLR0917
     frame = lidar.frames[k]
     pts = frame.load()
     raw_positions, intensity, time_us = pts.positions_m, pts.intensity, pts.time_us
+    colors = pts.colors
+    for note in pts.notes:
+        plan.load_notes.setdefault(note, None)
+    if colors is not None:
+        plan.coloured[str(lidar.sensor_id)] = plan.coloured.get(str(lidar.sensor_id), 0) + 1
     if pts.viewpoint is not None and not np.array_equal(pts.viewpoint, _IDENTITY_VIEWPOINT):
         plan.viewpoints.append((str(lidar.sensor_id), k, [float(v) for v in pts.viewpoint]))
     if not plan.keep_nonfinite and not np.isfinite(raw_positions.sum(dtype=np.float64)):
@@ -304,6 +329,7 @@ def _convert_frame(  # noqa: PLR0917
         raw_positions = raw_positions[finite]
         intensity = None if intensity is None else intensity[finite]
         time_us = None if time_us is None else time_us[finite]
+        colors = None if colors is None else colors[finite]
     matrix = plan.shift @ _points_matrix(lidar, sensor_plan, k) @ _translation(pts.origin_m)
     with np.errstate(invalid="ignore"):  # kept NaN/inf rows (keep_nonfinite): V-A7 reports them
         positions = transform_points(raw_positions, matrix)
@@ -312,6 +338,7 @@ def _convert_frame(  # noqa: PLR0917
         positions = positions[keep]
         intensity = None if intensity is None else intensity[keep]
         time_us = None if time_us is None else time_us[keep]
+        colors = None if colors is None else colors[keep]
     stamps: npt.NDArray[np.uint32] | None = None
     if time_us is not None and time_us.size:
         offset = plan.time_offset_us
@@ -329,14 +356,17 @@ def _convert_frame(  # noqa: PLR0917
         np.subtract(time_us, np.int64(offset), out=stamps, casting="unsafe")
     elif time_us is not None:
         stamps = None  # V-A10: omit a zero-length timestamps array
-    for arr in (positions, intensity, stamps):
-        if arr is not None:
+    if colors is not None:
+        colors = np.ascontiguousarray(colors, dtype=np.uint8)
+    for arr in (positions, intensity, stamps, colors):
+        if arr is not None and arr.flags.writeable:
             arr.flags.writeable = False
     return _FrameArrays(
         positions=positions,
         intensities=intensity,
         timestamps=stamps,
         points_in=int(pts.positions_m.shape[0]),
+        colors=colors,
     )
 
 
@@ -344,6 +374,8 @@ def _points_tree(
     arrays: _FrameArrays, put: Callable[[npt.NDArray[Any]], object]
 ) -> dict[str, object]:
     tree: dict[str, object] = {"positions": put(arrays.positions)}
+    if arrays.colors is not None:
+        tree["colors"] = put(arrays.colors)
     if arrays.intensities is not None:
         tree["intensities"] = put(arrays.intensities)
     if arrays.timestamps is not None:
@@ -577,6 +609,22 @@ def _viewpoint_notes(plan: _Plan) -> list[str]:
     return notes
 
 
+def _load_notes(plan: _Plan, *, colours_dropped: bool) -> list[str]:
+    """The loaders' decisions (one note each) and, for split_base64, the dropped colours."""
+    notes = list(plan.load_notes)
+    for note in notes:
+        logger.info("%s", note)
+    if colours_dropped:
+        for sensor, count in plan.coloured.items():
+            note = (
+                f"lidar {sensor!r}: {count} frame(s) have point colours, which split_base64 "
+                "does not carry (spec 4.2): they were dropped; convert to .sfs to keep them."
+            )
+            logger.warning("%s", note)
+            notes.append(note)
+    return notes
+
+
 def _nonfinite_notes(plan: _Plan) -> list[str]:
     """One note per lidar whose frames had non-finite positions dropped: per frame and total."""
     by_sensor: dict[str, list[tuple[int, int]]] = {}
@@ -633,6 +681,7 @@ def read_capture_scene(
         counter=_Counter(0, None),
     )
     _check(issues, "the scene")
+    _load_notes(plan, colours_dropped=False)
     _nonfinite_notes(plan)
     _viewpoint_notes(plan)
     return Scene.model_validate(tree)
@@ -689,7 +738,12 @@ def _convert_sfs(
         time_offset_us=plan.time_offset_us,
         origin_offset_m=_origin_tuple(plan),
         issues=tuple(issues),
-        notes=(*cap.notes, *_nonfinite_notes(plan), *_viewpoint_notes(plan)),
+        notes=(
+            *cap.notes,
+            *_load_notes(plan, colours_dropped=False),
+            *_nonfinite_notes(plan),
+            *_viewpoint_notes(plan),
+        ),
     )
 
 
@@ -843,7 +897,13 @@ def _convert_frames(
         time_offset_us=plan.time_offset_us,
         origin_offset_m=_origin_tuple(plan),
         issues=tuple(issues),
-        notes=(*cap.notes, *notes, *_nonfinite_notes(plan), *_viewpoint_notes(plan)),
+        notes=(
+            *cap.notes,
+            *notes,
+            *_load_notes(plan, colours_dropped=True),
+            *_nonfinite_notes(plan),
+            *_viewpoint_notes(plan),
+        ),
     )
 
 

@@ -19,7 +19,7 @@ import numpy as np
 import numpy.typing as npt
 
 from sfs_kit._paths import check_name
-from sfs_kit.capture._channels import intensity_to_uint8, point_time_to_us
+from sfs_kit.capture._channels import SensorIntensity, point_time_to_us
 from sfs_kit.capture.base import (
     CameraIntrinsicsSource,
     CameraSource,
@@ -172,8 +172,13 @@ def _extrinsics(ctx: _Ctx, entry: ExtrinsicsEntry | None, field: str, *, require
     return m if entry.direction == "sensor_to_ego" else np.linalg.inv(m).astype(np.float64)
 
 
-def _load_points(
-    path: str, entry: LidarEntry, timestamp_us: int, ctx: _Ctx, field: str
+def _load_points(  # noqa: PLR0917
+    path: str,
+    entry: LidarEntry,
+    timestamp_us: int,
+    ctx: _Ctx,
+    field: str,
+    scale: SensorIntensity,
 ) -> FramePoints:
     point_time = entry.point_time
     unit = "s" if point_time is None else point_time.unit
@@ -186,10 +191,10 @@ def _load_points(
                 f"is missing, but {path!r} stores intensity as floats with no nominal range; "
                 "declare the raw value that becomes 255 (it is never inferred from a frame).",
             )
-        intensity = intensity_to_uint8(
+        intensity = scale.to_uint8(
             cloud.intensity,
             source=path,
-            intensity_max=entry.intensity_max,
+            format=cloud.format,
             intensity_range=cloud.intensity_range,
         )
     time_us = None
@@ -215,6 +220,8 @@ def _load_points(
         viewpoint=None
         if "viewpoint" not in cloud.extra
         else np.asarray(cloud.extra["viewpoint"], dtype=np.float64),
+        colors=cloud.colors,
+        notes=() if scale.note is None else (scale.note,),
     )
 
 
@@ -229,6 +236,7 @@ def _lidar(ctx: _Ctx, entry: LidarEntry, i: int) -> LidarSource:
     field = f"lidars[{i}]"
     files = ctx.files(entry.files, f"{field}.files")
     stamps = _timestamps(ctx, entry.timestamps, files, f"{field}.timestamps")
+    scale = SensorIntensity(entry.id, entry.intensity_max)
     return LidarSource(
         sensor_id=entry.id,
         points_frame=entry.frame,
@@ -237,7 +245,7 @@ def _lidar(ctx: _Ctx, entry: LidarEntry, i: int) -> LidarSource:
             LidarFrameSource(
                 timestamp_us=t,
                 source=str(f),
-                load=partial(_load_points, str(f), entry, t, ctx, field),
+                load=partial(_load_points, str(f), entry, t, ctx, field, scale),
             )
             for f, t in zip(files, stamps, strict=True)
         ),

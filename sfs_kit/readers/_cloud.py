@@ -43,6 +43,7 @@ TIME_UNIT_SCALE_S: dict[str, float] = {"s": 1.0, "ms": 1e-3, "us": 1e-6, "ns": 1
 
 #: float32 keeps a step <= 0.98 mm below this magnitude; beyond it float64 input is recentred.
 RECENTRE_ABOVE_M = 8192.0
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 _INTENSITY_NAMES = ("intensity", "reflectance", "reflectivity", "i", "remission")
 _TIME_NAMES = ("t", "time", "timestamp", "time_s", "gps_time", "gpstime")
@@ -134,6 +135,12 @@ def positions_from_xyz(
             if max(float(np.abs(low).max()), float(np.abs(high).max())) >= RECENTRE_ABOVE_M:
                 origin = np.floor(low)
                 stacked -= origin
+            reach = float(np.abs(stacked).max())
+            if reach > _FLOAT32_MAX:
+                raise InputError(
+                    f"Point coordinates reach {reach:.6g} (after the origin shift), beyond "
+                    "float32's range: the file's coordinates or scale factors are corrupt.",
+                    source=source, field="positions")
         return stacked.astype(np.float32), origin
     view = _adjacent_float32_view(x, y, z)
     if view is not None:
