@@ -1,10 +1,15 @@
-"""``sfs-kit validate FILE.sfs``: every validation issue; exit 0 valid, 1 invalid, 2 unreadable."""
+"""``sfs-kit validate FILE.sfs``: every validation issue; exit 0 valid, 1 invalid, 2 unreadable.
+
+``--geometry`` adds the geometric pre-flight rules (G-*, ``sfs_kit.models.validate_geometry``)
+with the thresholds of ``sfs-kit.toml`` (``[geometry]`` or ``[run.geometry]``, or ``--config``).
+"""
 
 from __future__ import annotations
 
 import argparse
 import os
 import sys
+from pathlib import Path
 from typing import Any
 
 from sfs_kit.cli._common import EXIT_INVALID, EXIT_OK, EXIT_UNREADABLE, print_json
@@ -28,6 +33,14 @@ def register(subparsers: Any) -> None:
         help="compat (default): Scale's rules too; spec: the SFS spec only",
     )
     parser.add_argument("--json", action="store_true", help="print the issues as JSON")
+    parser.add_argument(
+        "--geometry",
+        action="store_true",
+        help="also run the geometric pre-flight checks (G-*: projection share, time skew, pose "
+        "plausibility, frame overlap, float32 range); their errors make the scene invalid",
+    )
+    parser.add_argument("--config", type=Path, metavar="FILE",
+                        help="settings file for the geometry thresholds (default: ./sfs-kit.toml)")
     parser.set_defaults(func=run)
 
 
@@ -43,6 +56,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"sfs-kit: error: cannot read {path!r}: {err.strerror or err}.", file=sys.stderr)
         return EXIT_UNREADABLE
     issues = validate_tree(tree, mode=args.mode)
+    if getattr(args, "geometry", False):
+        issues = [*issues, *_geometry_issues(tree, issues, args.config)]
     errors = sum(1 for i in issues if i.severity == "error")
     warnings = len(issues) - errors
     if args.json:
@@ -65,3 +80,24 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stdout,
         )
     return EXIT_OK if errors == 0 else EXIT_INVALID
+
+
+def _geometry_issues(tree: dict[str, Any], issues: list[Any], config: Path | None) -> list[Any]:
+    """G-* issues of the tree's scene; a scene the model refuses gets one note instead."""
+    from pydantic import ValidationError
+
+    from sfs_kit.models.scene import Scene
+    from sfs_kit.models.validate import Issue
+    from sfs_kit.models.validate_geometry import validate_geometry
+    from sfs_kit.pipeline.config import load_config
+
+    thresholds = load_config(config_path=config).geometry
+    try:
+        scene = Scene.model_validate(tree)  # zero-copy: the arrays stay memory-mapped views
+    except ValidationError:
+        if any(i.severity == "error" for i in issues):
+            note = "geometry checks skipped: fix the errors above first"
+        else:
+            note = "geometry checks skipped: the scene does not load as an SFS 1.0 model"
+        return [Issue("G-00", "warning", "", note)]
+    return list(validate_geometry(scene, thresholds))

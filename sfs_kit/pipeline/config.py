@@ -31,6 +31,7 @@ from pydantic_core import PydanticCustomError
 
 from sfs_kit.capture.options import ConvertOptions, option_specs
 from sfs_kit.errors import InputError
+from sfs_kit.models.validate_geometry import GeometryThresholds
 
 __all__ = [
     "CONFIG_FILE_NAME",
@@ -112,6 +113,10 @@ class RunConfig(BaseModel):
     instruction: str | None = None
     metadata: dict[str, Any] = Field(default_factory=dict)
     unique_id: str | None = None
+    # geometric pre-flight (G-* rules) on the converted scene, before upload
+    geometry: GeometryThresholds = Field(default_factory=GeometryThresholds)
+    geometry_checks: bool = True
+    strict_geometry: bool = False  # geometric errors stop the run before anything is uploaded
     # submission
     dry_run: bool = False
     api_key: SecretStr | None = None
@@ -205,7 +210,7 @@ def _env_name(field: str) -> str:
 def _from_env(env: Mapping[str, str]) -> dict[str, Any]:
     layer: dict[str, Any] = {}
     for field in _settings():
-        if field == "metadata":
+        if field in ("metadata", "geometry"):
             continue
         value = env.get(_env_name(field))
         if value is not None and value != "":
@@ -232,6 +237,8 @@ def _from_file(path: Path, *, explicit: bool) -> tuple[dict[str, Any], str | Non
     if not isinstance(section, dict):
         raise InputError(f"Config file {str(path)!r} key 'run' must be a table.",
                          source=str(path), field="run")
+    if section is not raw and "geometry" in raw and "geometry" not in section:
+        section = {**section, "geometry": raw["geometry"]}  # a top-level [geometry] table
     layer: dict[str, Any] = {}
     api_key_env: str | None = None
     for key, value in section.items():
@@ -395,5 +402,6 @@ def _setting_label(loc: str, origin: str | None, path: Path) -> str:
         if field in _OPTIONS:
             return f"{_OPTIONS[field].key!r} in {str(path)!r}"
         key = next((k for k, v in _FILE_ALIASES.items() if v == field), field)
-        return f"{key!r} in {str(path)!r}"
+        nested = loc.split(".", maxsplit=1)[1:]  # e.g. geometry.max_speed_mps
+        return f"{'.'.join([key, *nested])!r} in {str(path)!r}"
     return repr(loc)
