@@ -32,6 +32,7 @@ __all__ = [
     "LidarSource",
     "LoadedImage",
     "PointsFrame",
+    "VideoFileSource",
 ]
 
 F64 = npt.NDArray[np.float64]
@@ -100,6 +101,18 @@ class ImageSource:
 
 
 @dataclass(frozen=True)
+class VideoFileSource:
+    """A camera input that is already a video: a container file, one timestamp per frame (µs).
+
+    The converter passes an H.264 MP4 through unchanged and re-encodes anything else (D8).
+    """
+
+    path: Path
+    timestamps_us: tuple[int, ...]
+    source: str
+
+
+@dataclass(frozen=True)
 class CameraIntrinsicsSource:
     """Pinhole intrinsics in pixels plus an SFS distortion model (spec section 2.5)."""
 
@@ -117,12 +130,26 @@ class CameraIntrinsicsSource:
 
 @dataclass(frozen=True)
 class CameraSource:
-    """A camera: intrinsics, mounting (``ego_from_sensor`` of the OpenCV optical frame), images."""
+    """A camera: intrinsics, mounting (``ego_from_sensor`` of the OpenCV optical frame), and
+    its content: ``images``, or (``images`` empty) a ``video`` file."""
 
     sensor_id: str
     intrinsics: CameraIntrinsicsSource
     ego_from_sensor: F64
     images: tuple[ImageSource, ...]
+    video: VideoFileSource | None = None
+
+    @property
+    def content_timestamps_us(self) -> list[int]:
+        """Absolute µs of each image, or of each video frame."""
+        if self.video is not None:
+            return list(self.video.timestamps_us)
+        return [im.timestamp_us for im in self.images]
+
+    @property
+    def content_count(self) -> int:
+        """Number of images, or of video frames."""
+        return len(self.video.timestamps_us) if self.video is not None else len(self.images)
 
     def __post_init__(self) -> None:
         check_name(self.sensor_id, what="camera id", field="sensor_id")

@@ -45,6 +45,7 @@ import os
 import secrets
 import shutil
 import struct
+import tempfile
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -57,12 +58,14 @@ import numpy.typing as npt
 from sfs_kit._paths import contained
 from sfs_kit._version import __version__
 from sfs_kit.capture.base import CameraSource, Capture, LidarSource
+from sfs_kit.capture.camera_video import camera_video_file
 from sfs_kit.capture.downsample import downsample_indices
 from sfs_kit.capture.options import ConvertOptions, RecentreMode
 from sfs_kit.capture.sync import match_nearest, sample_poses
 from sfs_kit.codecs._output import check_output_file, check_output_folder, output_errors
 from sfs_kit.codecs.frame_json import FrameImage, LidarFrameData, encode_frame, frame_file_name
 from sfs_kit.codecs.sfs import SfsAppendWriter
+from sfs_kit.codecs.video import fps_from_timestamps
 from sfs_kit.errors import InputError, OutputError, SceneValidationError
 from sfs_kit.models.calibration import DISTORTION_PARAM_NAMES
 from sfs_kit.models.geometry import matrix_to_pose, pose_to_matrix, transform_points
@@ -105,6 +108,7 @@ class ConvertResult:
     origin_offset_m: tuple[float, float, float] | None
     issues: tuple[Issue, ...] = ()
     notes: tuple[str, ...] = ()
+    video_count: int = 0  # cameras stored as MP4 video (their frames are not in image_count)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON view for ``sfs-kit convert --json``."""
@@ -115,6 +119,7 @@ class ConvertResult:
             "frame_count": self.frame_count,
             "point_count": self.point_count,
             "image_count": self.image_count,
+            "video_count": self.video_count,
             "time_offset_us": self.time_offset_us,
             "origin_offset_m": list(self.origin_offset_m) if self.origin_offset_m else None,
             "issues": [issue.to_dict() for issue in self.issues],
@@ -188,12 +193,17 @@ def _lidar_plan(capture: Capture, lidar: LidarSource) -> _SensorPlan:
 
 
 def _camera_plan(capture: Capture, camera: CameraSource) -> _SensorPlan:
-    names = [
-        f"camera {camera.sensor_id!r} image {i} ({im.source})" for i, im in enumerate(camera.images)
-    ]
-    return _sensor_plan(
-        capture, [im.timestamp_us for im in camera.images], names, camera.ego_from_sensor
-    )
+    if camera.video is not None:
+        names = [
+            f"camera {camera.sensor_id!r} video frame {i} ({camera.video.source})"
+            for i in range(camera.content_count)
+        ]
+    else:
+        names = [
+            f"camera {camera.sensor_id!r} image {i} ({im.source})"
+            for i, im in enumerate(camera.images)
+        ]
+    return _sensor_plan(capture, camera.content_timestamps_us, names, camera.ego_from_sensor)
 
 
 def _points_matrix(lidar: LidarSource, plan: _SensorPlan, k: int) -> F64:
@@ -263,7 +273,7 @@ def _plan(capture: Capture, recentre: RecentreMode) -> _Plan:
                 field="lidars",
             )
     for camera in capture.cameras:
-        if not camera.images:
+        if not camera.content_count:
             raise InputError(
                 f"Capture {str(capture.path)!r}: camera {camera.sensor_id!r} has no images.",
                 source=str(capture.path),
@@ -470,15 +480,96 @@ def _lidar_tree(
 
 
 def _camera_tree(
-    camera: CameraSource, sp: _SensorPlan, images: list[dict[str, object]], *, for_sfs: bool
+    camera: CameraSource,
+    sp: _SensorPlan,
+    images: list[dict[str, object]] | None,
+    *,
+    for_sfs: bool,
+    video: dict[str, object] | None = None,
 ) -> dict[str, object]:
+    content: dict[str, object] = {"images": images} if video is None else {"video": video}
     return {
         "id": camera.sensor_id,
         "type": "camera",
         "poses": {"timestamps": sp.rel_us, "values": sp.poses},
         "intrinsics": _intrinsics_tree(camera, for_sfs=for_sfs),
-        "images": images,
+        **content,
     }
+
+
+@dataclass
+class _VideoOut:
+    """Cameras as MP4 (``--camera-video``): where temporary MP4s go and how a file is stored."""
+
+    temp_prefix: Path  # "<folder>/.<name>.<token>": camera c encodes to "<prefix>.cam<c>.mp4"
+    put_file: Callable[[Path], object]
+    all_cameras: bool  # encode image cameras too (False: only cameras whose input is a video)
+    temp_files: list[Path] = field(default_factory=list)
+    passed_through: list[str] = field(default_factory=list)
+    count: int = 0
+
+    def cleanup(self) -> None:
+        for path in self.temp_files:
+            path.unlink(missing_ok=True)
+        self.temp_files.clear()
+
+
+def _refuse_video_input(camera: CameraSource) -> None:
+    if camera.video is not None:
+        raise InputError(
+            f"Camera {camera.sensor_id!r}: its input is a video ({camera.video.source}); only "
+            "a .sfs file can store it (split_base64 frames reference images, D21).",
+            source=camera.video.source,
+            field="video",
+        )
+
+
+def _video_camera(  # noqa: PLR0917
+    camera: CameraSource,
+    sp: _SensorPlan,
+    c: int,
+    video: _VideoOut,
+    head: dict[str, object],
+    counter: _Counter,
+    issues: list[Issue],
+) -> dict[str, object]:
+    """Encode (or pass through) camera c's MP4, store it, and check it against V-C5."""
+    temp = video.temp_prefix.with_name(f"{video.temp_prefix.name}.cam{c}.mp4")
+    video.temp_files.append(temp)
+    fps = fps_from_timestamps(sp.rel_us)
+    made = camera_video_file(
+        camera, temp, fps=fps, load_image=lambda k: _load_image(camera, k), step=counter.step
+    )
+    if made.passed_through:
+        video.passed_through.append(camera.sensor_id)
+    content = np.memmap(made.path, dtype=np.uint8, mode="r")
+    tree = {
+        "version": "1.0",
+        "sensors": [
+            _camera_tree(
+                camera,
+                sp,
+                None,
+                for_sfs=True,
+                video={"timestamps": sp.rel_us, "content": content, "fps": fps},
+            )
+        ],
+        **head,
+    }
+    prefix = f"sensors[{camera.sensor_id}].video"
+    issues.extend(i for i in validate_tree(tree) if i.path.startswith(prefix))
+    del content, tree
+    video.count += 1
+    stored = video.put_file(made.path)
+    if made.temporary:
+        made.path.unlink(missing_ok=True)
+    return _camera_tree(
+        camera,
+        sp,
+        None,
+        for_sfs=True,
+        video={"timestamps": sp.rel_us, "content": stored, "fps": fps},
+    )
 
 
 def _frame_issues(
@@ -540,7 +631,7 @@ def _check(issues: list[Issue], what: str) -> None:
 
 
 def _steps(capture: Capture) -> int:
-    return capture.frame_count + sum(len(c.images) for c in capture.cameras)
+    return capture.frame_count + sum(c.content_count for c in capture.cameras)
 
 
 class _Counter:
@@ -561,8 +652,14 @@ def _build_tree(
     voxel_size_m: float | None,
     max_points: int | None,
     counter: _Counter,
+    video: _VideoOut | None = None,
 ) -> tuple[dict[str, Any], list[Issue], int]:
-    """The scene tree with every array passed through ``put`` (spool or keep), one at a time."""
+    """The scene tree with every array passed through ``put`` (spool or keep), one at a time.
+
+    With ``video``, cameras become MP4s (images encoded, or a video input passed through) added
+    with ``video.put_file``; a camera whose input is a video needs ``video`` (split_base64 and
+    the in-memory scene without it refuse it).
+    """
     head = _scene_head(plan, capture)
     issues = _skeleton_issues(capture, plan, head, for_sfs=True)
     _check(issues, "the output")  # metadata errors: fail before loading any frame
@@ -577,8 +674,12 @@ def _build_tree(
             frames.append({"timestamp": sp.rel_us[k], "points": _points_tree(arrays, put)})
             counter.step()
         sensors.append(_lidar_tree(lidar, sp, frames))
-    for camera, sp in zip(capture.cameras, plan.cameras, strict=True):
+    for c, (camera, sp) in enumerate(zip(capture.cameras, plan.cameras, strict=True)):
         _intrinsics_tree(camera, for_sfs=True)  # fail early on skew, before loading images
+        if video is not None and (video.all_cameras or camera.video is not None):
+            sensors.append(_video_camera(camera, sp, c, video, head, counter, issues))
+            continue
+        _refuse_video_input(camera)
         images: list[dict[str, object]] = []
         for k in range(len(camera.images)):
             images.append({"timestamp": sp.rel_us[k], "content": put(_load_image(camera, k))})
@@ -645,6 +746,12 @@ def _nonfinite_notes(plan: _Plan) -> list[str]:
     return notes
 
 
+def _read_file(path: Path) -> npt.NDArray[np.uint8]:
+    data = np.fromfile(path, dtype=np.uint8)
+    data.flags.writeable = False
+    return data
+
+
 def _as_capture(capture: Capture | str | os.PathLike[str]) -> Capture:
     if isinstance(capture, Capture):
         return capture
@@ -661,25 +768,36 @@ def read_capture_scene(
     voxel_size_m: float | None = None,
     max_points_per_frame: int | None = None,
     keep_nonfinite: bool | None = None,
+    camera_video: bool | None = None,
 ) -> Scene:
     """The whole capture as an in-memory ``Scene`` (small captures and tests; holds every array).
 
     ``options`` as in ``convert_capture`` (a keyword given here overrides it). Points with
-    NaN/inf positions are dropped (logged) unless ``keep_nonfinite``.
+    NaN/inf positions are dropped (logged) unless ``keep_nonfinite``. ``camera_video`` encodes
+    every camera as an H.264 MP4 (D8); a camera whose input is a video is always stored as one.
     """
     opts = _options(options, recentre=recentre, voxel_size_m=voxel_size_m,
-                    max_points_per_frame=max_points_per_frame, keep_nonfinite=keep_nonfinite)
+                    max_points_per_frame=max_points_per_frame, keep_nonfinite=keep_nonfinite,
+                    camera_video=camera_video)
     cap = _as_capture(capture)
     plan = _plan(cap, opts.recentre)
     plan.keep_nonfinite = opts.keep_nonfinite
-    tree, issues, _ = _build_tree(
-        cap,
-        plan,
-        lambda a: a,
-        voxel_size_m=opts.voxel_size_m,
-        max_points=opts.max_points_per_frame,
-        counter=_Counter(0, None),
-    )
+    with tempfile.TemporaryDirectory(prefix="sfs_kit-video-") as tmp:
+        video = _VideoOut(
+            temp_prefix=Path(tmp) / "scene", put_file=_read_file, all_cameras=opts.camera_video
+        )
+        try:
+            tree, issues, _ = _build_tree(
+                cap,
+                plan,
+                lambda a: a,
+                voxel_size_m=opts.voxel_size_m,
+                max_points=opts.max_points_per_frame,
+                counter=_Counter(0, None),
+                video=video,
+            )
+        finally:
+            video.cleanup()
     _check(issues, "the scene")
     _load_notes(plan, colours_dropped=False)
     _nonfinite_notes(plan)
@@ -716,34 +834,51 @@ def _convert_sfs(
     voxel_size_m: float | None,
     max_points: int | None,
     counter: _Counter,
+    camera_video: bool = False,
 ) -> ConvertResult:
     with SfsAppendWriter(out, reserve_header_bytes=_header_reserve(cap, plan)) as writer:
-        tree, issues, points = _build_tree(
-            cap,
-            plan,
-            writer.add_array,
-            voxel_size_m=voxel_size_m,
-            max_points=max_points,
-            counter=counter,
+        video = _VideoOut(
+            temp_prefix=out.with_name(f".{out.name}.{secrets.token_hex(6)}"),
+            put_file=writer.add_file,
+            all_cameras=camera_video,
         )
+        try:
+            tree, issues, points = _build_tree(
+                cap,
+                plan,
+                writer.add_array,
+                voxel_size_m=voxel_size_m,
+                max_points=max_points,
+                counter=counter,
+                video=video,
+            )
+        finally:
+            video.cleanup()
         _check(issues, "the output")
         writer.finish(tree)
+    notes = [
+        f"camera {cam!r}: its H.264 MP4 input was stored unchanged (no re-encoding)."
+        for cam in video.passed_through
+    ]
+    video_images = sum(len(c.images) for c in cap.cameras) if camera_video else 0
     return ConvertResult(
         format="sfs",
         output=out,
         paths=(out,),
         frame_count=cap.frame_count,
         point_count=points,
-        image_count=sum(len(c.images) for c in cap.cameras),
+        image_count=sum(len(c.images) for c in cap.cameras) - video_images,
         time_offset_us=plan.time_offset_us,
         origin_offset_m=_origin_tuple(plan),
         issues=tuple(issues),
         notes=(
             *cap.notes,
+            *notes,
             *_load_notes(plan, colours_dropped=False),
             *_nonfinite_notes(plan),
             *_viewpoint_notes(plan),
         ),
+        video_count=video.count,
     )
 
 
@@ -808,6 +943,8 @@ def _write_frames(
             field="lidars",
         )
     lidar, sp = cap.lidars[0], plan.lidars[0]
+    for camera in cap.cameras:
+        _refuse_video_input(camera)
     head = _scene_head(plan, cap)
     issues = _skeleton_issues(cap, plan, head, for_sfs=False)
     _check(issues, "the output")  # metadata errors: fail before loading any frame
@@ -951,6 +1088,7 @@ def convert_capture(
     max_points_per_frame: int | None = None,
     keep_nonfinite: bool | None = None,
     overwrite: bool = False,
+    camera_video: bool | None = None,
 ) -> ConvertResult:
     """Convert a capture to ``out`` (a .sfs file or a split_base64 folder), streaming frames.
 
@@ -968,15 +1106,22 @@ def convert_capture(
     Points whose position is NaN/inf (the missing returns of organised clouds) are dropped, with
     a note per lidar giving the count per frame and the total; ``keep_nonfinite=True`` keeps
     them, so such a frame fails validation (V-A7) and nothing is written.
+
+    ``camera_video`` (.sfs only) stores each camera as one H.264 MP4 (``video``: Scale's encoder
+    settings, D8, fps from the timestamps), encoded one image at a time into a temporary file that
+    the writer copies in. A camera whose input is already a video is always stored as video:
+    unchanged when it is H.264 in MP4, re-encoded otherwise. Needs the ``video`` extra (PyAV).
     """
     if format not in ("sfs", "split_base64"):
         raise InputError(f"format must be 'sfs' or 'split_base64', got {format!r}.", field="format")
+    opts = _options(options, recentre=recentre, voxel_size_m=voxel_size_m,
+                    max_points_per_frame=max_points_per_frame, keep_nonfinite=keep_nonfinite,
+                    camera_video=camera_video)
+    opts.check_format(format)
     if format == "sfs":
         check_output_file(out)
     else:
         _check_frames_folder(Path(os.fspath(out)), overwrite=overwrite)
-    opts = _options(options, recentre=recentre, voxel_size_m=voxel_size_m,
-                    max_points_per_frame=max_points_per_frame, keep_nonfinite=keep_nonfinite)
     cap = _as_capture(capture_path)
     plan = _plan(cap, opts.recentre)
     plan.keep_nonfinite = opts.keep_nonfinite
@@ -990,6 +1135,7 @@ def convert_capture(
             voxel_size_m=opts.voxel_size_m,
             max_points=opts.max_points_per_frame,
             counter=counter,
+            camera_video=opts.camera_video,
         )
     return _convert_frames(
         cap, plan, dest, voxel_size_m=opts.voxel_size_m, max_points=opts.max_points_per_frame,

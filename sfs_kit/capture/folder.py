@@ -30,6 +30,7 @@ from sfs_kit.capture.base import (
     LidarFrameSource,
     LidarSource,
     LoadedImage,
+    VideoFileSource,
 )
 from sfs_kit.capture.manifest import (
     MANIFEST_NAMES,
@@ -88,9 +89,15 @@ class _Ctx:
         return [self.existing(rel, f"{field}[{i}]") for i, rel in enumerate(spec)]
 
 
-def _timestamps(ctx: _Ctx, entry: TimestampsEntry, files: list[Path], field: str) -> list[int]:
+def _timestamps(
+    ctx: _Ctx, entry: TimestampsEntry, files: list[Path], field: str, *, video: bool = False
+) -> list[int]:
+    """One timestamp per file (or, for a ``video``, one per line: checked against its frames
+    when it is converted)."""
     if entry.from_filename == (entry.file is not None):
         raise ctx.fail(field, "give exactly one of 'file' or 'from_filename: true'.")
+    if video and entry.file is None:
+        raise ctx.fail(field, "a camera video needs a timestamps 'file' (one line per frame).")
     if entry.file is not None:
         path = ctx.existing(entry.file, f"{field}.file")
         lines = [
@@ -98,7 +105,7 @@ def _timestamps(ctx: _Ctx, entry: TimestampsEntry, files: list[Path], field: str
             for i, ln in enumerate(path.read_text(encoding="utf-8").splitlines())
             if ln.strip() and not ln.lstrip().startswith("#")
         ]
-        if len(lines) != len(files):
+        if not video and len(lines) != len(files):
             raise InputError(
                 f"{path}: has {len(lines)} timestamps but {field.rsplit('.', 1)[0]} has "
                 f"{len(files)} files; they must pair one to one.",
@@ -112,6 +119,8 @@ def _timestamps(ctx: _Ctx, entry: TimestampsEntry, files: list[Path], field: str
             for n, text in lines
         ]
         source = str(path)
+        if video:
+            files = [Path(f"frame {i}") for i in range(len(stamps))]
     else:
         stamps = [
             timestamp_to_us(f.stem.split(".")[0], entry.unit, source=str(f), field="file name")
@@ -273,6 +282,20 @@ def _camera(ctx: _Ctx, entry: CameraEntry, i: int) -> CameraSource:
         source=str(path),
     )
     ego_from_sensor = _extrinsics(ctx, entry.extrinsics, f"{field}.extrinsics", required=True)
+    if entry.video is not None:
+        if entry.files is not None:
+            raise ctx.fail(field, f"camera {entry.id!r}: give 'files' or 'video', not both.")
+        video = ctx.existing(entry.video, f"{field}.video")
+        stamps = _timestamps(ctx, entry.timestamps, [], f"{field}.timestamps", video=True)
+        return CameraSource(
+            sensor_id=entry.id,
+            intrinsics=intr,
+            ego_from_sensor=ego_from_sensor,
+            images=(),
+            video=VideoFileSource(path=video, timestamps_us=tuple(stamps), source=str(video)),
+        )
+    if entry.files is None:
+        raise ctx.fail(f"{field}.files", f"camera {entry.id!r} needs 'files' (images) or 'video'.")
     files = ctx.files(entry.files, f"{field}.files")
     stamps = _timestamps(ctx, entry.timestamps, files, f"{field}.timestamps")
     return CameraSource(

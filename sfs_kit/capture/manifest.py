@@ -105,10 +105,12 @@ class LidarEntry(_Entry):
 
 
 class CameraEntry(_Entry):
-    """One camera: its image files (JPEG/PNG), timestamps, intrinsics and mounting."""
+    """One camera: its image files (JPEG/PNG) or one ``video`` file (an MP4, one timestamp per
+    frame in ``timestamps.file``), timestamps, intrinsics and mounting."""
 
     id: str
-    files: str | list[str]
+    files: str | list[str] | None = None
+    video: str | None = None
     timestamps: TimestampsEntry
     intrinsics: IntrinsicsEntry | None = None
     extrinsics: ExtrinsicsEntry | None = None

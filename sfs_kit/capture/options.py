@@ -77,7 +77,7 @@ class ConvertOptions:
     """How a capture is converted (the format and the output path are separate arguments).
 
     Defaults convert everything as recorded: recentre only beyond 10 km, no thinning, points with
-    NaN/inf positions dropped (and counted in the notes).
+    NaN/inf positions dropped (and counted in the notes), cameras kept as images.
     """
 
     recentre: RecentreMode = field(default="auto", metadata=_option(
@@ -91,6 +91,9 @@ class ConvertOptions:
     keep_nonfinite: bool = field(default=False, metadata=_option(
         "--keep-nonfinite", "keep points with NaN/inf positions, so such frames fail validation "
         "(default: drop them and say how many in the notes)", parse_bool))
+    camera_video: bool = field(default=False, metadata=_option(
+        "--camera-video", "store each camera as one H.264 MP4 (Scale's encoder settings, D8; "
+        "needs the 'video' extra) instead of its images; .sfs only", parse_bool))
 
     def __post_init__(self) -> None:
         mode = self.recentre
@@ -110,9 +113,20 @@ class ConvertOptions:
         if most is not None and most < 1:
             raise InputError(f"max_points_per_frame must be >= 1, got {most!r}.",
                              field="max_points_per_frame")
-        if not isinstance(self.keep_nonfinite, bool):
-            raise InputError(f"keep_nonfinite must be true or false, got "
-                             f"{self.keep_nonfinite!r}.", field="keep_nonfinite")
+        for name in ("keep_nonfinite", "camera_video"):
+            if not isinstance(getattr(self, name), bool):
+                raise InputError(f"{name} must be true or false, got "
+                                 f"{getattr(self, name)!r}.", field=name)
+
+    def check_format(self, format: str) -> None:
+        """``InputError`` when an option cannot go with the attachment format: split_base64
+        frames reference images, so ``camera_video`` needs ``sfs``."""
+        if self.camera_video and format != "sfs":
+            raise InputError(
+                "camera_video (--camera-video) needs format sfs: split_base64 frames reference "
+                "images, not videos (D21).",
+                field="camera_video",
+            )
 
     @classmethod
     def from_settings(cls, values: Mapping[str, Any]) -> ConvertOptions:

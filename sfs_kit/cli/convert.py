@@ -59,8 +59,10 @@ def _print_summary(result: ConvertResult) -> None:
     else:
         what = "1 file"
     print(f"wrote {result.output} ({result.format}, {what})")
+    videos = f", camera videos {result.video_count}" if result.video_count else ""
     print(
-        f"  frames {result.frame_count}, points {result.point_count}, images {result.image_count}"
+        f"  frames {result.frame_count}, points {result.point_count}, "
+        f"images {result.image_count}{videos}"
     )
     print(f"  time_offset {result.time_offset_us} us")
     if result.origin_offset_m is not None:
@@ -102,10 +104,11 @@ def _run(args: argparse.Namespace) -> int:
 
     fmt, options = load_convert_settings({"format": args.format, **convert_settings(args)},
                                          config_path=args.config)
+    options.check_format(fmt)
     out = check_convert_output(args.out, fmt, overwrite=args.overwrite)
     capture = open_capture(args.capture)
     total = capture.frame_count + (
-        0 if fmt == "split_base64" else sum(len(c.images) for c in capture.cameras)
+        0 if fmt == "split_base64" else sum(c.content_count for c in capture.cameras)
     )
     try:
         with Progress("converting", total, unit=" steps") as progress:

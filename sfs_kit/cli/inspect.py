@@ -73,7 +73,9 @@ def run(args: argparse.Namespace) -> int:
         if path.suffix.lower() == ".sfs":
             from sfs_kit.codecs.sfs import index_sfs
 
-            summary = summarize_index(index_sfs(path))
+            index = index_sfs(path)
+            summary = summarize_index(index)
+            _add_videos(summary, path, index)
         else:
             from sfs_kit.readers import describe_input
 
@@ -96,6 +98,37 @@ def run(args: argparse.Namespace) -> int:
         for line in describe_lines(summary):
             print(line)
     return EXIT_OK
+
+
+def _add_videos(summary: dict[str, Any], path: Path, index: Any) -> None:
+    """Codec, size, frame count and bit rate of each camera video (reads only those bytes)."""
+    raw = index.header.get("sensors")
+    # summary["sensors"] lists the header's sensor objects in order, skipping non-objects
+    position = {
+        i: n for n, i in enumerate(i for i, s in enumerate(raw or []) if isinstance(s, Mapping))
+    }
+    if not any(isinstance(s, Mapping) and isinstance(s.get("video"), Mapping) for s in raw or []):
+        return
+    from sfs_kit.codecs.video import probe_sfs_videos
+
+    for i, found in probe_sfs_videos(path, index).items():
+        if i in position:
+            summary["sensors"][position[i]]["video"] = (
+                {"error": str(found)} if isinstance(found, Exception) else found.to_dict()
+            )
+
+
+def _video_line(video: Mapping[str, Any]) -> str:
+    if "error" in video:
+        return f"    video: {video['error']}"
+    rate = video.get("bit_rate")
+    duration = video.get("duration_s")
+    return (
+        f"    video {video['codec']} {video['width']}x{video['height']} {video['pix_fmt']}, "
+        f"{video['frame_count']} frames"
+        + (f", {duration:.3f} s" if isinstance(duration, float) else "")
+        + (f", {rate / 1e6:.3g} Mbit/s" if isinstance(rate, int) else "")
+    )
 
 
 def _num(value: object) -> str:
@@ -249,5 +282,7 @@ def _print_scene(summary: Mapping[str, Any]) -> None:
             f"  {s['type']!s:<9} {s['id']!s:<16} frames {s['frames']:>6}  "
             f"points {s['points']:>12,}  span {span_text:<24}  {s['bytes']:>14,} bytes"
         )
+        if "video" in s:
+            print(_video_line(s["video"]))
     if summary["annotations"]:
         print(f"  annotations: {summary['annotations']}")

@@ -198,6 +198,36 @@ class SfsAppendWriter:
         self._count += 1
         return ref
 
+    def add_file(self, path: str | os.PathLike[str]) -> SfsArrayRef:
+        """Copy a file's bytes in as one uint8 item (e.g. an encoded MP4), without reading it
+        into memory: an in-kernel ``copy_file_range`` where the OS has it, else 1 MiB chunks."""
+        self._check_open("add_file")
+        name = os.fspath(path)
+        try:
+            src = os.open(name, os.O_RDONLY)
+        except OSError as err:
+            raise InputError(
+                f"Cannot read {name!r} to add it: {err.strerror}.", source=name
+            ) from err
+        start = self._spool_size
+        try:
+            size = os.fstat(src).st_size
+            if size == 0:
+                raise InputError(f"{name!r} is empty; an item needs bytes.", source=name)
+            pad = padding(size, self._align)
+            with output_errors(self._dest):
+                _copy_range(src, self._data.fileno(), 0, size)
+                write_all(self._data, bytes(pad))
+        except BaseException:
+            self.abort()
+            raise
+        finally:
+            os.close(src)
+        self._spool_size += size + pad
+        ref = SfsArrayRef(self, self._count, "uint8", (size,), size, start)
+        self._count += 1
+        return ref
+
     def finish(self, tree: Mapping[str, Any]) -> int:
         """Write the header (and any arrays given directly in ``tree``) atomically; return the size.
 

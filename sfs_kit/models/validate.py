@@ -23,7 +23,9 @@ from typing import TYPE_CHECKING, Any, Final, Literal, TypeGuard, cast
 import numpy as np
 import numpy.typing as npt
 
+from sfs_kit.errors import InputError
 from sfs_kit.models._imagesize import image_end_problem, image_kind, image_size, is_mp4
+from sfs_kit.models._video import VideoInfo, have_av, probe_video
 from sfs_kit.models.calibration import DISTORTION_PARAM_COUNTS
 
 if TYPE_CHECKING:
@@ -833,7 +835,7 @@ class _Checker:
         if images is not None:
             self.images(images, _field(path, "images"), size, span)
         if video is not None:
-            self.video(video, _field(path, "video"), span)
+            self.video(video, _field(path, "video"), span, size)
 
     def intrinsics(self, intr: object, path: str, *, present: bool) -> tuple[int, int] | None:
         if not isinstance(intr, Mapping):
@@ -987,7 +989,13 @@ class _Checker:
                 f"{size[0]}x{size[1]}",
             )
 
-    def video(self, video: object, path: str, span: tuple[int, int] | None) -> None:
+    def video(
+        self,
+        video: object,
+        path: str,
+        span: tuple[int, int] | None,
+        size: tuple[int, int] | None = None,
+    ) -> None:
         if not isinstance(video, Mapping):
             self.error(
                 "V-N2",
@@ -1034,13 +1042,16 @@ class _Checker:
         if not is_mp4(content):
             self.error("V-C5", cpath, "video content is not an MP4 file (no 'ftyp' at bytes 4-7)")
             return
-        if stamps is not None:
+        if stamps is None:
+            return
+        if not have_av():
             count = count_video_frames(content)
             if count is None:
                 self.warn(
                     "V-C5",
                     cpath,
-                    "the MP4 frame count was not checked (ffprobe is missing or failed)",
+                    "the MP4 frame count was not checked (install the 'video' extra, PyAV, or "
+                    "put ffprobe on the PATH)",
                 )
             elif count != len(stamps):
                 self.error(
@@ -1048,6 +1059,58 @@ class _Checker:
                     cpath,
                     f"the MP4 has {count} frames but there are {len(stamps)} timestamps",
                 )
+            return
+        try:
+            info = probe_video(content, source="<the MP4>")
+        except InputError as err:
+            self.error("V-C5", cpath, str(err).replace("<the MP4>", "the MP4").rstrip("."))
+            return
+        self.video_info(info, cpath, stamps, size)
+
+    def video_info(
+        self, info: VideoInfo, path: str, stamps: list[int], size: tuple[int, int] | None
+    ) -> None:
+        """V-C5 with PyAV: frame count, duration and size against the timestamps and intrinsics."""
+        if info.frame_count != len(stamps):
+            self.error(
+                "V-C5",
+                path,
+                f"the MP4 has {info.frame_count} frames but there are {len(stamps)} timestamps",
+            )
+        if size is not None and (info.width, info.height) != size:
+            self.error(
+                "V-C5",
+                path,
+                f"the video is {info.width}x{info.height} but the intrinsics say "
+                f"{size[0]}x{size[1]}",
+            )
+        counted = info.frame_count == len(stamps)  # else the duration says nothing more
+        if counted and len(stamps) >= 2 and info.duration_s is not None:
+            median = float(np.median(np.diff(np.asarray(stamps, dtype=np.float64))))
+            if median > 0:
+                want_s = len(stamps) * median / self.ticks_per_s
+                if abs(info.duration_s - want_s) > FPS_TOLERANCE * want_s:
+                    self.error(
+                        "V-C5",
+                        path,
+                        f"the video lasts {info.duration_s:.3f} s but {len(stamps)} frames at the "
+                        f"timestamps' rate ({self.ticks_per_s / median:.4g} Hz) last "
+                        f"{want_s:.3f} s",
+                    )
+        if info.codec != "h264":
+            self.warn(
+                "V-C5",
+                path,
+                f"the video codec is {info.codec!r}; Scale's encoder writes H.264 (D8) and other "
+                "codecs may not play in its viewer",
+            )
+        elif info.pix_fmt not in (None, "yuv420p", "yuvj420p"):
+            self.warn(
+                "V-C5",
+                path,
+                f"the video's pixel format is {info.pix_fmt!r}; Scale's encoder writes yuv420p "
+                "(D8) and browsers play little else",
+            )
 
     # --- annotations, attributes, metadata --------------------------------------------------
 

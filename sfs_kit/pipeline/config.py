@@ -158,6 +158,10 @@ class RunConfig(BaseModel):
         if self.sse_kms_key_id is not None and self.sse != "aws:kms":
             raise PydanticCustomError("kms_key_needs_kms",
                                       f"a KMS key id needs sse 'aws:kms', found {self.sse!r}")
+        if self.convert.camera_video and self.format != "sfs":
+            raise PydanticCustomError("camera_video_needs_sfs",
+                                      "camera_video needs format sfs: split_base64 frames "
+                                      "reference images, not videos")
         return self
 
     @property

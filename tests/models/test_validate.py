@@ -834,12 +834,14 @@ def _video(
 
 
 def test_video_rules_v_c5(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(validate_module, "have_av", lambda: False)
     monkeypatch.setattr("shutil.which", lambda name: None)
     tree = build_scene()
     _video(tree, 10.0)
     issues = validate(tree)
     assert [(i.code, i.severity) for i in issues] == [("V-C5", "warning")]
     assert "not checked" in issues[0].message
+    assert "'video' extra" in issues[0].message
     tree = build_scene()
     _video(tree, 13.0)
     assert any("disagrees with the timestamps' rate 10" in i.message for i in validate(tree))
@@ -854,7 +856,8 @@ def test_video_rules_v_c5(monkeypatch: pytest.MonkeyPatch) -> None:
     assert any(i.code == "V-C5" and "not an MP4" in i.message for i in validate(tree))
 
 
-def test_video_frame_count_uses_ffprobe_when_present(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_video_frame_count_uses_ffprobe_without_pyav(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(validate_module, "have_av", lambda: False)
     monkeypatch.setattr(validate_module, "count_video_frames", lambda content: 5)
     tree = build_scene()
     _video(tree, 10.0)
@@ -862,6 +865,64 @@ def test_video_frame_count_uses_ffprobe_when_present(monkeypatch: pytest.MonkeyP
     assert [(i.code, i.severity, i.message) for i in issues] == [
         ("V-C5", "error", "the MP4 has 5 frames but there are 3 timestamps")
     ]
+
+
+def _mp4(frames: int, width: int = 32, height: int = 24, fps: float = 10.0) -> bytes:
+    """A real H.264 MP4 made with our D8 encoder (PyAV)."""
+    import tempfile
+    from pathlib import Path
+
+    from sfs_kit.codecs.video import Mp4Encoder
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "v.mp4"
+        with Mp4Encoder(path, width=width, height=height, fps=fps) as enc:
+            for k in range(frames):
+                enc.add_frame(np.full((height, width, 3), 40 * k, np.uint8))
+        return path.read_bytes()
+
+
+def _video_issues(payload: bytes) -> list[tuple[str, str, str]]:
+    tree = build_scene()
+    _video(tree, 10.0, payload=payload)
+    return [(i.code, i.severity, i.message) for i in validate(tree)]
+
+
+def test_v_c5_with_pyav_accepts_a_matching_video() -> None:
+    assert _video_issues(_mp4(3)) == []
+
+
+def test_v_c5_with_pyav_counts_the_frames() -> None:
+    issues = _video_issues(_mp4(5))
+    assert issues == [("V-C5", "error", "the MP4 has 5 frames but there are 3 timestamps")]
+
+
+def test_v_c5_with_pyav_checks_the_size_against_the_intrinsics() -> None:
+    issues = _video_issues(_mp4(3, width=64, height=48))
+    assert issues == [("V-C5", "error", "the video is 64x48 but the intrinsics say 32x24")]
+
+
+def test_v_c5_with_pyav_checks_the_duration_against_the_timestamps() -> None:
+    issues = _video_issues(_mp4(3, fps=30.0))  # 3 frames at 30 Hz: 0.1 s, not 0.3 s
+    assert len(issues) == 1
+    code, severity, message = issues[0]
+    assert (code, severity) == ("V-C5", "error")
+    assert "lasts 0.100 s" in message
+    assert "0.300 s" in message
+
+
+def test_v_c5_with_pyav_reports_an_undecodable_mp4() -> None:
+    issues = _video_issues(b"\x00\x00\x00\x18ftypmp42" + bytes(16))
+    assert len(issues) == 1
+    assert issues[0][:2] == ("V-C5", "error")
+    assert issues[0][2].startswith("the MP4 cannot be read as a video")
+
+
+def test_v_c5_names_the_camera_in_the_path() -> None:
+    tree = build_scene()
+    _video(tree, 10.0, payload=_mp4(4))
+    (issue,) = validate(tree)
+    assert issue.path == "sensors[cam_front].video.content"
 
 
 # --- Scale crashes, we don't (spec 3.4) -----------------------------------------------------

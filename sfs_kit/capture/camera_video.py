@@ -1,0 +1,120 @@
+"""One camera's content as an MP4 file for the converter: images encoded, or a video input.
+
+Images are decoded and encoded one at a time into a temporary MP4 beside the output (D8 settings,
+``sfs_kit.codecs.video``); the .sfs writer then copies that file in. A camera whose input is
+already a video passes through unchanged when it is H.264 in an MP4 container with a
+browser-playable pixel format (yuv420p), and is re-encoded frame by frame otherwise. Either way
+its frame count and size are checked against the timestamps and intrinsics first, and a
+mismatch is an ``InputError`` naming the camera.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+from sfs_kit.capture.base import CameraSource
+from sfs_kit.codecs.video import Mp4Encoder, VideoInfo, iter_frames, probe_video
+from sfs_kit.errors import InputError
+from sfs_kit.models._imagesize import is_mp4
+
+__all__ = ["CameraVideoFile", "camera_video_file"]
+
+logger = logging.getLogger(__name__)
+
+_PASS_PIX_FMTS = frozenset({"yuv420p", "yuvj420p"})
+
+
+@dataclass(frozen=True)
+class CameraVideoFile:
+    """The MP4 to store for one camera; ``temporary`` files are ours to delete afterwards."""
+
+    path: Path
+    frame_count: int
+    passed_through: bool
+    temporary: bool
+
+
+def _check_input(camera: CameraSource, info: VideoInfo, source: str) -> None:
+    intr = camera.intrinsics
+    want = camera.content_count
+    if info.frame_count != want:
+        raise InputError(
+            f"{source}: camera {camera.sensor_id!r}: the video has {info.frame_count} frames but "
+            f"its timestamps file has {want} timestamps; they must pair one to one.",
+            source=source,
+            field="timestamps",
+        )
+    if (info.width, info.height) != (intr.width, intr.height):
+        raise InputError(
+            f"{source}: camera {camera.sensor_id!r}: the video is {info.width}x{info.height} but "
+            f"the intrinsics ({intr.source}) say {intr.width}x{intr.height}.",
+            source=source,
+            field="width" if info.width != intr.width else "height",
+        )
+
+
+def _passes_through(info: VideoInfo, path: Path) -> bool:
+    with path.open("rb") as f:
+        head = np.frombuffer(f.read(8), dtype=np.uint8)
+    return info.codec == "h264" and is_mp4(head) and info.pix_fmt in _PASS_PIX_FMTS
+
+
+def camera_video_file(
+    camera: CameraSource,
+    temp_path: Path,
+    *,
+    fps: float,
+    load_image: Callable[[int], npt.NDArray[np.uint8]],
+    step: Callable[[], None],
+) -> CameraVideoFile:
+    """The camera's MP4: pass-through, re-encoded input video, or its images encoded at ``fps``.
+
+    ``temp_path`` is where an encoded file goes (removed again if encoding fails); ``load_image``
+    returns image k's encoded bytes (size-checked); ``step`` is called after each frame.
+    """
+    intr = camera.intrinsics
+    video = camera.video
+    if video is not None:
+        info = probe_video(video.path, source=video.source)
+        _check_input(camera, info, video.source)
+        if _passes_through(info, video.path):
+            for _ in range(info.frame_count):
+                step()
+            return CameraVideoFile(
+                video.path, info.frame_count, passed_through=True, temporary=False
+            )
+        logger.info(
+            "camera %r: re-encoding %s (%s, %s) to H.264 MP4 (D8).",
+            camera.sensor_id,
+            video.source,
+            info.codec,
+            info.pix_fmt,
+        )
+        with Mp4Encoder(
+            temp_path,
+            width=intr.width,
+            height=intr.height,
+            fps=fps,
+            source=f"camera {camera.sensor_id!r} ({video.source})",
+        ) as enc:
+            for frame in iter_frames(video.path, source=video.source):
+                enc.add_frame(frame)
+                step()
+        return CameraVideoFile(temp_path, enc.frames, passed_through=False, temporary=True)
+    with Mp4Encoder(
+        temp_path,
+        width=intr.width,
+        height=intr.height,
+        fps=fps,
+        source=f"camera {camera.sensor_id!r}",
+    ) as enc:
+        for k, image in enumerate(camera.images):
+            enc.add_image(load_image(k).data, source=image.source)
+            step()
+    return CameraVideoFile(temp_path, enc.frames, passed_through=False, temporary=True)

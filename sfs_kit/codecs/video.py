@@ -1,0 +1,324 @@
+"""Camera video: encode images one at a time to an H.264 MP4 file (D8), probe it, decode frame i.
+
+PyAV (the optional ``video`` extra, FFmpeg in its wheel; no binary on the PATH) is imported on
+first use. ``Mp4Encoder`` holds one decoded frame at a time (plus x264's bounded lookahead), so
+memory stays flat however long the camera's sequence is; the MP4 goes to a file that the .sfs
+writer copies in (``SfsAppendWriter.add_file``). Settings are Scale's own (spec 2.6, D8): libx264,
+yuv420p, a keyframe every 2 frames with scene-cut detection off, crf 24, preset fast; only the
+frame rate comes from the data. Pixels are stored in limited ("TV") range with BT.601 matrix,
+both tagged in the stream, which is what FFmpeg's own JPEG -> yuv420p conversion produces (so
+Scale's ffmpeg-based reader, OpenCV and browsers agree on the colours).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from sfs_kit.codecs._sfs_read import SfsIndex
+from sfs_kit.errors import InputError
+from sfs_kit.models._imagesize import JPEG_MAGIC, PNG_MAGIC
+from sfs_kit.models._video import (
+    VideoData,
+    VideoInfo,
+    have_av,
+    load_av,
+    open_video,
+    probe_video,
+)
+
+__all__ = [
+    "D8_SETTINGS",
+    "Mp4Encoder",
+    "VideoInfo",
+    "VideoSettings",
+    "decode_frame",
+    "fps_from_timestamps",
+    "have_av",
+    "iter_frames",
+    "probe_sfs_videos",
+    "probe_video",
+]
+
+_MPEG_RANGE = 1  # AVCOL_RANGE_MPEG (= swscale's ColorRange.MPEG): limited (16-235) range
+_AVCOL_SPC_SMPTE170M = 6  # the stream's tag for the BT.601 matrix JPEG uses
+_SWS_CS_ITU601 = 5  # the same matrix, as swscale numbers it
+_PICT_TYPE_NONE = 0  # AV_PICTURE_TYPE_NONE: let the encoder choose the frame type
+_DEFAULT_FPS = 10.0  # Scale's encoder default, for a one-frame camera
+
+
+@dataclass(frozen=True)
+class VideoSettings:
+    """x264 settings; the defaults are Scale's (D8). ``threads`` 0 lets x264 choose."""
+
+    crf: int = 24
+    preset: str = "fast"
+    keyint: int = 2
+    threads: int = 0
+
+    def options(self) -> dict[str, str]:
+        """The libx264 private options, as Scale's ``ffmpeg`` command line passes them."""
+        return {
+            "crf": str(self.crf),
+            "preset": self.preset,
+            "x264-params": f"keyint={self.keyint}:scenecut=0",
+        }
+
+
+D8_SETTINGS = VideoSettings()
+
+
+def fps_from_timestamps(timestamps_us: npt.ArrayLike) -> float:
+    """The frame rate the data implies: 1e6 / median interval (10 Hz for a single frame)."""
+    stamps = np.asarray(timestamps_us, dtype=np.float64)
+    if stamps.size < 2:
+        return _DEFAULT_FPS
+    median = float(np.median(np.diff(stamps)))
+    return 1e6 / median if median > 0 else _DEFAULT_FPS
+
+
+def _rate(fps: float) -> Fraction:
+    """A rational frame rate for the stream: 10 -> 10/1, 29.97 -> 2997/100 (denominator <= 1001)."""
+    return Fraction(fps).limit_denominator(1001)
+
+
+class Mp4Encoder:
+    """Write an H.264 MP4 to ``path`` from frames given one at a time.
+
+    ``add_image(jpeg_or_png_bytes)`` decodes one image with FFmpeg's own decoders and encodes it;
+    ``add_frame(frame)`` takes an ``av.VideoFrame`` (re-encoding another video) or an RGB uint8
+    array (H, W, 3). Every frame must be ``width`` x ``height``. ``close()`` flushes the encoder
+    and finishes the file (returns the frame count); leaving a ``with`` block on an exception
+    removes the partial file.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        width: int,
+        height: int,
+        fps: float,
+        settings: VideoSettings = D8_SETTINGS,
+        source: str = "camera video",
+    ) -> None:
+        self._av = load_av("Encoding cameras as video")
+        if width % 2 or height % 2:
+            raise InputError(
+                f"{source}: H.264 in yuv420p needs an even width and height, found "
+                f"{width}x{height}.",
+                source=source,
+                field="width" if width % 2 else "height",
+            )
+        if not (np.isfinite(fps) and fps > 0):
+            raise InputError(
+                f"{source}: fps must be > 0, found {fps!r}.", source=source, field="fps"
+            )
+        self.path = Path(path)
+        self.width, self.height, self.source = width, height, source
+        self.frames = 0
+        self._decoders: dict[str, Any] = {}
+        self._out = self._av.open(os.fspath(self.path), mode="w", format="mp4")
+        stream = self._out.add_stream("libx264", rate=_rate(fps))
+        stream.width, stream.height = width, height
+        stream.pix_fmt = "yuv420p"
+        stream.thread_count = settings.threads
+        stream.options = settings.options()
+        ctx = stream.codec_context
+        ctx.color_range = _MPEG_RANGE
+        ctx.colorspace = _AVCOL_SPC_SMPTE170M
+        self._stream = stream
+        self._time_base = 1 / _rate(fps)
+        self._open = True
+
+    def __enter__(self) -> Mp4Encoder:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
+
+    def _decoder(self, codec: str) -> Any:
+        if codec not in self._decoders:
+            self._decoders[codec] = self._av.CodecContext.create(codec, "r")
+        return self._decoders[codec]
+
+    def add_image(self, data: bytes | memoryview, *, source: str | None = None) -> None:
+        """Decode one JPEG or PNG file's bytes and encode it as the next frame."""
+        name = source or f"{self.source} image {self.frames}"
+        head = bytes(data[:8])
+        if head.startswith(JPEG_MAGIC):
+            codec = "mjpeg"
+        elif head.startswith(PNG_MAGIC):
+            codec = "png"
+        else:
+            raise InputError(
+                f"{name}: is neither a JPEG nor a PNG file.", source=name, field="content"
+            )
+        try:
+            decoded = self._decoder(codec).decode(self._av.Packet(bytes(data)))
+        except self._av.FFmpegError as err:
+            raise InputError(f"{name}: cannot decode the image: {err}.", source=name) from err
+        if len(decoded) != 1:
+            raise InputError(
+                f"{name}: the image decoded to {len(decoded)} pictures, expected 1.", source=name
+            )
+        self.add_frame(decoded[0], source=name)
+
+    def add_frame(self, frame: Any, *, source: str | None = None) -> None:
+        """Encode one ``av.VideoFrame`` or RGB uint8 array (H, W, 3) as the next frame."""
+        name = source or f"{self.source} frame {self.frames}"
+        if isinstance(frame, np.ndarray):
+            frame = self._av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")
+        if (frame.width, frame.height) != (self.width, self.height):
+            raise InputError(
+                f"{name}: the picture is {frame.width}x{frame.height} but the camera is "
+                f"{self.width}x{self.height} (intrinsics).",
+                source=name,
+                field="width" if frame.width != self.width else "height",
+            )
+        picture = frame.reformat(
+            format="yuv420p", dst_colorspace=_SWS_CS_ITU601, dst_color_range=_MPEG_RANGE
+        )
+        picture.pts = self.frames  # frame k at k / fps: a decoded frame's own clock is dropped
+        picture.time_base = self._time_base
+        # a decoded JPEG is an I picture, and libx264 honours a frame's type as a forced
+        # keyframe: clear it so the GOP is x264's (keyint 2), not all-intra
+        picture.pict_type = _PICT_TYPE_NONE
+        self._mux(picture)
+        self.frames += 1
+
+    def _mux(self, picture: Any) -> None:
+        try:
+            for packet in self._stream.encode(picture):
+                self._out.mux(packet)
+        except self._av.FFmpegError as err:
+            raise InputError(
+                f"{self.source}: the H.264 encoder failed at frame {self.frames}: {err}.",
+                source=self.source,
+            ) from err
+
+    def close(self) -> int:
+        """Flush the encoder and finish the MP4; returns the number of frames written."""
+        if self._open:
+            self._open = False
+            try:
+                self._mux(None)
+            finally:
+                self._out.close()
+        return self.frames
+
+    def abort(self) -> None:
+        """Stop and remove the partial file (safe to call twice)."""
+        if self._open:
+            self._open = False
+            with contextlib.suppress(Exception):  # the file is removed either way
+                self._out.close()
+        self.path.unlink(missing_ok=True)
+
+
+def _frames(container: Any) -> Iterator[Any]:
+    stream = container.streams.video[0]
+    stream.thread_type = "AUTO"
+    yield from container.decode(stream)
+
+
+def iter_frames(data: VideoData, *, source: str = "video content") -> Iterator[Any]:
+    """Every frame of the first video stream, in presentation order, as ``av.VideoFrame``."""
+    av = load_av("Decoding a camera video")
+    container = open_video(data, source=source)
+    try:
+        if not container.streams.video:
+            raise InputError(f"{source} holds no video stream.", source=source, field="content")
+        yield from _frames(container)
+    except av.FFmpegError as err:
+        raise InputError(f"{source}: decoding failed: {err}.", source=source) from err
+    finally:
+        container.close()
+
+
+def decode_frame(
+    data: VideoData, index: int, *, source: str = "video content"
+) -> npt.NDArray[np.uint8]:
+    """Frame ``index`` (0-based, presentation order) as RGB uint8 (H, W, 3).
+
+    Seeks to the nearest keyframe before it (every second frame in a D8 video), so reading one
+    frame of a long video decodes at most a GOP, not the whole stream.
+    """
+    av = load_av("Decoding a camera video")
+    if isinstance(index, bool) or not isinstance(index, int) or index < 0:
+        raise InputError(
+            f"{source}: frame index must be an int >= 0, not {index!r}.",
+            source=source,
+            field="index",
+        )
+    container = open_video(data, source=source)
+    try:
+        if not container.streams.video:
+            raise InputError(f"{source} holds no video stream.", source=source, field="content")
+        stream = container.streams.video[0]
+        stamps = sorted(p.pts for p in container.demux(stream) if p.size and p.pts is not None)
+        if index >= len(stamps):
+            raise InputError(
+                f"{source}: frame {index} asked for, but the video has {len(stamps)} frames.",
+                source=source,
+                field="index",
+            )
+        target = stamps[index]
+        container.seek(target, backward=True, any_frame=False, stream=stream)
+        for frame in container.decode(stream):
+            if frame.pts is not None and frame.pts >= target:
+                out: npt.NDArray[np.uint8] = frame.to_ndarray(format="rgb24")
+                return out
+        raise InputError(f"{source}: frame {index} could not be decoded.", source=source)
+    except av.FFmpegError as err:
+        raise InputError(f"{source}: decoding frame {index} failed: {err}.", source=source) from err
+    finally:
+        container.close()
+
+
+def probe_sfs_videos(
+    path: str | os.PathLike[str], index: SfsIndex
+) -> dict[int, VideoInfo | InputError]:
+    """Probe each camera video of an indexed .sfs file: sensor index -> ``VideoInfo`` (or the
+    ``InputError`` saying why it cannot be read). Maps only the video items' bytes."""
+    out: dict[int, VideoInfo | InputError] = {}
+    for item in index.items:
+        keys = item.keys
+        if (
+            len(keys) == 4
+            and keys[0] == "sensors"
+            and isinstance(keys[1], int)
+            and tuple(keys[2:]) == ("video", "content")
+            and item.length > 0
+        ):
+            data = np.memmap(
+                path,
+                dtype=np.uint8,
+                mode="r",
+                offset=index.header_length + item.offset,
+                shape=(item.length,),
+            )
+            try:
+                out[keys[1]] = probe_video(data, source=f"sensors[{keys[1]}].video")
+            except InputError as err:
+                out[keys[1]] = err
+            finally:
+                del data
+    return out
