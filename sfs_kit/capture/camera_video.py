@@ -96,25 +96,14 @@ def camera_video_file(
             info.codec,
             info.pix_fmt,
         )
-        with Mp4Encoder(
-            temp_path,
-            width=intr.width,
-            height=intr.height,
-            fps=fps,
-            source=f"camera {camera.sensor_id!r} ({video.source})",
-        ) as enc:
+    source = f"camera {camera.sensor_id!r}" + ("" if video is None else f" ({video.source})")
+    with Mp4Encoder(temp_path, width=intr.width, height=intr.height, fps=fps, source=source) as enc:
+        if video is not None:
             for frame in iter_frames(video.path, source=video.source):
                 enc.add_frame(frame)
                 step()
-        return CameraVideoFile(temp_path, enc.frames, passed_through=False, temporary=True)
-    with Mp4Encoder(
-        temp_path,
-        width=intr.width,
-        height=intr.height,
-        fps=fps,
-        source=f"camera {camera.sensor_id!r}",
-    ) as enc:
-        for k, image in enumerate(camera.images):
-            enc.add_image(load_image(k).data, source=image.source)
-            step()
+        else:
+            for k, image in enumerate(camera.images):
+                enc.add_image(load_image(k).data, source=image.source)
+                step()
     return CameraVideoFile(temp_path, enc.frames, passed_through=False, temporary=True)
