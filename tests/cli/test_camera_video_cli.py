@@ -34,7 +34,7 @@ def test_camera_video_with_split_base64_is_a_usage_error(
     out = tmp_path / "frames"
     argv = ["convert", str(SAMPLE), "--format", "split_base64", "-o", str(out), "--camera-video"]
     assert main(argv) == 2
-    assert "--camera-video needs --format sfs" in capsys.readouterr().err
+    assert "camera_video (--camera-video) needs format sfs" in capsys.readouterr().err
     assert not out.exists()
 
 
@@ -71,3 +71,36 @@ def test_the_readme_video_commands_run(tmp_path: Path, capsys: pytest.CaptureFix
         args = [str(SAMPLE.parents[1] / a) if a.startswith("fixtures/") else a for a in args]
         assert main(args) == 0, argv
     assert "video h264 320x240" in capsys.readouterr().out
+
+
+def test_camera_video_from_config_file_and_environment(tmp_path: Path) -> None:
+    from sfs_kit.pipeline.config import load_config, load_convert_settings
+
+    toml = tmp_path / "sfs-kit.toml"
+    toml.write_text("camera_video = true\n", encoding="utf-8")
+    assert load_config(env={}, config_path=toml).convert.camera_video is True
+    assert load_convert_settings(env={}, config_path=toml)[1].camera_video is True
+    env = {"SFS_KIT_CAMERA_VIDEO": "1"}
+    assert load_config(env=env, cwd=tmp_path / "none").convert.camera_video is True
+    assert load_config(env={}, cwd=tmp_path / "none").convert.camera_video is False
+
+
+def test_camera_video_with_split_base64_in_run_config_is_refused(tmp_path: Path) -> None:
+    from sfs_kit.errors import InputError
+    from sfs_kit.pipeline.config import load_config
+
+    with pytest.raises(InputError, match="camera_video needs format sfs"):
+        load_config({"format": "split_base64"}, env={"SFS_KIT_CAMERA_VIDEO": "true"}, cwd=tmp_path)
+
+
+def test_run_with_camera_video_uploads_a_scene_with_videos(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from sfs_kit.codecs.sfs import read_sfs_dict
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("SCALE_API_KEY", raising=False)
+    assert main(["run", str(SAMPLE), "--camera-video", "--out", str(tmp_path / "out")]) == 0
+    (scene,) = (tmp_path / "out" / "store").rglob("scene.sfs")
+    cams = [s for s in read_sfs_dict(scene)["sensors"] if s["type"] == "camera"]
+    assert [("video" in c, "images" in c) for c in cams] == [(True, False)] * 2
