@@ -47,6 +47,8 @@ _EXIT_BY_TYPE: tuple[tuple[type[errors.SfsKitError], int], ...] = (
     (errors.DuplicateTaskError, EXIT_DUPLICATE),
     (errors.ScaleRequestError, EXIT_INVALID),
     (errors.SubmitError, EXIT_SERVER),
+    (errors.StorageNetworkError, EXIT_SERVER),
+    (errors.StorageServerError, EXIT_SERVER),
     (errors.StorageError, EXIT_STORAGE),
 )
 

@@ -270,10 +270,13 @@ def summarize_index(index: Any) -> dict[str, Any]:
 
 def _print_scene(summary: Mapping[str, Any]) -> None:
     unit = "us" if summary["time_unit"] == "microseconds" else "ns"
+    version = f"SFS {summary['version']}" if summary["version"] is not None else \
+        "SFS (no version field: a legacy file)"
+    offset = f"time_offset {summary['time_offset']} {unit}" if summary["time_offset"] is not None \
+        else "no time_offset (timestamps as stored)"
     print(
-        f"{summary['file']}: SFS {summary['version']}, {summary['file_bytes']:,} bytes, "
-        f"{len(summary['sensors'])} sensor(s), {summary['items']} arrays, "
-        f"time_offset {summary['time_offset']} {unit}"
+        f"{summary['file']}: {version}, {summary['file_bytes']:,} bytes, "
+        f"{len(summary['sensors'])} sensor(s), {summary['items']} arrays, {offset}"
     )
     for s in summary["sensors"]:
         span = s["time_span"]

@@ -15,6 +15,7 @@ from typing import Any
 
 from sfs_kit.cli._common import EXIT_OK, Progress, print_json
 from sfs_kit.cli._options import add_convert_options, add_format_option, convert_settings
+from sfs_kit.cli._outputs import check_output_folder
 from sfs_kit.errors import InputError
 from sfs_kit.pipeline import PipelineProgress, RunResult, load_config
 from sfs_kit.pipeline.run import run as run_pipeline
@@ -166,6 +167,8 @@ def run(args: argparse.Namespace) -> int:
         "unique_id": args.unique_id,
         "dry_run": args.dry_run,
     }
+    if args.out is not None:
+        check_output_folder(args.out)  # may be new, but its parent must exist
     config = load_config(cli, config_path=args.config)
     bars = _Bars(enabled=sys.stderr.isatty())
     try:

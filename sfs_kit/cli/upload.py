@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from sfs_kit.cli._common import EXIT_OK, Progress, print_json
-from sfs_kit.errors import InputError
+from sfs_kit.cli._outputs import check_output_folder
+from sfs_kit.errors import InputError, PresignError
 from sfs_kit.pipeline.config import parse_duration_s
 from sfs_kit.storage import (
     DEFAULT_MIN_LIFETIME_S,
@@ -101,12 +102,18 @@ def run(args: argparse.Namespace) -> int:
     """Check the lifetime, upload, sign, verify, print."""
     expires_s = parse_duration_s(args.expires, name="--expires")
     min_lifetime_s = min(expires_s, DEFAULT_MIN_LIFETIME_S)
-    check_expires(expires_s, min_lifetime_s, key="", setting="--expires")
-    store = _open_store(args)
-    items = [(path, store.key_for(rel)) for path, rel in collect_files(args.paths)]
-    if not items:
+    try:
+        check_expires(expires_s, min_lifetime_s, key="", setting="--expires")
+    except PresignError as err:  # a bad setting is usage (exit 2), as for run --expires
+        raise InputError(str(err), field="--expires") from err
+    files = collect_files(args.paths)  # before the store exists: a bad path creates nothing
+    if not files:
         raise InputError("No files to upload in " + ", ".join(repr(str(p)) for p in args.paths)
                          + ".")
+    if args.store is not None:
+        check_output_folder(args.store)  # may be new, but its parent must exist
+    store = _open_store(args)
+    items = [(path, store.key_for(rel)) for path, rel in files]
     # Signing is local (no request): a URL that would live too short (temporary credentials)
     # is refused here, before any byte is sent.
     store.url_for(items[0][1], expires_s=expires_s, min_lifetime_s=min_lifetime_s,

@@ -165,8 +165,9 @@ class Journal:
 
     @classmethod
     def open(cls, path: str | os.PathLike[str]) -> Journal:
-        """Read (or create) the journal at ``path``, ready to append; a corrupt one raises
-        ``JournalFormatError`` saying that deleting it is safe."""
+        """Read the journal at ``path``, ready to append (the file is created by the first
+        ``append``, so a run that fails before finishing a step leaves none); a corrupt one
+        raises ``JournalFormatError`` saying that deleting it is safe."""
         target = Path(path)
         try:
             records, end = read_journal(target)
@@ -176,14 +177,7 @@ class Journal:
                 f"identical objects are not uploaded again, and the task's unique_id prevents a "
                 f"second task.", source=err.source, offset=err.offset, key=err.key,
             ) from err
-        target.parent.mkdir(parents=True, exist_ok=True)
-        if end == 0:
-            with target.open("wb") as fh:
-                fh.write(JOURNAL_MAGIC)
-                fh.flush()
-                os.fsync(fh.fileno())
-            end = len(JOURNAL_MAGIC)
-        elif target.stat().st_size != end:
+        if end != 0 and target.stat().st_size != end:
             with target.open("r+b") as fh:
                 fh.truncate(end)
                 fh.flush()
@@ -212,11 +206,15 @@ class Journal:
             use_bin_type=True,
         )
         frame = _HEAD.pack(_RECORD_TAG, len(payload), zlib.crc32(payload)) + payload
-        with self.path.open("ab") as fh:
+        if self._end == 0:  # the first record: the file starts now, magic first
+            frame = JOURNAL_MAGIC + frame
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self.path.open("wb" if self._end == 0 else "ab") as fh:
             fh.write(frame)
             fh.flush()
             os.fsync(fh.fileno())
-        record = JournalRecord(step, dict(deps), dict(data), time_s, self._end)
+        record = JournalRecord(step, dict(deps), dict(data), time_s,
+                               max(self._end, len(JOURNAL_MAGIC)))
         self._end += len(frame)
         self._records.append(record)
         return record

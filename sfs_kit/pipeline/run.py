@@ -28,7 +28,6 @@ It does nothing when unset.
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import json
 import logging
@@ -48,6 +47,13 @@ from sfs_kit.pipeline import steps as _steps
 from sfs_kit.pipeline.config import RunConfig
 from sfs_kit.pipeline.ids import content_sha256, derive_unique_id, tree_fingerprint
 from sfs_kit.pipeline.journal import Journal, JournalRecord
+from sfs_kit.pipeline.outdir import (
+    CAPTURE_STEP,
+    LOCK_NAME,
+    check_capture,
+    default_out_dir,
+    locked_out_dir,
+)
 from sfs_kit.pipeline.result import PipelineProgress, RunObject, RunResult, StepTiming
 from sfs_kit.storage import (
     LocalStore,
@@ -63,6 +69,7 @@ __all__ = [
     "CRASH_ENV",
     "CRASH_EXIT_CODE",
     "JOURNAL_NAME",
+    "LOCK_NAME",
     "REQUEST_NAME",
     "RESULT_NAME",
     "default_out_dir",
@@ -76,19 +83,11 @@ CRASH_EXIT_CODE = 86
 JOURNAL_NAME = "sfs-kit-journal.bin"
 REQUEST_NAME = "task_request.json"
 RESULT_NAME = "run_result.json"
-LOCK_NAME = ".sfs-kit.lock"
 _RESIGN_MARGIN_S = 300  # re-sign when less than min_lifetime + this is left
 
 ProgressFn = Callable[[PipelineProgress], None]
 # {"name": str, "role": "attachment" | "image", "size": int, "sha256": str, ...}
 FileEntry = dict[str, Any]
-
-
-def default_out_dir(capture: str | os.PathLike[str]) -> Path:
-    """``./sfs-kit-out/<capture name>`` (the name without a file suffix)."""
-    path = Path(capture)
-    name = path.stem if path.is_file() else path.name
-    return Path.cwd() / "sfs-kit-out" / (name or "capture")
 
 
 def _now() -> datetime:
@@ -128,13 +127,21 @@ class _State:
     warnings: list[str] = field(default_factory=list)
     bytes_uploaded: int = 0
     finished: bool = False  # the task (or dry-run request) exists: reuse records as they are
+    pending: dict[str, str] | None = None  # the capture record, journaled with the first step
     _store: ObjectStore | None = None
+    _step_warnings_from: int = 0
 
     @property
     def store(self) -> ObjectStore:
         if self._store is None:
             self._store = _make_store(self.config, self.out_dir)
         return self._store
+
+    def resume(self, step: str, rec: JournalRecord) -> None:
+        """A step taken from the journal: timed as resumed, its recorded warnings repeated."""
+        with self.timed(step, resumed=True):
+            pass
+        self.warnings.extend(str(w) for w in rec.data.get("warnings", []))
 
     def progress(self, step: str, files_done: int, files_total: int,
                  bytes_done: int, bytes_total: int) -> None:
@@ -145,11 +152,18 @@ class _State:
     @contextmanager
     def timed(self, step: str, *, resumed: bool = False) -> Iterator[None]:
         start = time.perf_counter()
+        self._step_warnings_from = len(self.warnings)
         yield
         self.timings.append(StepTiming(step=step, seconds=time.perf_counter() - start,
                                        resumed=resumed))
 
     def record(self, step: str, deps: Mapping[str, str], data: Mapping[str, Any]) -> JournalRecord:
+        """Journal a finished step with the warnings it produced (a resumed run repeats them)."""
+        if self.pending is not None:
+            self.journal.append(CAPTURE_STEP, {}, self.pending)
+            self.pending = None
+        data = {**data, "warnings": list(data.get("warnings",
+                                                  self.warnings[self._step_warnings_from:]))}
         rec = self.journal.append(step, deps, data)
         _crash_point(step)
         return rec
@@ -199,9 +213,7 @@ def _convert(state: _State) -> tuple[list[FileEntry], str]:
     }
     rec = state.journal.find("convert", deps)
     if rec is not None and _files_exist(state.out_dir, rec.data["files"]):
-        with state.timed("convert", resumed=True):
-            pass
-        state.warnings.extend(rec.data.get("warnings", []))
+        state.resume("convert", rec)
         return list(rec.data["files"]), str(rec.data["content_sha256"])
     with state.timed("convert"):
         converted = _steps.convert(
@@ -225,8 +237,7 @@ def _upload(state: _State, step: str, files: Sequence[FileEntry], base: str) -> 
             "base": base}
     rec = state.journal.find(step, deps)
     if rec is not None:
-        with state.timed(step, resumed=True):
-            pass
+        state.resume(step, rec)
         return [{**o, "uploaded": False} for o in rec.data["objects"]]
     with state.timed(step):
         store = state.store
@@ -278,8 +289,7 @@ def _presign(state: _State, step: str, objects: Sequence[FileEntry]) -> list[Fil
         soonest = min((datetime.fromisoformat(u["expires_at"]) for u in signed), default=None)
         need = _now() + timedelta(seconds=config.min_lifetime_s + _RESIGN_MARGIN_S)
         if state.finished or soonest is None or soonest >= need:
-            with state.timed(step, resumed=True):
-                pass
+            state.resume(step, rec)
             return [{**o, **u} for o, u in zip(objects, signed, strict=True)]
         log.info("%s: recorded URLs expire at %s, re-signing", step, soonest.isoformat())
     with state.timed(step):
@@ -302,8 +312,7 @@ def _write_frames(state: _State, staged: Sequence[FileEntry],
     deps = {"staged": _hash_obj(staged), "image_urls": _hash_obj(sorted(url_by_name.items()))}
     rec = state.journal.find("write_frames", deps)
     if rec is not None and _files_exist(state.out_dir, rec.data["files"]):
-        with state.timed("write_frames", resumed=True):
-            pass
+        state.resume("write_frames", rec)
         return list(rec.data["files"])
     with state.timed("write_frames"):
         final_dir = state.out_dir / _steps.FINAL_DIR
@@ -332,7 +341,11 @@ def _verify(state: _State, objects: Sequence[FileEntry]) -> None:
         return
     checks = [UrlCheck(o["url"], int(o["size"]), expected_magic_for(o["key"])) for o in objects]
     deps = {"urls": _hash_obj([(c.url, c.expected_size) for c in checks])}
-    if state.finished or state.journal.find("verify", deps) is not None:
+    rec = state.journal.find("verify", deps)
+    if rec is not None:
+        state.resume("verify", rec)
+        return
+    if state.finished:
         with state.timed("verify", resumed=True):
             pass
         return
@@ -366,9 +379,7 @@ def _submit(state: _State, attachments: Sequence[str], unique_id: str,
     deps = _submit_deps(config, unique_id, content)
     rec = state.journal.find("submit", deps)
     if rec is not None:
-        with state.timed("submit", resumed=True):
-            pass
-        state.warnings.extend(rec.data.get("warnings", []))
+        state.resume("submit", rec)
         return _Submitted(rec.data.get("task_id"), rec.data.get("status"),
                           bool(rec.data.get("recovered", False)), rec.data.get("request_path"),
                           bool(rec.data.get("existing", False)))
@@ -414,32 +425,15 @@ def run(
         raise InputError(f"Capture {str(capture_path)!r} does not exist.", source=str(capture_path))
     _steps.check_task_settings(config)  # before anything is written or uploaded
     out_dir = (config.out_dir or default_out_dir(capture_path)).resolve()
-    out_dir.mkdir(parents=True, exist_ok=True)
-    with _locked(out_dir):
+    with locked_out_dir(out_dir):
         return _run_locked(capture_path, config, out_dir, on_progress)
-
-
-@contextmanager
-def _locked(out_dir: Path) -> Iterator[None]:
-    """Hold an exclusive lock on the output folder: one run per journal at a time."""
-    with (out_dir / LOCK_NAME).open("a") as fh:
-        try:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError as err:
-            raise InputError(
-                f"Output folder {str(out_dir)!r} is in use by another sfs-kit run; wait for it "
-                f"or choose another --out.", source=str(out_dir), field="out",
-            ) from err
-        try:
-            yield
-        finally:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
 
 
 def _run_locked(capture_path: Path, config: RunConfig, out_dir: Path,
                 on_progress: ProgressFn | None) -> RunResult:
     journal_path = out_dir / JOURNAL_NAME
     state = _State(capture_path, config, out_dir, Journal.open(journal_path), on_progress)
+    state.pending = check_capture(state.journal, capture_path, out_dir)
 
     files, content = _convert(state)
     if config.unique_id is not None:

@@ -39,7 +39,8 @@ def read_point_cloud(
     if suffix in (".npy", ".npz"):
         return read_npy(path, columns=columns, key=key, time_unit=time_unit)
     if columns is not None and suffix not in (".bin", ".pcd.bin"):
-        raise InputError(f"columns= applies to .bin/.npy files, not {suffix!r}.", source=name,
+        raise InputError(f"columns= applies to .bin/.npy files, not {suffix!r} (--columns on "
+                         f"the command line).", source=name,
                          field="columns")
     if suffix == ".pcd":
         return read_pcd(path, time_unit=time_unit)

@@ -122,7 +122,8 @@ def read_npy(
             raise InputError(f"A structured point array must be 1-D, found shape {array.shape!r}.",
                              source=name, field=key)
         if columns is not None:
-            raise InputError("columns= applies to (N, k) arrays, not structured arrays.",
+            raise InputError("columns= applies to (N, k) arrays, not structured arrays "
+                             "(--columns on the command line).",
                              source=name, field="columns")
         fields = {field: np.asarray(array[field]) for field in array.dtype.names}  # type: ignore[call-overload]
     else:
@@ -133,7 +134,8 @@ def read_npy(
         if columns is None:
             if array.shape[1] != 3:
                 raise InputError(
-                    f"An (N, {array.shape[1]}) array needs columns= naming each column.",
+                    f"An (N, {array.shape[1]}) array needs columns= naming each column "
+                    f"(--columns x,y,z,... on the command line).",
                     source=name, field="columns")
             columns = ("x", "y", "z")
         fields = columns_to_fields(array, columns, source=name)

@@ -190,7 +190,8 @@ def _pick(names: Sequence[str], options: Sequence[str], override: str | Sequence
         if option in lowered:
             return lowered[option]
     raise InputError(f"Pose file has no {what} column (looked for {list(options)!r}; found "
-                     f"{list(names)!r}); name it with columns=.", source=source, field=what)
+                     f"{list(names)!r}); name it with columns= "
+                     f"(--columns on the command line).", source=source, field=what)
 
 
 def _pick_group(names: Sequence[str], options: Sequence[Sequence[str]],
@@ -259,7 +260,8 @@ def _csv_rows(text: str, source: str, mapping: dict[str, str | Sequence[str]], *
         if position_cols is None or quat_cols is None:
             what = "position" if position_cols is None else "quaternion"
             raise InputError(f"Pose file has no {what} columns (found {names!r}); name them "
-                             "with columns=.", source=source, field=what)
+                             "with columns= (--columns on the command line).", source=source,
+                             field=what)
     rows: list[_Row] = []
     for number, line in lines:
         values = _split(line)

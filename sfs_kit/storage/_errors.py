@@ -60,6 +60,14 @@ _BOTOCORE_MAP: tuple[tuple[type[BaseException], type[StorageError], str], ...] =
 )
 
 
+def _endpoint(err: bce.BotoCoreError) -> str:
+    """`` at <endpoint>`` for the connection errors that know it (EndpointConnectionError,
+    timeouts), so an unreachable server is named; query strings are redacted."""
+    kwargs = getattr(err, "kwargs", None)
+    url = kwargs.get("endpoint_url") if isinstance(kwargs, dict) else None
+    return f" at {redact_url(str(url))}" if url else ""
+
+
 def _where(operation: str, bucket: str | None, key: str | None) -> str:
     target = f"s3://{bucket}/{key}" if key else f"bucket {bucket!r}" if bucket else "the store"
     return f"S3 {operation} of {target}"
@@ -120,7 +128,8 @@ def error_for(
         for cls, target, text in _BOTOCORE_MAP:
             if isinstance(err, cls):
                 return target(
-                    f"{_where(operation, bucket, key)} failed: {text} ({type(err).__name__}).",
+                    f"{_where(operation, bucket, key)} failed: {text}{_endpoint(err)} "
+                    f"({type(err).__name__}).",
                     bucket=bucket, key=key, operation=operation,
                 )
         return StorageError(

@@ -373,8 +373,8 @@ class ScaleClient:
             delay = attempts.next_delay_s(retry_after)
             if delay is None:
                 raise failure
-            logger.info("POST %s attempt %d/%d failed (%s); retrying in %.1f s.", path,
-                        attempts.count, self.max_attempts, type(failure).__name__, delay)
+            logger.warning("Scale API: POST %s attempt %d/%d failed (%s); retrying in %.1f s.",
+                           path, attempts.count, self.max_attempts, type(failure).__name__, delay)
             self._sleep(delay)
 
     def _get_json(self, path: str) -> object:
@@ -404,8 +404,8 @@ class ScaleClient:
             delay = attempts.next_delay_s(retry_after)
             if delay is None:
                 raise failure
-            logger.info("GET %s attempt %d/%d failed (%s); retrying in %.1f s.", path,
-                        attempts.count, self.max_attempts, type(failure).__name__, delay)
+            logger.warning("Scale API: GET %s attempt %d/%d failed (%s); retrying in %.1f s.",
+                           path, attempts.count, self.max_attempts, type(failure).__name__, delay)
             self._sleep(delay)
 
 
@@ -451,8 +451,9 @@ class _CreateCall:
             delay = attempts.next_delay_s(outcome.retry_after_s)
             if delay is None:
                 break
-            logger.info("%s attempt %d/%d failed (%s); retrying in %.1f s.", self.what,
-                        attempts.count, client.max_attempts, type(failure).__name__, delay)
+            logger.warning("Scale API: %s attempt %d/%d failed (%s); retrying in %.1f s.",
+                           self.what, attempts.count, client.max_attempts,
+                           type(failure).__name__, delay)
             client._sleep(delay)
         if not self.ambiguous or self.request.unique_id is not None:
             raise failure  # with a unique_id, ``run`` looks the task up once

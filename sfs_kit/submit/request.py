@@ -78,6 +78,15 @@ def _check_json(value: object, path: str) -> None:
                          f"{path} is a {type(value).__name__}, not a JSON value")
 
 
+def _which(fields: list[str], total: int, one: str, many: str) -> str:
+    """``Attachment attachments.0 uses ...`` or ``12 of 40 attachments (attachments.0, ...)
+    use ...``: one line for the whole request."""
+    if len(fields) == 1:
+        return f"Attachment {fields[0]} {one}"
+    shown = ", ".join(fields[:3]) + (", ..." if len(fields) > 3 else "")
+    return f"{len(fields)} of {total} attachments ({shown}) {many}"
+
+
 def _check_http_url(field: str, url: str) -> str:
     """The scheme of ``url`` after checking it is an absolute http(s) URL with a host."""
     parts = urlsplit(url)
@@ -139,6 +148,8 @@ class TaskRequest(RedactedReprModel):
     def _attachments(cls, value: list[str]) -> list[str]:
         if not value:
             raise _violation("attachments", "non_empty", "attachments must hold at least one URL")
+        s3_uris: list[str] = []
+        plain_http: list[str] = []
         for index, url in enumerate(value):
             field = f"attachments.{index}"
             if url.startswith("s3://"):
@@ -146,12 +157,20 @@ class TaskRequest(RedactedReprModel):
                 if not bucket or not key:
                     raise _violation(field, "url_scheme",
                                      f"{field} must be s3://bucket/key, found {url!r}")
-                logger.warning("Attachment %s is an s3:// URI; Scale needs access to its bucket.",
-                               field)
+                s3_uris.append(field)
                 continue
             scheme = _check_http_url(field, url)
             if scheme == "http":
-                logger.warning("Attachment %s uses plain http://; https:// is recommended.", field)
+                plain_http.append(field)
+        # one line per request, not one per attachment (a long capture has hundreds)
+        if plain_http:
+            logger.warning("%s; https:// is recommended.",
+                           _which(plain_http, len(value), "uses plain http://",
+                                  "use plain http://"))
+        if s3_uris:
+            logger.warning("%s; Scale needs access to %s bucket.",
+                           _which(s3_uris, len(value), "is an s3:// URI", "are s3:// URIs"),
+                           "its" if len(s3_uris) == 1 else "their")
         return value
 
     @field_validator("metadata", mode="before")

@@ -53,7 +53,9 @@ def test_first_command_runs_the_main_job(
     assert main(["run", str(ROOT / "fixtures" / "sample_capture")]) == 0
     out = capsys.readouterr().out
     assert "DRY RUN" in out
-    assert (tmp_path / "sfs-kit-out" / "sample_capture" / "task_request.json").is_file()
+    (folder,) = (tmp_path / "sfs-kit-out").iterdir()  # sample_capture-<hash of its path>
+    assert folder.name.startswith("sample_capture-")
+    assert (folder / "task_request.json").is_file()
 
 
 def test_convert_example_in_the_capture_section(tmp_path: Path) -> None:

@@ -27,7 +27,7 @@ from sfs_kit.models.validate import validate_tree
 from sfs_kit.pipeline import run as run_module
 from sfs_kit.pipeline import steps
 from sfs_kit.pipeline.config import RunConfig
-from sfs_kit.pipeline.run import CRASH_ENV, CRASH_EXIT_CODE, REQUEST_NAME, run
+from sfs_kit.pipeline.run import CRASH_ENV, CRASH_EXIT_CODE, REQUEST_NAME, default_out_dir, run
 
 from .conftest import Counts, list_objects
 
@@ -182,7 +182,9 @@ def test_cli_embedded_default_without_credentials(
 ) -> None:
     monkeypatch.chdir(tmp_path)
     assert main(["run", str(SAMPLE)]) == 0
-    out_dir = tmp_path / "sfs-kit-out" / "sample_capture"
+    out_dir = default_out_dir(SAMPLE)
+    assert out_dir.parent == tmp_path / "sfs-kit-out"
+    assert out_dir.name.startswith("sample_capture-")
     printed = capsys.readouterr().out
     assert "DRY RUN" in printed
     assert str(out_dir / REQUEST_NAME) in printed
