@@ -128,8 +128,8 @@ def error_for(
         for cls, target, text in _BOTOCORE_MAP:
             if isinstance(err, cls):
                 return target(
-                    f"{_where(operation, bucket, key)} failed: {text}{_endpoint(err)} "
-                    f"({type(err).__name__}).",
+                    f"{_where(operation, bucket, key)} failed: {text} "
+                    f"({type(err).__name__}){_endpoint(err)}.",
                     bucket=bucket, key=key, operation=operation,
                 )
         return StorageError(

@@ -41,7 +41,7 @@ def test_an_unreachable_endpoint_is_a_network_failure_naming_it(
             "--region", "us-east-1"]
     assert main(argv) == 5
     err = capsys.readouterr().err
-    assert "could not be reached at " + endpoint in err
+    assert "could not be reached (EndpointConnectionError) at " + endpoint in err
 
 
 def test_upload_of_a_missing_path_creates_no_store(
