@@ -27,6 +27,7 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "run",
     "inspect",
     "validate",
+    "preview",
     "convert",
     "upload",
     "submit",

@@ -126,14 +126,15 @@ def validate_geometry(
 
 
 def sample_rows(n: int, k: int, chunks: int = 32) -> npt.NDArray[np.intp]:
-    """About ``k`` row indices of ``n``: ``chunks`` contiguous runs spread evenly, so a memory
+    """``min(n, k)`` row indices of ``n``: ``chunks`` contiguous runs spread evenly, so a memory
     map pages in a few pages per run instead of the whole array."""
     if n <= k:
         return np.arange(n)
     chunks = max(1, min(chunks, k))
-    run = k // chunks
-    starts = np.linspace(0, n - run, chunks).astype(np.intp)
-    return (starts[:, None] + np.arange(run)[None, :]).reshape(-1)
+    lengths = np.full(chunks, k // chunks)
+    lengths[: k % chunks] += 1
+    starts = np.linspace(0, n - lengths[0], chunks).astype(np.intp)
+    return np.concatenate([np.arange(s, s + m) for s, m in zip(starts, lengths, strict=True)])
 
 
 def _evenly(n: int, k: int) -> list[int]:

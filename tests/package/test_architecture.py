@@ -24,7 +24,8 @@ ALLOWED: dict[str, set[str]] = {
     "storage": set(),
     "submit": set(),
     "pipeline": {"capture", "readers", "models", "codecs", "storage", "submit"},
-    "cli": {"pipeline", "capture", "readers", "models", "codecs", "storage", "submit"},
+    "preview": {"capture", "readers", "models", "codecs"},
+    "cli": {"pipeline", "preview", "capture", "readers", "models", "codecs", "storage", "submit"},
 }
 EVERYONE = {"errors", "_version", "_redact", "_atomic", "_paths", "_excerpt"}
 
