@@ -18,6 +18,7 @@ import numpy.typing as npt
 
 from sfs_kit.errors import InputError, MissingDependencyError
 from sfs_kit.models.sensors import CameraSensor
+from sfs_kit.preview._deps import require
 
 __all__ = ["decode_camera_image", "decode_image_bytes"]
 
@@ -25,13 +26,7 @@ RGB = npt.NDArray[np.uint8]
 
 
 def _pil() -> Any:
-    try:
-        from PIL import Image
-    except ImportError as err:  # pragma: no cover - the preview extra is installed in CI
-        raise MissingDependencyError(
-            "Decoding camera images needs Pillow; install it: pip install 'sfs_kit[preview]'."
-        ) from err
-    return Image
+    return require("PIL.Image", "preview", "Decoding camera images")
 
 
 def decode_image_bytes(data: bytes | npt.NDArray[np.uint8], *, max_width: int | None = None,

@@ -36,6 +36,7 @@ from sfs_kit.models.geometry import interpolate_pose, quat_to_matrix
 from sfs_kit.models.projection import project_world_points
 from sfs_kit.models.sensors import CameraSensor, LidarSensor
 from sfs_kit.models.validate_geometry import sample_rows
+from sfs_kit.preview._deps import require
 from sfs_kit.preview.images import decode_camera_image
 
 if TYPE_CHECKING:
@@ -107,14 +108,9 @@ class PreviewLayout:
 
 
 def _matplotlib() -> tuple[Any, Any]:
-    try:
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
-        from matplotlib.figure import Figure
-    except ImportError as err:  # pragma: no cover - the preview extra is installed in CI
-        raise MissingDependencyError(
-            "The preview needs matplotlib; install the extra: pip install 'sfs_kit[preview]'."
-        ) from err
-    return Figure, FigureCanvasAgg
+    agg = require("matplotlib.backends.backend_agg", "preview", "The preview")
+    figure = require("matplotlib.figure", "preview", "The preview")
+    return figure.Figure, agg.FigureCanvasAgg
 
 
 def world_points(lidar: LidarSensor, index: int, max_points: int) -> F64:

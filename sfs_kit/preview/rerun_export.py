@@ -15,11 +15,12 @@ from typing import Any
 
 import numpy as np
 
-from sfs_kit.errors import MissingDependencyError, OutputError
+from sfs_kit.errors import OutputError
 from sfs_kit.models._imagesize import image_kind
 from sfs_kit.models.geometry import interpolate_pose
 from sfs_kit.models.scene import Scene
 from sfs_kit.models.sensors import CameraSensor, LidarSensor
+from sfs_kit.preview._deps import require
 from sfs_kit.preview.render import world_points
 
 __all__ = ["write_rerun"]
@@ -28,13 +29,7 @@ TIMELINE = "scene_time"
 
 
 def _rerun() -> Any:
-    try:
-        import rerun as rr
-    except ImportError as err:  # pragma: no cover - the viz extra is installed in CI
-        raise MissingDependencyError(
-            "--rerun needs rerun-sdk; install the extra: pip install 'sfs_kit[viz]'."
-        ) from err
-    return rr
+    return require("rerun", "viz", "--rerun")
 
 
 def _height_colours(z: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
