@@ -19,9 +19,9 @@ import numpy as np
 import numpy.typing as npt
 
 from sfs_kit._paths import check_name
+from sfs_kit.capture._calib import intrinsics_source
 from sfs_kit.capture._channels import SensorIntensity, point_time_to_us
 from sfs_kit.capture.base import (
-    CameraIntrinsicsSource,
     CameraSource,
     Capture,
     EgoPoses,
@@ -45,7 +45,7 @@ from sfs_kit.capture.sync import check_increasing
 from sfs_kit.errors import InputError
 from sfs_kit.models.geometry import pose_to_matrix
 from sfs_kit.readers import read_point_cloud
-from sfs_kit.readers.calibration import read_extrinsics, read_intrinsics
+from sfs_kit.readers.calibration import read_extrinsics
 from sfs_kit.readers.image import read_image
 from sfs_kit.readers.poses import read_poses, timestamp_to_us
 
@@ -62,6 +62,7 @@ class _Ctx:
     def __init__(self, manifest_path: Path) -> None:
         self.manifest = manifest_path
         self.root = manifest_path.parent
+        self.notes: list[str] = []
 
     def fail(self, field: str, message: str) -> InputError:
         return InputError(
@@ -191,7 +192,9 @@ def _load_points(  # noqa: PLR0917
 ) -> FramePoints:
     point_time = entry.point_time
     unit = "s" if point_time is None else point_time.unit
-    cloud = read_point_cloud(path, columns=entry.columns, time_unit=unit)
+    cloud = read_point_cloud(
+        path, columns=entry.columns, time_unit=unit, color_max=entry.color_max
+    )
     intensity = None
     if cloud.intensity is not None:
         if entry.intensity_max is None and cloud.intensity_range is None:
@@ -268,19 +271,17 @@ def _camera(ctx: _Ctx, entry: CameraEntry, i: int) -> CameraSource:
             f"{field}.intrinsics", f"camera {entry.id!r} has no calibration (intrinsics)."
         )
     path = ctx.existing(entry.intrinsics.file, f"{field}.intrinsics.file")
-    calib = read_intrinsics(path, camera=entry.intrinsics.camera)
-    intr = CameraIntrinsicsSource(
-        fx=calib.fx,
-        fy=calib.fy,
-        cx=calib.cx,
-        cy=calib.cy,
-        width=calib.width,
-        height=calib.height,
-        distortion_model=None if calib.distortion_model == "none" else calib.distortion_model,
-        distortion_params=tuple(calib.distortion_params),
-        skew=calib.skew,
-        source=str(path),
+    files = None
+    if entry.files is not None and entry.video is None:
+        files = ctx.files(entry.files, f"{field}.files")
+    intr, note = intrinsics_source(
+        path,
+        camera=entry.intrinsics.camera,
+        sensor_id=entry.id,
+        first_image=None if not files else files[0],
     )
+    if note is not None:
+        ctx.notes.append(note)
     ego_from_sensor = _extrinsics(ctx, entry.extrinsics, f"{field}.extrinsics", required=True)
     if entry.video is not None:
         if entry.files is not None:
@@ -294,9 +295,8 @@ def _camera(ctx: _Ctx, entry: CameraEntry, i: int) -> CameraSource:
             images=(),
             video=VideoFileSource(path=video, timestamps_us=tuple(stamps), source=str(video)),
         )
-    if entry.files is None:
+    if files is None:
         raise ctx.fail(f"{field}.files", f"camera {entry.id!r} needs 'files' (images) or 'video'.")
-    files = ctx.files(entry.files, f"{field}.files")
     stamps = _timestamps(ctx, entry.timestamps, files, f"{field}.timestamps")
     return CameraSource(
         sensor_id=entry.id,
@@ -341,7 +341,10 @@ def read_capture_folder(path: str | os.PathLike[str]) -> Capture:
     if manifest.poses is not None:
         pose_path = ctx.existing(manifest.poses.file, "poses.file")
         table = read_poses(
-            pose_path, time_unit=manifest.poses.time_unit, quat_order=manifest.poses.quat_order
+            pose_path,
+            time_unit=manifest.poses.time_unit,
+            quat_order=manifest.poses.quat_order,
+            layout=manifest.poses.layout,
         )
         ego = EgoPoses(
             timestamps_us=table.timestamps_us,
@@ -363,4 +366,5 @@ def read_capture_folder(path: str | os.PathLike[str]) -> Capture:
         ego_poses=ego,
         pose_tolerance_us=tolerance,
         metadata=metadata,
+        notes=tuple(ctx.notes),
     )

@@ -91,7 +91,8 @@ class LidarEntry(_Entry):
     """One lidar: its cloud files, timestamps, point frame and mounting.
 
     ``point_time`` is required as soon as a cloud file holds per-point times (checked when the
-    frame is loaded: the manifest alone cannot know).
+    frame is loaded: the manifest alone cannot know). ``color_max`` declares the scale of float
+    colour channels (255 for ScanNet/mmdetection3d xyzrgb tables; 0..1 when absent).
     """
 
     id: str
@@ -101,6 +102,7 @@ class LidarEntry(_Entry):
     extrinsics: ExtrinsicsEntry | None = None
     columns: list[str] | None = None
     intensity_max: float | None = None
+    color_max: float | None = None
     point_time: PointTimeEntry | None = None
 
 
@@ -120,11 +122,13 @@ class PosesEntry(_Entry):
     """The ego trajectory (``world_from_ego``): a CSV or JSON pose file.
 
     ``time_unit`` is required; a ``_s``/``_ms``/``_us``/``_ns`` suffix on the file's timestamp
-    column must agree with it.
+    column must agree with it. ``layout: matrix`` reads rows of a timestamp and a row-major 4x4
+    (or 3x4) ``world_from_ego`` matrix instead of position + quaternion.
     """
 
     file: str
     quat_order: Literal["xyzw", "wxyz"] = "xyzw"
+    layout: Literal["quaternion", "matrix"] = "quaternion"
     time_unit: TimeUnit
     tolerance_us: Annotated[StrictInt, Field(ge=0)] = 0
 

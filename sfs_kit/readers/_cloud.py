@@ -27,6 +27,7 @@ binary PCD whose x y z fields are adjacent float32); copy them before writing in
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
@@ -169,9 +170,18 @@ def _adjacent_float32_view(*axes: npt.NDArray[np.generic]) -> npt.NDArray[np.flo
 
 
 def colors_from_channels(
-    channels: Sequence[npt.NDArray[np.generic]], *, source: str, name: str
+    channels: Sequence[npt.NDArray[np.generic]], *, source: str, name: str,
+    color_max: float | None = None,
 ) -> npt.NDArray[np.uint8]:
-    """Three colour channels (uint8, uint16 or float 0..1) -> uint8 (N, 3) sRGB."""
+    """Three colour channels (uint8, uint16, or float 0..``color_max``) -> uint8 (N, 3) sRGB.
+
+    Float colour is 0..1 unless ``color_max`` declares its scale (255 for ScanNet/mmdetection3d
+    xyzrgb tables); it is never guessed from the values.
+    """
+    top = 1.0 if color_max is None else float(color_max)
+    if not (math.isfinite(top) and top > 0):
+        raise InputError(f"color_max must be a finite number > 0, got {color_max!r}.",
+                         source=source, field="color_max")
     n = channels[0].shape[0]
     out = np.empty((n, 3), dtype=np.uint8)
     integers = [c.astype(np.int64) for c in channels if c.dtype.kind in "ui"]
@@ -181,18 +191,23 @@ def colors_from_channels(
                          field=name)
     # 16-bit colour whose values all fit 0..255 was stored as 8-bit (common in LAS): keep it.
     shift = 8 if n and integers and max(int(c.max()) for c in integers) > 255 else 0
+    floats = [c for c in channels if c.dtype.kind not in "ui"]
+    if n and floats:
+        spans = [(float(np.min(c)), float(np.max(c))) for c in floats]  # NaN propagates
+        lo, hi = min(a for a, _ in spans), max(b for _, b in spans)
+        if not (math.isfinite(lo) and math.isfinite(hi) and lo >= 0.0 and hi <= top):
+            hint = "" if color_max is not None else (
+                " (declare color_max, e.g. 255, when the file stores 0..255 floats)")
+            raise InputError(
+                f"Float colour fields from {name!r} must lie in 0..{top:g}, found {lo:g}..{hi:g}"
+                f"{hint}.", source=source, field=name)
     for column, values in enumerate(channels):
         if values.dtype == np.uint8:
             out[:, column] = values
         elif values.dtype.kind in "ui":
             out[:, column] = values.astype(np.int64) >> shift
         else:
-            as_float = values.astype(np.float64)
-            if n and not (np.isfinite(as_float).all() and as_float.min() >= 0.0
-                          and as_float.max() <= 1.0):
-                raise InputError(
-                    f"Float colour field {name!r} must lie in 0..1.", source=source, field=name)
-            out[:, column] = np.rint(as_float * 255.0).astype(np.uint8)
+            out[:, column] = np.rint(values.astype(np.float64) * (255.0 / top)).astype(np.uint8)
     return out
 
 
@@ -232,6 +247,7 @@ def cloud_from_fields(
     format: str,
     intensity_range: tuple[float, float] | None = None,
     time_unit: TimeUnit = "s",
+    color_max: float | None = None,
 ) -> PointCloud:
     """Map named 1-D per-point arrays to a ``PointCloud`` (x, y, z required; names case-blind).
 
@@ -253,7 +269,14 @@ def cloud_from_fields(
 
     def take(key: str) -> npt.NDArray[np.generic]:
         used.add(by_lower[key])
-        return fields[by_lower[key]]
+        values = fields[by_lower[key]]
+        if values.ndim != 1:
+            raise InputError(
+                f"Point field {by_lower[key]!r} holds {values.shape[1:]!r} values a point "
+                f"(e.g. a PCD COUNT > 1), but it names a known channel (x, y, z, intensity, "
+                "colour, time or ring), which takes one value a point; rename the field in the "
+                "file to keep it as an extra channel.", source=source, field=by_lower[key])
+        return values
 
     positions, origin = positions_from_xyz(take("x"), take("y"), take("z"), source=source)
     intensity = None
@@ -270,13 +293,21 @@ def cloud_from_fields(
     colors = None
     for key in _PACKED_RGB:
         if key in by_lower:
-            colors = colors_from_packed(take(key), source=source, name=by_lower[key])
+            per_channel = fields[by_lower[key]]
+            if (per_channel.ndim == 2 and per_channel.shape[1] in (3, 4)
+                    and per_channel.dtype.kind in "ui"):
+                # rgb COUNT 3 / rgba COUNT 4 of integers: one channel a value, not packed bits
+                used.add(by_lower[key])
+                colors = colors_from_channels([per_channel[:, i] for i in range(3)], source=source,
+                                              name=by_lower[key], color_max=color_max)
+            else:
+                colors = colors_from_packed(take(key), source=source, name=by_lower[key])
             break
     else:
         for triple in _RGB_TRIPLES:
             if all(k in by_lower for k in triple):
                 colors = colors_from_channels([take(k) for k in triple], source=source,
-                                              name=by_lower[triple[0]])
+                                              name=by_lower[triple[0]], color_max=color_max)
                 break
     time_s = None
     extra: dict[str, npt.NDArray[np.generic]] = {}

@@ -24,11 +24,13 @@ def read_point_cloud(
     columns: Sequence[str] | None = None,
     key: str | None = None,
     time_unit: TimeUnit = "s",
+    color_max: float | None = None,
 ) -> PointCloud:
     """Read any supported point file by extension.
 
     ``.pcd``, ``.ply``, ``.las``/``.laz``, ``.npy``/``.npz`` (``columns``, ``key``), ``.pcd.bin``
     (nuScenes) and ``.bin`` (KITTI, or any float32 dump when ``columns`` is given).
+    ``color_max`` is the value of float colour channels that means 255 (default 1.0).
     """
     name = os.fspath(path)
     lower = name.lower()
@@ -37,19 +39,19 @@ def read_point_cloud(
         raise InputError(f"File {name!r} has no point-cloud extension "
                          f"({', '.join(POINT_CLOUD_SUFFIXES)}).", source=name, field="suffix")
     if suffix in (".npy", ".npz"):
-        return read_npy(path, columns=columns, key=key, time_unit=time_unit)
+        return read_npy(path, columns=columns, key=key, time_unit=time_unit, color_max=color_max)
     if columns is not None and suffix not in (".bin", ".pcd.bin"):
         raise InputError(f"columns= applies to .bin/.npy files, not {suffix!r} (--columns on "
                          f"the command line).", source=name,
                          field="columns")
     if suffix == ".pcd":
-        return read_pcd(path, time_unit=time_unit)
+        return read_pcd(path, time_unit=time_unit, color_max=color_max)
     if suffix == ".ply":
-        return read_ply(path, time_unit=time_unit)
+        return read_ply(path, time_unit=time_unit, color_max=color_max)
     if suffix in (".las", ".laz"):
         return read_las(path)
     if columns is not None:
-        return read_raw_float(path, columns, time_unit=time_unit)
+        return read_raw_float(path, columns, time_unit=time_unit, color_max=color_max)
     if suffix == ".pcd.bin":
         return read_nuscenes_bin(path)
     return read_kitti_bin(path)

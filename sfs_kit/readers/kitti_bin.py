@@ -47,6 +47,7 @@ def read_raw_float(
     intensity_range: tuple[float, float] | None = None,
     time_unit: TimeUnit = "s",
     format: str = "raw",
+    color_max: float | None = None,
 ) -> PointCloud:
     """Read a headerless table of ``dtype`` numbers, ``len(columns)`` per point."""
     data, name = read_all(source)
@@ -65,7 +66,7 @@ def read_raw_float(
     table = np.frombuffer(data, dtype=item).reshape(-1, k)
     fields = columns_to_fields(table, columns, source=name)
     return cloud_from_fields(fields, source=name, format=format, intensity_range=intensity_range,
-                             time_unit=time_unit)
+                             time_unit=time_unit, color_max=color_max)
 
 
 def read_kitti_bin(source: Source) -> PointCloud:

@@ -113,6 +113,7 @@ def read_npy(
     columns: Sequence[str] | None = None,
     key: str | None = None,
     time_unit: TimeUnit = "s",
+    color_max: float | None = None,
 ) -> PointCloud:
     """Read points from a ``.npy`` array or one array (``key``) of a ``.npz`` archive."""
     data, name = read_all(source)
@@ -139,4 +140,5 @@ def read_npy(
                     source=name, field="columns")
             columns = ("x", "y", "z")
         fields = columns_to_fields(array, columns, source=name)
-    return cloud_from_fields(fields, source=name, format=kind, time_unit=time_unit)
+    return cloud_from_fields(fields, source=name, format=kind, time_unit=time_unit,
+                             color_max=color_max)

@@ -8,8 +8,9 @@ qw qx qy qz, ``POINTS`` (must equal WIDTH*HEIGHT), ``DATA`` ascii|binary|binary_
 - ``binary_compressed``: ``<u4`` compressed size, ``<u4`` uncompressed size, then one LZF block
   holding each field's N values contiguously (struct of arrays), in field order. PCL omits the
   ``_`` padding fields there; both layouts are accepted, told apart by the uncompressed size.
-- ``ascii``: one point per line, COUNT tokens per field. ``rgb``/``rgba`` of type F written as
-  integers (as PCL does) are taken as the packed uint32 bits; non-integer values as the float.
+- ``ascii``: one point per line, COUNT tokens per field. ``rgb``/``rgba`` of TYPE F hold the
+  float whose bits are the packed colour, whatever its printed form (as PCL, open3d and pypcd4
+  read it); TYPE U/I hold the packed integer.
 """
 
 from __future__ import annotations
@@ -221,7 +222,8 @@ def _empty_fields(header: PcdHeader) -> dict[str, npt.NDArray[np.generic]]:
             for name, dtype, count in zip(header.names, header.dtypes, header.counts, strict=True)}
 
 
-def read_pcd(source: Source, *, time_unit: TimeUnit = "s") -> PointCloud:
+def read_pcd(source: Source, *, time_unit: TimeUnit = "s", color_max: float | None = None
+             ) -> PointCloud:
     """Read a PCD file (path or binary stream) into a ``PointCloud``.
 
     ``time_unit`` scales a ``t``/``time``/``timestamp`` field to seconds (e.g. "ns" for Ouster).
@@ -237,7 +239,8 @@ def read_pcd(source: Source, *, time_unit: TimeUnit = "s") -> PointCloud:
         fields = _read_compressed(data, header, name)
     else:
         fields = _read_ascii(data, header, name)
-    cloud = cloud_from_fields(fields, source=name, format="pcd", time_unit=time_unit)
+    cloud = cloud_from_fields(fields, source=name, format="pcd", time_unit=time_unit,
+                              color_max=color_max)
     tx, ty, tz, qw, qx, qy, qz = header.viewpoint
     extra = dict(cloud.extra)
     extra["viewpoint"] = np.array([tx, ty, tz, qx, qy, qz, qw], dtype=np.float64)
@@ -331,23 +334,10 @@ def _packed_colour_from_text(values: npt.NDArray[np.generic], dtype: np.dtype[np
                              source: str, name: str) -> npt.NDArray[np.generic]:
     as_float = values.astype(np.float64)
     if dtype.kind == "f":
-        # PCL writes a TYPE F colour either as the packed uint32 integer (current PCL) or as the
-        # float whose bits are the packed colour (old PCL). Zero means black in both forms; any
-        # other whole number is an integer, anything else (fractions, denormals, nan) float bits.
-        # A column holding both forms is ambiguous per value, so it is refused.
-        flat = as_float.ravel()
-        nonzero = flat != 0
-        whole = nonzero & (flat == np.floor(flat))
-        floats = nonzero & ~whole
-        if whole.any() and floats.any():
-            per_point = 1 if values.ndim == 1 else values.shape[1]
-            i, j = int(np.flatnonzero(whole)[0]), int(np.flatnonzero(floats)[0])
-            raise InputError(
-                f"PCD ascii colour field {name!r} mixes packed-integer values ({flat[i]:.0f} at "
-                f"point {i // per_point}) with float-encoded ones ({float(flat[j])!r} at point "
-                f"{j // per_point}); write the column in one form.", source=source, field=name)
-        if floats.any():
-            return as_float.astype(dtype)  # the float value of the bits, as old PCL wrote it
+        # TYPE F: the text is the float whose bits are the packed colour (e.g. 4.2108e+06 is
+        # 0x4A8080E0, colour (128, 128, 224)); read it as that float and keep its bits, as PCL,
+        # open3d, pypcd4 and the file's binary twin do, even when it prints as a whole number
+        return as_float.astype(dtype)
     if as_float.size and (as_float.min() < 0 or as_float.max() > 0xFFFFFFFF):
         raise InputError(f"PCD ascii colour field {name!r} has values outside 0..2**32-1.",
                          source=source, field=name)
@@ -415,14 +405,12 @@ def encode_pcd(cloud: PointCloud, data: PcdData = "binary",
     buffer = io.BytesIO()
     formats: list[str] = []
     columns: list[npt.NDArray[np.generic]] = []
-    for key, value in fields.items():
-        if key == "rgb":
-            columns.append(value.view(np.uint32))
-            formats.append("%d")
-        else:
-            columns.append(value)
-            formats.append({"f": "%.9g" if value.dtype.itemsize == 4 else "%.17g"}.get(
-                value.dtype.kind, "%d"))
+    for value in fields.values():
+        # TYPE F rgb is written as its float (9 digits keep every float32's bits), the form
+        # every reader (PCL, open3d, pypcd4, ours) turns back into the same packed colour
+        columns.append(value)
+        formats.append({"f": "%.9g" if value.dtype.itemsize == 4 else "%.17g"}.get(
+            value.dtype.kind, "%d"))
     if n:
         table = np.empty(n, dtype=[(f"c{i}", c.dtype) for i, c in enumerate(columns)])
         for i, column in enumerate(columns):

@@ -92,7 +92,8 @@ def _parse_header(data: bytes, source: str) -> tuple[str, list[_Element], int, i
     return fmt, done, data_offset, len(lines) + 1
 
 
-def read_ply(source: Source, *, time_unit: TimeUnit = "s") -> PointCloud:
+def read_ply(source: Source, *, time_unit: TimeUnit = "s", color_max: float | None = None
+             ) -> PointCloud:
     """Read the ``vertex`` element of a PLY file (path or binary stream) into a ``PointCloud``."""
     data, name = read_all(source)
     fmt, elements, offset, header_lines = _parse_header(data, name)
@@ -140,7 +141,8 @@ def read_ply(source: Source, *, time_unit: TimeUnit = "s") -> PointCloud:
         values = table[prop]
         native = values.dtype.newbyteorder("=")
         fields[prop] = values if values.dtype.isnative else values.astype(native)
-    return cloud_from_fields(fields, source=name, format="ply", time_unit=time_unit)
+    return cloud_from_fields(fields, source=name, format="ply", time_unit=time_unit,
+                             color_max=color_max)
 
 
 def _read_ascii(data: bytes, offset: int, skip: int, header_lines: int, *, n: int,

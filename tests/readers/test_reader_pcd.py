@@ -104,17 +104,18 @@ def test_integer_time_field_scaled_by_time_unit_and_kept_raw() -> None:
     assert got.extra["t"].tolist() == [1500]
 
 
-def test_ascii_rgb_float_bits_and_integer_forms() -> None:
+def test_ascii_rgb_type_f_is_float_bits_and_type_u_the_packed_integer() -> None:
     bits = 0x00102030
     as_float = np.array([bits], dtype=np.uint32).view(np.float32)[0]
     text = header(fields="x y z rgb", size="4 4 4 4", type_="F F F F", count="1 1 1 1",
                   data="ascii", width=2, points=2)
-    body = f"1 2 3 {bits}\n4 5 6 {bits}\n".encode()
+    body = f"1 2 3 {float(as_float)!r}\n4 5 6 {float(as_float)!r}\n".encode()
     got = read_pcd(io.BytesIO(text + body))
     assert got.colors is not None
     assert got.colors.tolist() == [[0x10, 0x20, 0x30]] * 2
-    body = f"1 2 3 {float(as_float)!r}\n4 5 6 {float(as_float)!r}\n".encode()
-    got = read_pcd(io.BytesIO(text + body))
+    text = header(fields="x y z rgb", size="4 4 4 4", type_="F F F U", count="1 1 1 1",
+                  data="ascii", width=2, points=2)
+    got = read_pcd(io.BytesIO(text + f"1 2 3 {bits}\n4 5 6 {bits}\n".encode()))
     assert got.colors is not None
     assert got.colors.tolist() == [[0x10, 0x20, 0x30]] * 2
 

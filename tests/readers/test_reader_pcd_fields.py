@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -42,17 +43,45 @@ def _rgb(values: list[str]) -> bytes:
     return _head("x y z rgb", "F F F F", points=len(values)) + rows.encode()
 
 
-def test_ascii_rgb_mixing_integer_and_float_forms_is_refused() -> None:
-    with pytest.raises(InputError, match=rf"PCD ascii colour field 'rgb' mixes packed-integer "
-                                         rf"values \({BITS} at point 1\) with float-encoded ones "
-                                         rf"\({FLOAT_FORM} at point 0\); write the column in one "
-                                         r"form\.") as caught:
-        read_pcd(io.BytesIO(_rgb([FLOAT_FORM, str(BITS)])))
-    assert caught.value.field == "rgb"
+@pytest.mark.parametrize("token", ["4.2108e+06", "4210800", "4210800.0", FLOAT_FORM, "0"])
+def test_ascii_type_f_rgb_is_read_as_float_bits_like_pypcd4(token: str, tmp_path: Path) -> None:
+    import pypcd4
 
-
-@pytest.mark.parametrize("form", [FLOAT_FORM, str(BITS)])
-def test_black_points_do_not_make_a_column_mixed(form: str) -> None:
-    cloud = read_pcd(io.BytesIO(_rgb(["0", form, "0.0"])))
+    path = tmp_path / "c.pcd"
+    path.write_bytes(_rgb([token, "0"]))
+    cloud = read_pcd(path)
+    theirs = np.atleast_1d(pypcd4.PointCloud.from_path(path).pc_data["rgb"])  # type: ignore[attr-defined]
+    bits = theirs.astype(np.float32).view(np.uint32)
+    expected = np.c_[(bits >> 16) & 255, (bits >> 8) & 255, bits & 255]
     assert cloud.colors is not None
-    assert cloud.colors.tolist() == [[0, 0, 0], [0x10, 0x20, 0x30], [0, 0, 0]]
+    assert cloud.colors.tolist() == expected.tolist()
+
+
+def test_whole_number_float_rgb_is_the_colour_of_its_bits() -> None:
+    # pypcd4's ascii.pcd writes rgb as %g floats: 4.2108e+06 is float32 0x4A8080E0
+    cloud = read_pcd(io.BytesIO(_rgb(["4.2108e+06", "0"])))
+    assert cloud.colors is not None
+    assert cloud.colors.tolist() == [[128, 128, 224], [0, 0, 0]]
+
+
+@pytest.mark.parametrize("field", ["intensity", "x", "t", "ring"])
+def test_count_above_one_on_a_known_channel_is_a_clear_error(field: str) -> None:
+    names = ["x", "y", "z", "intensity", "t", "ring"]
+    if field == "x":
+        names = ["y", "z", "intensity", "t", "ring", "x"]
+    counts = " ".join("2" if n == field else "1" for n in names)
+    head = (f"VERSION .7\nFIELDS {' '.join(names)}\nSIZE 4 4 4 4 4 4\nTYPE F F F F F F\n"
+            f"COUNT {counts}\nWIDTH 1\nHEIGHT 1\nPOINTS 1\nDATA ascii\n").encode()
+    with pytest.raises(InputError, match=rf"Point field '{field}' holds \(2,\) values a point "
+                                         r"\(e.g. a PCD COUNT > 1\), but it names a known "
+                                         r"channel") as caught:
+        read_pcd(io.BytesIO(head + b"1 2 3 4 5 6 7\n"))
+    assert caught.value.field == field
+
+
+def test_rgb_count_3_of_integers_is_one_channel_a_value() -> None:
+    head = (b"VERSION .7\nFIELDS x y z rgb\nSIZE 4 4 4 1\nTYPE F F F U\nCOUNT 1 1 1 3\n"
+            b"WIDTH 2\nHEIGHT 1\nPOINTS 2\nDATA ascii\n")
+    cloud = read_pcd(io.BytesIO(head + b"0 0 0 10 20 30\n1 1 1 200 100 0\n"))
+    assert cloud.colors is not None
+    assert cloud.colors.tolist() == [[10, 20, 30], [200, 100, 0]]

@@ -265,7 +265,7 @@ def test_colour_conversions_and_errors() -> None:
     assert colors_from_channels(narrow, source="s", name="r")[:, 0].tolist() == [0, 200]
     with pytest.raises(InputError, match=r"Colour field 'r' has values outside 0..65535"):
         colors_from_channels([np.array([70000])] * 3, source="s", name="r")
-    with pytest.raises(InputError, match=r"Float colour field 'r' must lie in 0..1"):
+    with pytest.raises(InputError, match=r"Float colour fields from 'r' must lie in 0..1"):
         colors_from_channels([np.array([2.0])] * 3, source="s", name="r")
     with pytest.raises(InputError, match=r"Packed colour field 'rgb' must be 4 bytes wide"):
         colors_from_packed(np.zeros(2, np.float64), source="s", name="rgb")
