@@ -170,7 +170,7 @@ class Capture:
     """An opened capture of any layout; ``notes`` carries warnings found while opening it."""
 
     path: Path
-    layout: Literal["sfs_kit", "kitti_raw", "msgpack"]
+    layout: Literal["sfs_kit", "kitti_raw", "msgpack", "ros_recording"]
     lidars: tuple[LidarSource, ...]
     cameras: tuple[CameraSource, ...]
     ego_poses: EgoPoses | None

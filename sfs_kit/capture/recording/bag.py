@@ -1,0 +1,215 @@
+"""The one module that imports ``rosbags``: a ROS 1 ``.bag``, a ROS 2 bag folder or an ``.mcap``.
+
+``Bag`` opens any of the three with ``rosbags`` (``AnyReader`` for .bag files and ROS 2 bag
+folders, its MCAP storage reader for a bare ``.mcap`` file), lists topics, yields raw messages in
+log-time order and deserialises them. Every failure of the library (a truncated or corrupt file,
+an undecodable message) becomes an ``InputError`` naming the recording, and where known the topic
+and the time. ``rosbags`` is imported lazily: without the ``ros`` extra the error says so.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any, Literal
+
+from sfs_kit.errors import InputError, MissingDependencyError, SfsKitError
+
+__all__ = ["Bag", "RecordingKind", "TopicInfo", "header_of", "recording_kind"]
+
+RecordingKind = Literal["ros1", "ros2", "mcap"]
+
+
+def recording_kind(path: Path) -> RecordingKind | None:
+    """``ros1`` for a ``.bag`` file, ``mcap`` for a ``.mcap`` file, ``ros2`` for a bag folder."""
+    if path.is_file():
+        suffix = path.suffix.lower()
+        return "ros1" if suffix == ".bag" else "mcap" if suffix == ".mcap" else None
+    if path.is_dir() and (path / "metadata.yaml").is_file():
+        return "ros2"
+    return None
+
+
+def _import(name: str, source: str) -> ModuleType:
+    import importlib
+
+    try:
+        return importlib.import_module(name)
+    except ImportError as err:
+        raise MissingDependencyError(
+            f"Reading ROS recordings ({source!r}) needs rosbags: pip install 'sfs_kit[ros]'.",
+            source=source,
+        ) from err
+
+
+@dataclass(frozen=True)
+class TopicInfo:
+    """One topic: its message type (``pkg/msg/Name``) and message count."""
+
+    name: str
+    msgtype: str
+    count: int
+
+
+def header_of(raw: bytes | memoryview, *, cdr: bool, where: str) -> tuple[int, str]:
+    """``(header.stamp in ns, header.frame_id)`` of a serialised message that starts with a Header.
+
+    ROS 1: ``uint32 seq, uint32 sec, uint32 nsec, string frame_id``; CDR: a 4-byte encapsulation
+    header, then ``int32 sec, uint32 nanosec, string frame_id`` (NUL-terminated). Read from the
+    bytes, so indexing a recording never deserialises a whole cloud.
+    """
+    try:
+        if cdr:
+            order = ">" if raw[1] == 0 else "<"
+            sec, nsec, size = struct.unpack_from(order + "iII", raw, 4)
+            frame = bytes(raw[16 : 16 + max(size - 1, 0)])
+        else:
+            sec, nsec, size = struct.unpack_from("<III", raw, 4)
+            frame = bytes(raw[16 : 16 + size])
+        if 16 + size > len(raw):
+            raise struct.error("frame_id runs past the message")
+        return sec * 1_000_000_000 + nsec, frame.decode("utf-8", errors="replace")
+    except (struct.error, IndexError) as err:
+        raise InputError(
+            f"{where}: the message is too short for a std_msgs/Header ({len(raw)} bytes): {err}.",
+            source=where,
+            field="header",
+        ) from err
+
+
+def _typestore_from(connections: Sequence[Any], default: Any, source: str) -> Any:
+    """A typestore with every message definition embedded in the file (as ``AnyReader`` does)."""
+    typesys = _import("rosbags.typesys", source)
+    interfaces = _import("rosbags.interfaces", source)
+    fmt = interfaces.MessageDefinitionFormat
+    types: dict[str, Any] = dict(default.fielddefs)
+    for conn in connections:
+        if conn.msgdef.format == fmt.MSG:
+            types.update(typesys.get_types_from_msg(conn.msgdef.data, conn.msgtype))
+        elif conn.msgdef.format == fmt.IDL:
+            sep = "=" * 80 + "\n"
+            for part in conn.msgdef.data.split(sep):
+                text = part.split("\n", 1)[1] if part.startswith("IDL: ") else part
+                if text.strip():
+                    types.update(typesys.get_types_from_idl(text))
+    store = typesys.get_typestore(typesys.Stores.EMPTY)
+    store.register(types)
+    return store
+
+
+class Bag:
+    """An open recording; use as a context manager (``close`` releases the file)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.name = str(path)
+        kind = recording_kind(path)
+        if kind is None:
+            raise InputError(
+                f"{self.name!r} is not a ROS recording (a .bag, a .mcap or a folder with "
+                f"metadata.yaml).",
+                source=self.name,
+            )
+        self.kind: RecordingKind = kind
+        self.cdr = kind != "ros1"
+        typesys = _import("rosbags.typesys", self.name)
+        default = typesys.get_typestore(
+            typesys.Stores.ROS1_NOETIC if kind == "ros1" else typesys.Stores.ROS2_HUMBLE
+        )
+        self._reader: Any
+        try:
+            if kind == "mcap":
+                mcap = _import("rosbags.rosbag2.storage_mcap", self.name)
+                self._reader = mcap.McapReader(path)
+                self._reader.open()
+                self.connections: list[Any] = list(self._reader.connections)
+                self.typestore = _typestore_from(self.connections, default, self.name)
+                meta = self._reader.metadata
+                self.start_ns, self.end_ns = int(meta.start_time), int(meta.end_time)
+            else:
+                highlevel = _import("rosbags.highlevel", self.name)
+                self._reader = highlevel.AnyReader([path], default_typestore=default)
+                self._reader.open()
+                self.connections = list(self._reader.connections)
+                self.typestore = self._reader.typestore
+                if self.connections:
+                    self.start_ns = int(self._reader.start_time)
+                    self.end_ns = int(self._reader.end_time)
+                else:
+                    self.start_ns = self.end_ns = 0
+        except SfsKitError:
+            raise
+        except Exception as err:
+            raise InputError(
+                f"Cannot open recording {self.name!r} ({kind}): it is truncated, unindexed or "
+                f"corrupt ({type(err).__name__}: {str(err).rstrip('.') or 'no detail'}).",
+                source=self.name,
+            ) from err
+
+    def close(self) -> None:
+        """Release the file(s)."""
+        reader, self._reader = self._reader, None
+        if reader is not None:
+            reader.close()
+
+    def __enter__(self) -> Bag:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def topics(self) -> dict[str, TopicInfo]:
+        """Every topic by name (a topic on several connections is summed)."""
+        out: dict[str, TopicInfo] = {}
+        for conn in self.connections:
+            prev = out.get(conn.topic)
+            count = int(conn.msgcount) + (prev.count if prev else 0)
+            out[conn.topic] = TopicInfo(conn.topic, str(conn.msgtype), count)
+        return dict(sorted(out.items()))
+
+    def messages(
+        self, topics: Sequence[str], *, start_ns: int | None = None, stop_ns: int | None = None
+    ) -> Iterator[tuple[str, str, int, bytes]]:
+        """``(topic, msgtype, log time ns, raw bytes)`` in log-time order; stop is exclusive."""
+        wanted = set(topics)
+        conns = [c for c in self.connections if c.topic in wanted]
+        if not conns:
+            return
+        topic, when = "", start_ns
+        try:
+            for conn, log_ns, raw in self._reader.messages(
+                connections=conns, start=start_ns, stop=stop_ns
+            ):
+                topic, when = conn.topic, log_ns
+                yield conn.topic, str(conn.msgtype), int(log_ns), raw
+        except SfsKitError:
+            raise
+        except Exception as err:
+            after = f" after {topic} at {when} ns" if topic else ""
+            raise InputError(
+                f"Recording {self.name!r} cannot be read{after} ({type(err).__name__}: "
+                f"{str(err).rstrip('.') or 'no detail'}); is it truncated?",
+                source=self.name,
+                field=topic or None,
+            ) from err
+
+    def has_type(self, msgtype: str) -> bool:
+        """True when the typestore can deserialise ``msgtype``."""
+        return msgtype in self.typestore.fielddefs
+
+    def deserialize(self, raw: bytes, msgtype: str, *, where: str) -> Any:
+        """The message object; an undecodable message is an ``InputError`` naming ``where``."""
+        try:
+            if self.cdr:
+                return self.typestore.deserialize_cdr(raw, msgtype)
+            return self.typestore.deserialize_ros1(raw, msgtype)
+        except Exception as err:
+            raise InputError(
+                f"{where}: cannot decode the {msgtype} message ({type(err).__name__}: "
+                f"{str(err).rstrip('.') or 'no detail'}).",
+                source=self.name,
+                field="message",
+            ) from err

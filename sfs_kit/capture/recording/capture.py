@@ -1,0 +1,461 @@
+"""A ROS recording as a ``Capture``: one pass to index it, then frames loaded one at a time.
+
+Opening scans TF, CameraInfo, the pose topic and the sensor topics' header times once
+(``scan.scan_recording``); then lidar frames follow the primary lidar's sweeps (inside
+``start_s``/``end_s``, every ``every``-th), and each camera (and any further lidar) contributes
+the message nearest to each frame time within a tolerance (default half the sweep period) -- a
+frame without one is an ``InputError`` naming the recording, topic and time, never a silent far
+pairing. Sensor mountings come from static TF (``ego_frame`` <- sensor frame), ego poses from TF
+``world_frame`` <- ``ego_frame`` (slerp at each frame and image time) or a pose topic. Each
+``load`` reads one message through a per-topic forward cursor, so memory holds one message.
+"""
+
+from __future__ import annotations
+
+import os
+import weakref
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from sfs_kit.capture.base import (
+    CameraSource,
+    Capture,
+    EgoPoses,
+    FramePoints,
+    ImageSource,
+    LidarFrameSource,
+    LidarSource,
+    LoadedImage,
+    MetadataValue,
+)
+from sfs_kit.capture.recording.bag import Bag, header_of
+from sfs_kit.capture.recording.camera import (
+    BODY_FROM_OPTICAL,
+    camera_intrinsics,
+    image_from_message,
+    is_optical_frame,
+)
+from sfs_kit.capture.recording.mapping import Mapping, choose_mapping
+from sfs_kit.capture.recording.options import RecordingOptions
+from sfs_kit.capture.recording.pointcloud2 import CloudMapping, PointTime, decode_cloud
+from sfs_kit.capture.recording.scan import RecordingScan, SensorTimes, scan_recording
+from sfs_kit.capture.recording.tf import TfBuffer
+from sfs_kit.errors import InputError
+from sfs_kit.models.geometry import matrix_to_pose, pose_to_matrix
+
+__all__ = ["default_world_frame", "open_recording"]
+
+F64 = npt.NDArray[np.float64]
+_WORLD_FRAMES = ("map", "odom")
+_DEFAULT_PERIOD_NS = 100_000_000
+_WINDOW_MARGIN_NS = 2_000_000_000
+
+
+def default_world_frame(tf: TfBuffer) -> str | None:
+    """The first of ``map``, ``odom`` present in the TF tree."""
+    frames = set(tf.frames())
+    return next((f for f in _WORLD_FRAMES if f in frames), None)
+
+
+class _Cursors:
+    """One forward cursor per topic over the open recording; a load reads one message."""
+
+    def __init__(self, bag: Bag) -> None:
+        self.bag = bag
+        self._at: dict[str, tuple[Iterator[tuple[str, str, int, bytes]], int]] = {}
+
+    def read(self, topic: str, log_ns: int, stamp_ns: int) -> tuple[str, bytes]:
+        """The message of ``topic`` logged at ``log_ns`` whose header stamp is ``stamp_ns``."""
+        held = self._at.get(topic)
+        if held is None or log_ns < held[1]:
+            held = (self.bag.messages([topic], start_ns=log_ns), log_ns)
+        gen = held[0]
+        for _, msgtype, t, raw in gen:
+            if t > log_ns:
+                break
+            if t == log_ns and header_of(raw, cdr=self.bag.cdr, where=topic)[0] == stamp_ns:
+                self._at[topic] = (gen, t)
+                return msgtype, raw
+        self._at.pop(topic, None)
+        raise InputError(
+            f"{self.bag.name}: {topic} has no message logged at {log_ns} ns with stamp "
+            f"{stamp_ns} ns any more (did the recording change since it was opened?).",
+            source=self.bag.name,
+            field=topic,
+        )
+
+
+@dataclass(frozen=True)
+class _Pick:
+    """A chosen message of a sensor topic: log time, header stamp, the time used (ns)."""
+
+    log_ns: int
+    stamp_ns: int
+    time_ns: int
+
+
+def _times(st: SensorTimes, options: RecordingOptions) -> npt.NDArray[np.int64]:
+    src = st.stamp_ns if options.time_source == "header" else st.log_ns
+    return np.asarray(src, dtype=np.int64)
+
+
+def _picks(st: SensorTimes, options: RecordingOptions, idx: npt.NDArray[np.intp]) -> list[_Pick]:
+    t = _times(st, options)
+    return [_Pick(st.log_ns[i], st.stamp_ns[i], int(t[i])) for i in idx]
+
+
+def _primary_frames(
+    st: SensorTimes, options: RecordingOptions, bag: Bag
+) -> tuple[npt.NDArray[np.intp], int]:
+    """Indices (time order) of the primary lidar's kept sweeps, and its sweep period (ns)."""
+    t = _times(st, options)
+    order = np.argsort(t, kind="stable")
+    if order.size > 1 and np.any(np.diff(t[order]) == 0):
+        i = int(order[np.flatnonzero(np.diff(t[order]) == 0)[0] + 1])
+        raise InputError(
+            f"{bag.name}: {st.topic} has two sweeps at {int(t[i])} ns ({options.time_source} "
+            f"time); frames need distinct times.",
+            source=bag.name,
+            field=st.topic,
+        )
+    period = int(np.median(np.diff(t[order]))) if order.size > 1 else _DEFAULT_PERIOD_NS
+    rel_s = (t[order] - bag.start_ns) / 1e9
+    keep = np.ones(order.size, dtype=bool)
+    if options.start_s is not None:
+        keep &= rel_s >= options.start_s
+    if options.end_s is not None:
+        keep &= rel_s <= options.end_s
+    kept = order[keep][:: options.every]
+    if not kept.size:
+        raise InputError(
+            f"{bag.name}: {st.topic} has no sweep in the window [{options.start_s}, "
+            f"{options.end_s}] s from the recording start ({order.size} sweeps in total).",
+            source=bag.name,
+            field=st.topic,
+        )
+    return kept, period
+
+
+def _pair(
+    st: SensorTimes,
+    frame_ns: npt.NDArray[np.int64],
+    *,
+    tolerance_ns: int,
+    options: RecordingOptions,
+    bag: Bag,
+    primary: str,
+) -> npt.NDArray[np.intp]:
+    """For each frame time the nearest message of ``st`` within the tolerance (unique, sorted)."""
+    t = _times(st, options)
+    if not t.size:
+        raise InputError(
+            f"{bag.name}: {st.topic} has no message near the frames of {primary}.",
+            source=bag.name,
+            field=st.topic,
+        )
+    order = np.argsort(t, kind="stable")
+    ts = t[order]
+    right = np.clip(np.searchsorted(ts, frame_ns), 0, ts.size - 1)
+    left = np.clip(right - 1, 0, ts.size - 1)
+    use_left = np.abs(frame_ns - ts[left]) <= np.abs(ts[right] - frame_ns)
+    nearest = np.where(use_left, left, right)
+    gap = np.abs(ts[nearest] - frame_ns)
+    far = np.flatnonzero(gap > tolerance_ns)
+    if far.size:
+        k = int(far[0])
+        raise InputError(
+            f"{bag.name}: {st.topic} has no message within {tolerance_ns / 1e6:.1f} ms of frame "
+            f"{k} of {primary} at {int(frame_ns[k])} ns (nearest {int(gap[k]) / 1e6:.1f} ms away; "
+            f"{far.size} frame(s) affected); set image_tolerance_ms or a time window.",
+            source=bag.name,
+            field=st.topic,
+        )
+    picked: npt.NDArray[np.intp] = np.unique(order[nearest])
+    return picked
+
+
+def _static_mount(tf: TfBuffer, ego: str, frame: str, t_ns: int, topic: str) -> F64:
+    """``ego_from_sensor`` from static TF; a path through /tf (moving) is an error."""
+    times = np.asarray([t_ns], dtype=np.int64)
+    up_s, up_t = tf.path(ego, frame, what=f"mounting of {topic}", times_ns=times)
+    moving = [f for f in (*up_s, *up_t) if not tf.edges[f].static]
+    if moving:
+        raise InputError(
+            f"{tf.source}: frame {frame!r} of {topic} reaches ego frame {ego!r} through the "
+            f"dynamic /tf edge {tf.edges[moving[0]].parent!r} -> {moving[0]!r}; sensor mountings "
+            f"must come from /tf_static.",
+            source=tf.source,
+            field=topic,
+        )
+    mount: F64 = tf.lookup(ego, frame, times, what=f"mounting of {topic}")[0]
+    return mount
+
+
+def _ego_poses(
+    scan: RecordingScan,
+    options: RecordingOptions,
+    *,
+    world: str | None,
+    times_us: npt.NDArray[np.int64],
+    bag: Bag,
+    notes: list[str],
+) -> EgoPoses | None:
+    ego = options.ego_frame
+    if options.pose_topic is not None:
+        samples = sorted(scan.poses, key=lambda p: p.stamp_ns)
+        if not samples:
+            raise InputError(
+                f"{bag.name}: pose topic {options.pose_topic} has no message.",
+                source=bag.name,
+                field=options.pose_topic,
+            )
+        t_ns = np.asarray(
+            [p.stamp_ns if options.time_source == "header" else p.log_ns for p in samples],
+            dtype=np.int64,
+        )
+        rows = np.asarray([(*p.translation, *p.quat_xyzw) for p in samples], dtype=np.float64)
+        m = pose_to_matrix(rows)
+        child = samples[0].child_frame_id
+        if child and child != ego:
+            m = m @ _static_mount(scan.tf, child, ego, int(t_ns[0]), options.pose_topic)
+        t_us, first = np.unique(t_ns // 1000, return_index=True)
+        pose = matrix_to_pose(m[first])
+        return EgoPoses(
+            timestamps_us=t_us.astype(np.int64),
+            positions_m=pose[:, :3],
+            quat_xyzw=pose[:, 3:],
+            source=f"{bag.name}:{options.pose_topic}",
+        )
+    if world is None:
+        notes.append(
+            f"TF has no world frame ({'/'.join(_WORLD_FRAMES)}) and no pose topic was given: the "
+            f"ego is static at the world origin."
+        )
+        return None
+    unique_us = np.unique(times_us)
+    m = scan.tf.lookup(world, ego, unique_us * 1000, what=f"the ego pose {world!r} <- {ego!r}")
+    pose = matrix_to_pose(m)
+    return EgoPoses(
+        timestamps_us=unique_us.astype(np.int64),
+        positions_m=pose[:, :3],
+        quat_xyzw=pose[:, 3:],
+        source=f"{bag.name}:tf {world}->{ego}",
+    )
+
+
+def _cloud_mapping(topic: str, options: RecordingOptions) -> CloudMapping:
+    pt = options.point_time.get(topic)
+    return CloudMapping(
+        point_time=None if pt is None else PointTime(pt.field, pt.unit, pt.reference),
+        intensity_max=options.intensity_max.get(topic),
+    )
+
+
+def _lidar_loader(cursors: _Cursors, topic: str, pick: _Pick, mapping: CloudMapping) -> Any:
+    def load() -> FramePoints:
+        msgtype, raw = cursors.read(topic, pick.log_ns, pick.stamp_ns)
+        where = f"{cursors.bag.name}: {topic} at {pick.stamp_ns} ns"
+        msg = cursors.bag.deserialize(raw, msgtype, where=where)
+        return decode_cloud(msg, stamp_us=pick.stamp_ns // 1000, where=where, mapping=mapping)
+
+    return load
+
+
+def _image_loader(cursors: _Cursors, topic: str, pick: _Pick) -> Any:
+    def load() -> LoadedImage:
+        msgtype, raw = cursors.read(topic, pick.log_ns, pick.stamp_ns)
+        where = f"{cursors.bag.name}: {topic} at {pick.stamp_ns} ns"
+        msg = cursors.bag.deserialize(raw, msgtype, where=where)
+        return image_from_message(msg, msgtype, where=where)
+
+    return load
+
+
+def _frame_id(st: SensorTimes, bag: Bag) -> str:
+    if not st.frame_id:
+        raise InputError(
+            f"{bag.name}: {st.topic} messages have an empty header.frame_id; the "
+            f"sensor cannot be placed on the ego.",
+            source=bag.name,
+            field=st.topic,
+        )
+    return st.frame_id
+
+
+def _check_types(bag: Bag, mapping: Mapping) -> None:
+    topics = bag.topics()
+    chosen = [c.topic for c in mapping.lidars] + [c.topic for c in mapping.cameras]
+    chosen += [c.info_topic for c in mapping.cameras]
+    chosen += [mapping.pose_topic] if mapping.pose_topic else []
+    for topic in chosen:
+        if not bag.has_type(topics[topic].msgtype):
+            raise InputError(
+                f"Recording {bag.name!r}: topic {topic!r} has message type "
+                f"{topics[topic].msgtype!r}, which has no definition in the file or "
+                f"in rosbags' ROS types.",
+                source=bag.name,
+                field=topic,
+            )
+
+
+def open_recording(
+    path: str | os.PathLike[str],
+    options: RecordingOptions | None = None,
+) -> Capture:
+    """Open a ``.bag``, ``.mcap`` or ROS 2 bag folder as a ``Capture`` (frames load on demand)."""
+    options = options or RecordingOptions()
+    bag = Bag(Path(path))
+    try:
+        return _build(bag, options)
+    except BaseException:
+        bag.close()
+        raise
+
+
+def _window(bag: Bag, options: RecordingOptions) -> tuple[int | None, int | None]:
+    start = None if options.start_s is None else bag.start_ns + int(options.start_s * 1e9)
+    stop = None if options.end_s is None else bag.start_ns + int(options.end_s * 1e9)
+    return (
+        None if start is None else start - _WINDOW_MARGIN_NS,
+        None if stop is None else stop + _WINDOW_MARGIN_NS,
+    )
+
+
+def _build(bag: Bag, options: RecordingOptions) -> Capture:
+    mapping = choose_mapping(bag.topics(), options, bag.name)
+    _check_types(bag, mapping)
+    sensor_topics = [c.topic for c in mapping.lidars] + [c.topic for c in mapping.cameras]
+    scan = scan_recording(
+        bag,
+        sensor_topics=sensor_topics,
+        info_topics=[c.info_topic for c in mapping.cameras],
+        pose_topic=options.pose_topic,
+        window_ns=_window(bag, options),
+    )
+    notes: list[str] = []
+    world = options.world_frame or default_world_frame(scan.tf)
+    primary = scan.sensors[mapping.lidars[0].topic]
+    if not primary.log_ns:
+        raise InputError(
+            f"{bag.name}: lidar topic {primary.topic} has no message.",
+            source=bag.name,
+            field=primary.topic,
+        )
+    kept, period = _primary_frames(primary, options, bag)
+    frame_ns = _times(primary, options)[kept]
+    tolerance = (
+        int(options.image_tolerance_ms * 1e6)
+        if options.image_tolerance_ms is not None
+        else period // 2
+    )
+    cursors = _Cursors(bag)
+    weakref.finalize(cursors, bag.close)
+    ego = options.ego_frame
+    lidars: list[LidarSource] = []
+    metadata: dict[str, MetadataValue] = {
+        "recording": bag.path.name,
+        "recording_format": bag.kind,
+        "time_source": "header.stamp" if options.time_source == "header" else "log_time",
+        "ego_frame": ego,
+        "world_frame": world,
+    }
+    all_us: list[npt.NDArray[np.int64]] = []
+    for n, choice in enumerate(mapping.lidars):
+        st = scan.sensors[choice.topic]
+        idx = (
+            kept
+            if n == 0
+            else _pair(
+                st,
+                frame_ns,
+                tolerance_ns=tolerance,
+                options=options,
+                bag=bag,
+                primary=primary.topic,
+            )
+        )
+        picks = _picks(st, options, idx)
+        frame = _frame_id(st, bag)
+        mount = _static_mount(scan.tf, ego, frame, picks[0].time_ns, choice.topic)
+        cloud = _cloud_mapping(choice.topic, options)
+        frames = tuple(
+            LidarFrameSource(
+                timestamp_us=p.time_ns // 1000,
+                source=f"{bag.name}:{choice.topic}@{p.stamp_ns}",
+                load=_lidar_loader(cursors, choice.topic, p, cloud),
+            )
+            for p in picks
+        )
+        all_us.append(np.asarray([f.timestamp_us for f in frames], dtype=np.int64))
+        lidars.append(
+            LidarSource(
+                sensor_id=choice.sensor_id,
+                frames=frames,
+                points_frame="sensor",
+                ego_from_sensor=mount,
+            )
+        )
+        metadata[f"topic.{choice.sensor_id}"] = choice.topic
+        metadata[f"frame_id.{choice.sensor_id}"] = frame
+    cameras: list[CameraSource] = []
+    for cam in mapping.cameras:
+        st = scan.sensors[cam.topic]
+        if cam.info_topic not in scan.camera_info:
+            raise InputError(
+                f"{bag.name}: camera {cam.topic} has CameraInfo topic "
+                f"{cam.info_topic} but it holds no message.",
+                source=bag.name,
+                field=cam.info_topic,
+            )
+        info_log, info = scan.camera_info[cam.info_topic]
+        rectified = any(part.startswith("image_rect") for part in cam.topic.split("/"))
+        intr = camera_intrinsics(
+            info, where=f"{bag.name}: {cam.info_topic} at {info_log} ns", rectified=rectified
+        )
+        idx = _pair(
+            st, frame_ns, tolerance_ns=tolerance, options=options, bag=bag, primary=primary.topic
+        )
+        picks = _picks(st, options, idx)
+        frame = _frame_id(st, bag)
+        mount = _static_mount(scan.tf, ego, frame, picks[0].time_ns, cam.topic)
+        if not is_optical_frame(frame):
+            mount = mount @ BODY_FROM_OPTICAL
+            notes.append(
+                f"camera {cam.sensor_id!r} ({cam.topic}): frame {frame!r} is not an "
+                f"optical frame, so it is taken as a body frame (x forward, z up) and "
+                f"rotated to the camera frame (z forward, x right, y down)."
+            )
+        images = tuple(
+            ImageSource(
+                timestamp_us=p.time_ns // 1000,
+                source=f"{bag.name}:{cam.topic}@{p.stamp_ns}",
+                load=_image_loader(cursors, cam.topic, p),
+            )
+            for p in picks
+        )
+        all_us.append(np.asarray([im.timestamp_us for im in images], dtype=np.int64))
+        cameras.append(
+            CameraSource(
+                sensor_id=cam.sensor_id, intrinsics=intr, ego_from_sensor=mount, images=images
+            )
+        )
+        metadata[f"topic.{cam.sensor_id}"] = cam.topic
+        metadata[f"camera_info.{cam.sensor_id}"] = cam.info_topic
+        metadata[f"frame_id.{cam.sensor_id}"] = frame
+    poses = _ego_poses(
+        scan, options, world=world, times_us=np.concatenate(all_us), bag=bag, notes=notes
+    )
+    return Capture(
+        path=bag.path,
+        layout="ros_recording",
+        lidars=tuple(lidars),
+        cameras=tuple(cameras),
+        ego_poses=poses,
+        metadata=metadata,
+        notes=tuple(notes),
+    )

@@ -1,0 +1,58 @@
+"""A ``capture.yaml`` that points at a recording: ``recording: drive.mcap`` plus mapping keys."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import yaml
+from pydantic import ValidationError
+
+from sfs_kit.capture.recording.options import RecordingManifest
+from sfs_kit.errors import InputError
+
+__all__ = ["load_recording_manifest", "recording_path"]
+
+
+def load_recording_manifest(path: Path) -> RecordingManifest | None:
+    """The manifest's recording mapping, or ``None`` when it has no top-level ``recording`` key."""
+    source = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+        raw = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, yaml.YAMLError) as err:
+        raise InputError(f"Cannot read capture manifest {source!r}: {err}.", source=source) from err
+    if not isinstance(raw, dict) or "recording" not in raw:
+        return None
+    try:
+        return RecordingManifest.model_validate(raw)
+    except ValidationError as err:
+        first = err.errors()[0]
+        field = ".".join(str(p) for p in first["loc"])
+        raise InputError(
+            f"Capture manifest {source!r}: field {field!r}: {first['msg']} "
+            f"({err.error_count()} problem(s) in total).",
+            source=source,
+            field=field,
+        ) from err
+
+
+def recording_path(manifest_path: Path, manifest: RecordingManifest) -> Path:
+    """The recording the manifest names, relative to its folder; it must stay inside it."""
+    base = manifest_path.parent.resolve()
+    target = (base / manifest.recording).resolve()
+    if not target.is_relative_to(base):
+        raise InputError(
+            f"Capture manifest {str(manifest_path)!r}: recording {manifest.recording!r} lies "
+            f"outside the manifest's folder.",
+            source=str(manifest_path),
+            field="recording",
+        )
+    if not target.exists():
+        raise InputError(
+            f"Capture manifest {str(manifest_path)!r}: recording {manifest.recording!r} does not "
+            f"exist.",
+            source=str(manifest_path),
+            field="recording",
+        )
+    return target
