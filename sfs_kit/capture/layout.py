@@ -23,41 +23,38 @@ from sfs_kit.errors import InputError
 if TYPE_CHECKING:
     from sfs_kit.capture.recording.options import RecordingOptions
 
-__all__ = ["MSGPACK_SUFFIXES", "RECORDING_SUFFIXES", "open_capture"]
+__all__ = ["MSGPACK_SUFFIXES", "RECORDING_SUFFIXES", "open_capture", "recording_target"]
 
 MSGPACK_SUFFIXES = (".msgpack", ".mpk")
 RECORDING_SUFFIXES = (".bag", ".mcap")
 
 
-def _open_recording(
-    path: Path, options: RecordingOptions | None, manifest: Path | None = None
-) -> Capture:
-    """A recording, or the one a manifest names (the manifest's keys, overridden by options)."""
-    from sfs_kit.capture.recording.capture import open_recording
+def recording_target(
+    path: Path, options: RecordingOptions | None = None
+) -> tuple[Path, RecordingOptions | None] | None:
+    """The recording ``path`` is or names (a manifest with ``recording:``), with its options.
+
+    A manifest's keys are overridden by ``options``; ``None`` when ``path`` is no recording.
+    """
+    from sfs_kit.capture.recording.bag import recording_kind
+
+    if recording_kind(path) is not None:
+        return path, options
+    candidates = [path] if path.is_file() else [path / name for name in MANIFEST_NAMES]
+    manifest = next((c for c in candidates if c.name in MANIFEST_NAMES and c.is_file()), None)
+    if manifest is None:
+        return None
     from sfs_kit.capture.recording.manifest import load_recording_manifest, recording_path
     from sfs_kit.capture.recording.options import RecordingOptions
 
-    if manifest is None:
-        return open_recording(path, options)
     loaded = load_recording_manifest(manifest)
-    if loaded is None:  # pragma: no cover - the caller checked
-        raise InputError(f"{str(manifest)!r} names no recording.", source=str(manifest))
+    if loaded is None:
+        return None
     keys = {"version", "name", "recording", "metadata"}
     base = loaded.model_dump(exclude=keys, exclude_unset=True)
     given = {} if options is None else options.model_dump(exclude_unset=True)
     merged = RecordingOptions.model_validate({**base, **given})
-    return open_recording(recording_path(manifest, loaded), merged)
-
-
-def _recording_manifest(p: Path) -> Path | None:
-    """The manifest path when ``p`` (a manifest or a folder with one) points at a recording."""
-    candidates = [p] if p.is_file() else [p / name for name in MANIFEST_NAMES]
-    for c in candidates:
-        if c.name in MANIFEST_NAMES and c.is_file():
-            from sfs_kit.capture.recording.manifest import load_recording_manifest
-
-            return c if load_recording_manifest(c) is not None else None
-    return None
+    return recording_path(manifest, loaded), merged
 
 
 def open_capture(
@@ -70,13 +67,11 @@ def open_capture(
     p = Path(path)
     if not p.exists():
         raise InputError(f"Capture {str(p)!r} does not exist.", source=str(p))
-    from sfs_kit.capture.recording.bag import recording_kind
+    target = recording_target(p, recording)
+    if target is not None:
+        from sfs_kit.capture.recording.capture import open_recording  # rosbags, lazily
 
-    if recording_kind(p) is not None:
-        return _open_recording(p, recording)
-    manifest = _recording_manifest(p)
-    if manifest is not None:
-        return _open_recording(p, recording, manifest)
+        return open_recording(*target)
     if p.is_file():
         if p.name in MANIFEST_NAMES:
             return read_capture_folder(p)

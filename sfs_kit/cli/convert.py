@@ -18,6 +18,7 @@ from typing import IO, TYPE_CHECKING, Any
 from sfs_kit.cli._common import EXIT_INVALID, EXIT_OK, Progress, exit_code_for, print_json
 from sfs_kit.cli._options import add_convert_options, add_format_option, convert_settings
 from sfs_kit.cli._outputs import check_convert_output
+from sfs_kit.cli._recording import add_recording_arguments, recording_options
 from sfs_kit.errors import SceneValidationError, SfsKitError
 
 if TYPE_CHECKING:
@@ -32,12 +33,17 @@ def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "convert",
         help="convert a raw capture to .sfs or split_base64 frames",
-        description="Convert a capture (a folder with capture.yaml, a KITTI raw drive folder or a "
-        ".msgpack stream) to one .sfs file or a folder of split_base64 frames plus "
-        "the images they reference (relative image_url until upload). The conversion options "
+        description="Convert a capture (a folder with capture.yaml, a KITTI raw drive folder, a "
+        ".msgpack stream or a ROS 1/ROS 2/MCAP recording) to one .sfs file or a folder of "
+        "split_base64 frames plus the images they reference (relative image_url until upload). "
+        "The conversion options "
         "are also read from sfs-kit.toml and SFS_KIT_* (as for run).",
     )
-    parser.add_argument("capture", help="capture folder, capture.yaml, KITTI drive or .msgpack")
+    parser.add_argument(
+        "capture",
+        help="capture folder, capture.yaml, KITTI drive, .msgpack, or a ROS recording (.bag, "
+        ".mcap, ROS 2 bag folder)",
+    )
     add_format_option(parser)
     parser.add_argument(
         "-o", "--out", required=True,
@@ -47,6 +53,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--overwrite", action="store_true",
                         help="replace an existing OUT (a .sfs file, or a frames folder)")
     add_convert_options(parser)
+    add_recording_arguments(parser)
     parser.add_argument("--config", type=Path, metavar="FILE",
                         help="settings file (default: ./sfs-kit.toml if present)")
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
@@ -106,7 +113,7 @@ def _run(args: argparse.Namespace) -> int:
                                          config_path=args.config)
     options.check_format(fmt)
     out = check_convert_output(args.out, fmt, overwrite=args.overwrite)
-    capture = open_capture(args.capture)
+    capture = open_capture(args.capture, recording=recording_options(args))
     total = capture.frame_count + (
         0 if fmt == "split_base64" else sum(c.content_count for c in capture.cameras)
     )

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from sfs_kit.cli._common import EXIT_OK, EXIT_UNREADABLE, print_json
+from sfs_kit.cli._recording import add_recording_arguments, recording_options
 
 __all__ = ["describe_lines", "register", "run", "summarize_index"]
 
@@ -26,7 +27,9 @@ def register(subparsers: Any) -> None:
         "sensor) without reading its arrays, or describe a raw input (point cloud, image, poses, "
         "calibration).",
     )
-    parser.add_argument("file", help="a .sfs file or a raw input file")
+    parser.add_argument(
+        "file", help="a .sfs file, a raw input file, or a ROS recording (.bag, .mcap, bag folder)"
+    )
     parser.add_argument("--json", action="store_true", help="print JSON")
     parser.add_argument(
         "--time-unit",
@@ -56,6 +59,7 @@ def register(subparsers: Any) -> None:
         default=None,
         help="order of unnamed quaternion 4-vectors in pose/extrinsics files",
     )
+    add_recording_arguments(parser)
     parser.set_defaults(func=run)
 
 
@@ -69,6 +73,22 @@ def _column_list(text: str) -> list[str]:
 def run(args: argparse.Namespace) -> int:
     """Print the summary."""
     path = Path(args.file)
+    from sfs_kit.capture.layout import recording_target
+
+    target = recording_target(path, recording_options(args)) if path.exists() else None
+    if target is not None:
+        from sfs_kit.capture.recording.inspect import (
+            inspect_recording,
+            recording_lines,
+        )
+
+        report = inspect_recording(*target)
+        if args.json:
+            print_json(report)
+        else:
+            for line in recording_lines(report):
+                print(line)
+        return EXIT_OK
     try:
         if path.suffix.lower() == ".sfs":
             from sfs_kit.codecs.sfs import index_sfs

@@ -16,6 +16,7 @@ from typing import Any
 from sfs_kit.cli._common import EXIT_OK, Progress, print_json
 from sfs_kit.cli._options import add_convert_options, add_format_option, convert_settings
 from sfs_kit.cli._outputs import check_output_folder
+from sfs_kit.cli._recording import add_recording_arguments, recording_options
 from sfs_kit.errors import InputError
 from sfs_kit.pipeline import PipelineProgress, RunResult, load_config
 from sfs_kit.pipeline.run import run as run_pipeline
@@ -41,6 +42,7 @@ def register(subparsers: Any) -> None:
                              "parent must exist; default: ./sfs-kit-out/<capture name>-<hash "
                              "of its path>)")
     add_convert_options(parser)
+    add_recording_arguments(parser)
     store = parser.add_argument_group("store (default: a local store under --out, file:// URLs)")
     store.add_argument("--bucket", metavar="B", help="S3 bucket")
     store.add_argument("--prefix", metavar="P", help="key prefix in the bucket")
@@ -166,6 +168,7 @@ def run(args: argparse.Namespace) -> int:
         "metadata": _metadata(args.metadata),
         "unique_id": args.unique_id,
         "dry_run": args.dry_run,
+        "recording": recording_options(args),
     }
     if args.out is not None:
         check_output_folder(args.out)  # may be new, but its parent must exist

@@ -30,6 +30,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from sfs_kit.capture.options import ConvertOptions, option_specs
+from sfs_kit.capture.recording.options import RecordingOptions
 from sfs_kit.errors import InputError
 from sfs_kit.models.validate_geometry import GeometryThresholds
 
@@ -88,6 +89,7 @@ class RunConfig(BaseModel):
 
     format: Literal["sfs", "split_base64"] = "sfs"
     convert: ConvertOptions = Field(default_factory=ConvertOptions)
+    recording: RecordingOptions | None = None  # topic mapping of a ROS recording ([recording])
     out_dir: Path | None = None
     # store
     bucket: str | None = None
@@ -214,7 +216,7 @@ def _env_name(field: str) -> str:
 def _from_env(env: Mapping[str, str]) -> dict[str, Any]:
     layer: dict[str, Any] = {}
     for field in _settings():
-        if field in ("metadata", "geometry"):
+        if field in ("metadata", "geometry", "recording"):
             continue
         value = env.get(_env_name(field))
         if value is not None and value != "":

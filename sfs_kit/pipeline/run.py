@@ -209,7 +209,9 @@ def _convert(state: _State) -> tuple[list[FileEntry], str]:
     deps = {
         "capture": tree_fingerprint(state.capture, exclude=state.out_dir),
         "options": _hash_obj({"format": config.format, "converter": _steps.CONVERTER_VERSION,
-                              **config.convert.changed()}),
+                              **config.convert.changed(),
+                              **({"recording": config.recording.model_dump(mode="json")}
+                                 if config.recording is not None else {})}),
     }
     rec = state.journal.find("convert", deps)
     if rec is not None and _files_exist(state.out_dir, rec.data["files"]):
@@ -218,6 +220,7 @@ def _convert(state: _State) -> tuple[list[FileEntry], str]:
     with state.timed("convert"):
         converted = _steps.convert(
             state.capture, state.out_dir, config.format, options=config.convert,
+            recording=config.recording,
             on_progress=lambda done, total: state.progress("convert", done, total, 0, 0),
         )
         files: list[FileEntry] = [

@@ -24,8 +24,10 @@ from sfs_kit.storage import sha256_file
 from sfs_kit.submit import DryRunRequest, ScaleClient, Task, TaskRequest
 
 if TYPE_CHECKING:
+    from sfs_kit.capture.base import Capture
     from sfs_kit.capture.convert import ConvertResult
     from sfs_kit.capture.options import ConvertOptions
+    from sfs_kit.capture.recording.options import RecordingOptions
 
 __all__ = [
     "CONVERTER_VERSION",
@@ -90,6 +92,7 @@ def convert(
     *,
     options: ConvertOptions | None = None,
     on_progress: Callable[[int, int], None] | None = None,
+    recording: RecordingOptions | None = None,
 ) -> Converted:
     """Read, validate (errors raise ``SceneValidationError``) and encode the capture with
     ``options`` (recentring, thinning, ...).
@@ -98,16 +101,20 @@ def convert(
     relative to it) and ``images/``; a stale staging folder from an interrupted run is replaced.
     """
     from sfs_kit.capture.convert import convert_capture
+    from sfs_kit.capture.layout import open_capture
 
+    source: Capture | Path = capture
+    if recording is not None:  # the mapping of a ROS recording (the other layouts ignore it)
+        source = open_capture(capture, recording=recording)
     if fmt == "sfs":
         target = out_dir / SFS_NAME
-        result = convert_capture(capture, target, format="sfs", options=options,
+        result = convert_capture(source, target, format="sfs", options=options,
                                  on_progress=on_progress)
         return Converted([_entry(out_dir, target, "attachment")], _notes(result))
     stage = out_dir / STAGE_DIR
     if stage.exists():
         shutil.rmtree(stage)
-    result = convert_capture(capture, stage, format="split_base64", options=options,
+    result = convert_capture(source, stage, format="split_base64", options=options,
                              on_progress=on_progress)
     frames = [Path(p) for p in result.paths if Path(p).name.startswith("frame-")]
     images = [Path(p) for p in result.paths if not Path(p).name.startswith("frame-")]
