@@ -12,6 +12,7 @@ pairing. Sensor mountings come from static TF (``ego_frame`` <- sensor frame), e
 
 from __future__ import annotations
 
+import contextlib
 import os
 import weakref
 from collections.abc import Iterator
@@ -88,6 +89,15 @@ class _Cursors:
             source=self.bag.name,
             field=topic,
         )
+
+
+def _release(held: dict[str, tuple[Iterator[Any], int]], bag: Bag) -> None:
+    """Close the open cursors, then the recording (when the capture is garbage-collected)."""
+    for gen, _ in held.values():
+        gen.close()  # type: ignore[attr-defined]
+    held.clear()
+    with contextlib.suppress(Exception):  # a finaliser must not raise; the file is read-only
+        bag.close()
 
 
 @dataclass(frozen=True)
@@ -354,7 +364,7 @@ def _build(bag: Bag, options: RecordingOptions) -> Capture:
         else period // 2
     )
     cursors = _Cursors(bag)
-    weakref.finalize(cursors, bag.close)
+    weakref.finalize(cursors, _release, cursors._at, bag)
     ego = options.ego_frame
     lidars: list[LidarSource] = []
     metadata: dict[str, MetadataValue] = {

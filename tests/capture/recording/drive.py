@@ -8,7 +8,7 @@ Content (exact values, so tests can check the converted scene against them):
   float32 intensity, uint32 ``t`` ns, reflectivity/ring/ambient/range), two NaN points.
 - ``/velodyne_points``: Velodyne-like 1x10 cloud (point_step 32, float32 intensity 0..255, ring,
   float32 ``time`` s relative).
-- ``/cam/front/image_raw/compressed`` (JPEG) + ``/cam/front/camera_info`` (plumb_bob, optical frame);
+- ``/cam/front/image_raw/compressed`` (JPEG) + ``/cam/front/camera_info`` (plumb_bob, optical);
   ``/cam/left/image_raw`` (raw rgb8) + ``/cam/left/camera_info`` (rational_polynomial, body frame).
 - ``/diagnostics`` (std_msgs/String), not a sensor.
 """
