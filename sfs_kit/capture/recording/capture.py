@@ -46,6 +46,7 @@ from sfs_kit.capture.recording.options import RecordingOptions
 from sfs_kit.capture.recording.pointcloud2 import CloudMapping, PointTime, decode_cloud
 from sfs_kit.capture.recording.scan import RecordingScan, SensorTimes, scan_recording
 from sfs_kit.capture.recording.tf import TfBuffer
+from sfs_kit.capture.sync import match_nearest
 from sfs_kit.errors import InputError
 from sfs_kit.models.geometry import matrix_to_pose, pose_to_matrix
 
@@ -169,12 +170,7 @@ def _pair(
             field=st.topic,
         )
     order = np.argsort(t, kind="stable")
-    ts = t[order]
-    right = np.clip(np.searchsorted(ts, frame_ns), 0, ts.size - 1)
-    left = np.clip(right - 1, 0, ts.size - 1)
-    use_left = np.abs(frame_ns - ts[left]) <= np.abs(ts[right] - frame_ns)
-    nearest = np.where(use_left, left, right)
-    gap = np.abs(ts[nearest] - frame_ns)
+    nearest, gap = match_nearest(t[order], frame_ns)
     far = np.flatnonzero(gap > tolerance_ns)
     if far.size:
         k = int(far[0])
