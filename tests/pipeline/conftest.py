@@ -90,7 +90,8 @@ def make_fake_capture(root: Path, frames: int = 3) -> Path:
 def _fake_convert(counts: Counts) -> Callable[..., steps.Converted]:
     def convert(capture: Path, out_dir: Path, fmt: Literal["sfs", "split_base64"], *,
                 options: object = None,
-                on_progress: Callable[[int, int], None] | None = None) -> steps.Converted:
+                on_progress: Callable[[int, int], None] | None = None,
+                recording: object = None) -> steps.Converted:
         counts.convert += 1
         counts.options.append(options)
         sources = sorted(p for p in capture.iterdir() if p.is_file())

@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from sfs_kit._paths import check_name
 from sfs_kit.capture.recording.bag import TopicInfo
 from sfs_kit.capture.recording.options import RecordingOptions
 from sfs_kit.errors import InputError
@@ -97,7 +98,10 @@ def camera_namespace(topic: str) -> str:
 
 
 def sensor_id_for(topic: str, tails: frozenset[str], taken: set[str]) -> str:
-    """A readable id from the topic (``[A-Za-z0-9_-]``, at most 64 characters), unique in taken."""
+    """A readable id from the topic (``[A-Za-z0-9_-]``, at most 64 characters), unique in taken.
+
+    Always a safe name by the project's id rule (``_paths.check_name``): it becomes a folder.
+    """
     parts = [p for p in topic.strip("/").split("/") if p]
     while len(parts) > 1 and parts[-1] in tails:
         parts.pop()
@@ -108,7 +112,7 @@ def sensor_id_for(topic: str, tails: frozenset[str], taken: set[str]) -> str:
     while sensor_id in taken:
         sensor_id, n = f"{base[:60]}_{n}", n + 1
     taken.add(sensor_id)
-    return sensor_id
+    return check_name(sensor_id, what="sensor id", source=topic)
 
 
 def _require(
