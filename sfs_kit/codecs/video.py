@@ -35,13 +35,16 @@ from sfs_kit.models._video import (
     open_video,
     probe_video,
 )
+from sfs_kit.models.sensors import CameraSensor
 
 __all__ = [
     "D8_SETTINGS",
     "Mp4Encoder",
     "VideoInfo",
     "VideoSettings",
+    "camera_frame",
     "decode_frame",
+    "decode_image",
     "fps_from_timestamps",
     "have_av",
     "iter_frames",
@@ -322,3 +325,43 @@ def probe_sfs_videos(
             finally:
                 del data
     return out
+
+
+def decode_image(data: bytes | memoryview, *, source: str = "image") -> npt.NDArray[np.uint8]:
+    """A JPEG or PNG file's bytes as RGB uint8 (H, W, 3), with FFmpeg's decoders (PyAV)."""
+    av = load_av("Decoding a camera image")
+    head = bytes(data[:8])
+    codec = (
+        "mjpeg" if head.startswith(JPEG_MAGIC) else "png" if head.startswith(PNG_MAGIC) else None
+    )
+    if codec is None:
+        raise InputError(
+            f"{source}: is neither a JPEG nor a PNG file.", source=source, field="content"
+        )
+    try:
+        frames = av.CodecContext.create(codec, "r").decode(av.Packet(bytes(data)))
+    except av.FFmpegError as err:
+        raise InputError(f"{source}: cannot decode the image: {err}.", source=source) from err
+    if len(frames) != 1:
+        raise InputError(
+            f"{source}: the image decoded to {len(frames)} pictures, expected 1.", source=source
+        )
+    out: npt.NDArray[np.uint8] = frames[0].to_ndarray(format="rgb24")
+    return out
+
+
+def camera_frame(camera: CameraSensor, index: int) -> npt.NDArray[np.uint8]:
+    """Picture ``index`` of a camera as RGB uint8 (H, W, 3), whether it holds images or a video:
+    what a preview draws. Encoded images are decoded; decoded-pixel content is returned as is."""
+    source = f"camera {camera.id!r} frame {index}"
+    if camera.video is not None:
+        return decode_frame(camera.video.content, index, source=source)
+    images = camera.images or ()
+    if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < len(images):
+        raise InputError(
+            f"{source}: the camera has {len(images)} images.", source=source, field="index"
+        )
+    content = images[index].content
+    if content.ndim == 3:
+        return content
+    return decode_image(content.data, source=source)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import tempfile
 import tracemalloc
 import warnings
 from fractions import Fraction
@@ -53,7 +54,12 @@ def _video_bytes(out: Path, cam: str) -> bytes:
     return bytes(sensor["video"]["content"].tobytes())
 
 
-def test_scale_validator_accepts_a_scene_with_video_cameras(video_scene: Scene_) -> None:
+def test_scale_validator_accepts_a_scene_with_video_cameras(
+    video_scene: Scene_, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Scale's model converter gives each video camera a VideoReader, which makes a cache folder
+    # under tempfile.gettempdir() at once: keep it in tmp_path
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         from scale_json_binary import read_file  # type: ignore[attr-defined]

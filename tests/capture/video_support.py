@@ -12,7 +12,7 @@ import numpy.typing as npt
 from .conftest import START_US, build_folder
 
 ROOT = Path(__file__).resolve().parents[2]
-PHOTOS = [ROOT / "fixtures" / "opencv" / n for n in ("left01.jpg", "right01.jpg", "left02.jpg")]
+PHOTOS = [ROOT / "fixtures" / "opencv" / n for n in ("leuvenA.jpg", "building.jpg", "aloeL.jpg")]
 
 
 def moving_frames(

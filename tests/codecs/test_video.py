@@ -10,6 +10,8 @@ from typing import Any
 import cv2
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from sfs_kit.codecs.sfs import SfsAppendWriter, read_sfs_dict
 from sfs_kit.codecs.video import (
@@ -155,3 +157,56 @@ def test_bytes_buffer_and_path_probe_alike(tmp_path: Path) -> None:
     as_array = np.frombuffer(data, np.uint8)
     assert probe_video(path) == probe_video(data) == probe_video(as_array)
     assert probe_video(memoryview(data)) == probe_video(io.BytesIO(data).getvalue())
+
+
+@pytest.fixture(scope="module")
+def small_mp4(tmp_path_factory: pytest.TempPathFactory) -> bytes:
+    path = tmp_path_factory.mktemp("fuzz") / "v.mp4"
+    _encode(path, 3)
+    return path.read_bytes()
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(data=st.data())
+def test_damaged_mp4s_are_input_errors_never_crashes(small_mp4: bytes, data: st.DataObject) -> None:
+    """Flipped bytes and truncations: probe and decode either work or raise InputError."""
+    buf = bytearray(small_mp4)
+    for _ in range(data.draw(st.integers(1, 8))):
+        pos = data.draw(st.integers(0, len(buf) - 1))
+        buf[pos] = data.draw(st.integers(0, 255))
+    cut = data.draw(st.integers(8, len(buf)))
+    damaged = bytes(buf[:cut])
+    try:
+        info = probe_video(damaged)
+    except InputError:
+        return
+    assert info.frame_count >= 0
+    try:
+        for frame in iter_frames(damaged):
+            assert frame.width > 0
+    except InputError:
+        pass
+
+
+def test_camera_frame_draws_image_and_video_cameras_alike(tmp_path: Path) -> None:
+    """The preview seam: the same picture from a camera stored as images or as video."""
+    from sfs_kit.capture import read_capture_scene
+    from sfs_kit.codecs.video import camera_frame
+    from sfs_kit.models import CameraSensor
+
+    sample = PHOTO.parents[1] / "sample_capture"
+    as_images = read_capture_scene(sample)
+    as_video = read_capture_scene(sample, camera_video=True)
+    for scene_images, scene_video in zip(as_images.sensors, as_video.sensors, strict=True):
+        if not isinstance(scene_images, CameraSensor):
+            continue
+        assert isinstance(scene_video, CameraSensor)
+        for k in (0, 4):
+            from_jpeg = camera_frame(scene_images, k)
+            from_mp4 = camera_frame(scene_video, k)
+            assert from_jpeg.shape == from_mp4.shape == (240, 320, 3)
+            assert np.abs(from_jpeg.astype(int) - from_mp4.astype(int)).mean() < 6.0
+        with pytest.raises(InputError, match="has 5 images"):
+            camera_frame(scene_images, 5)

@@ -1,0 +1,274 @@
+"""Benchmark cameras as video (run by hand): ``.venv/bin/python scripts/bench_video.py``.
+
+Camera sequences with real content and motion: each of 6 cameras cuts its frames from a real
+photograph (``fixtures/opencv``: a Leuven street, a building, an aloe plant, fruit, two
+chessboard photos), scaled to 1920x1080 and zoomed in and panned a little from frame to frame like
+a forward-moving camera, saved as JPEG quality 90; 50 frames each at 10 Hz, beside a small lidar.
+In the same run:
+
+- size: the .sfs with ``camera_video`` against the same capture with images (target >= 3x smaller);
+- quality: PSNR of every decoded video frame against its decoded source JPEG (target: mean
+  >= 35 dB, no frame < 30 dB), decoded with PyAV and, for one camera, OpenCV;
+- speed: encoder throughput in frames/s (``Mp4Encoder`` on the JPEG bytes, median of runs) and
+  the wall time of ``convert`` with and without video (medians);
+- memory: peak RSS of a ``convert --camera-video`` subprocess for 10 and 50 frames per camera
+  (flat with capture length: one frame at a time).
+
+The encoder settings are D8's (crf 24, preset fast, keyint 2, no scene cuts); ``--presets`` times
+other presets for comparison only. Generated data stays in a temporary directory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "scripts"))
+
+from _synthetic_capture import CameraSpec, write_capture  # noqa: E402
+
+from sfs_kit.capture import convert_capture  # noqa: E402
+from sfs_kit.codecs.sfs import read_sfs_dict  # noqa: E402
+from sfs_kit.codecs.video import Mp4Encoder, VideoSettings, iter_frames, probe_video  # noqa: E402
+
+PHOTOS = ["leuvenA.jpg", "building.jpg", "aloeL.jpg", "fruits.jpg", "left01.jpg", "right01.jpg"]
+WIDTH, HEIGHT = 1920, 1080
+U8 = npt.NDArray[np.uint8]
+
+
+def moving_frames(photo: Path, n: int, camera: int) -> list[U8]:
+    """``n`` 1920x1080 BGR frames from one photo: a 16:9 window zooming in ~0.6% and panning
+    ~2 px (source scale) per frame, each camera drifting its own way."""
+    src = np.asarray(cv2.imread(str(photo), cv2.IMREAD_COLOR), np.uint8)
+    h, w = src.shape[:2]
+    base_w = min(w, h * 16 / 9) * 0.85
+    angle = camera * 1.1
+    drift = np.array([np.cos(angle), np.sin(angle) * 0.4]) * 2.0
+    out = []
+    for k in range(n):
+        cw = base_w / (1.0 + 0.006 * k)
+        ch = cw * 9 / 16
+        cx, cy = w / 2 + drift[0] * k, h / 2 + drift[1] * k
+        scale = WIDTH / cw
+        m = np.array([[scale, 0, -(cx - cw / 2) * scale], [0, scale, -(cy - ch / 2) * scale]])
+        frame = cv2.warpAffine(
+            src, m, (WIDTH, HEIGHT), flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REFLECT
+        )
+        out.append(np.asarray(frame, np.uint8))
+    return out
+
+
+def jpeg(frame: U8) -> bytes:
+    ok, data = cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, 90])
+    assert ok
+    return bytes(data.tobytes())
+
+
+def psnr(a: U8, b: U8) -> float:
+    mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
+    return float("inf") if mse == 0 else 10 * float(np.log10(255.0**2 / mse))
+
+
+def make_capture(root: Path, frames: int, cameras: int) -> dict[int, list[bytes]]:
+    images: dict[int, list[bytes]] = {}
+    for c in range(cameras):
+        photo = ROOT / "fixtures" / "opencv" / PHOTOS[c % len(PHOTOS)]
+        images[c] = [jpeg(f) for f in moving_frames(photo, frames, c)]
+    specs = [CameraSpec(f"cam_{c}", c * 2 * np.pi / cameras, WIDTH, HEIGHT) for c in range(cameras)]
+    write_capture(
+        root,
+        frames=frames,
+        points=2000,
+        cameras=specs,
+        quality=90,
+        noise=False,
+        seed=1,
+        image_for=lambda c, _spec, k: images[c][k],
+    )
+    return images
+
+
+def timed(run: object, repeats: int) -> tuple[float, list[float]]:
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        run()  # type: ignore[operator]
+        times.append(time.perf_counter() - start)
+    return statistics.median(times), times
+
+
+def encoder_fps(images: list[bytes], settings: VideoSettings, out: Path, repeats: int) -> float:
+    def run() -> None:
+        with Mp4Encoder(out, width=WIDTH, height=HEIGHT, fps=10.0, settings=settings) as enc:
+            for data in images:
+                enc.add_image(data)
+
+    median, _ = timed(run, repeats)
+    return len(images) / median
+
+
+def peak_rss_mb(capture: Path, out: Path) -> float:
+    """Peak RSS of a fresh process converting ``capture`` with video: ``VmHWM`` of its own
+    address space (``ru_maxrss`` would carry over this big parent's peak through fork/exec)."""
+    code = (
+        "import sys\n"
+        "from sfs_kit.capture import convert_capture\n"
+        "convert_capture(sys.argv[1], sys.argv[2], format='sfs', camera_video=True)\n"
+        "status = open('/proc/self/status').read().split('VmHWM:')[1]\n"
+        "print(int(status.split()[0]))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(capture), str(out)],
+        check=True,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    return int(done.stdout.strip().splitlines()[-1]) / 1024
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--frames", type=int, default=50)
+    parser.add_argument("--cameras", type=int, default=6)
+    parser.add_argument("--repeats", type=int, default=3, help="runs per timing (median)")
+    parser.add_argument("--presets", default="", help="extra x264 presets to time, e.g. medium")
+    parser.add_argument("--json", type=Path, help="also write the figures here")
+    args = parser.parse_args()
+    import av
+
+    print(
+        f"machine: {os.cpu_count()} CPUs, Python {platform.python_version()}, PyAV "
+        f"{av.__version__} (FFmpeg {av.library_versions['libavcodec']}), OpenCV {cv2.__version__}"
+    )
+    print(
+        f"content: {args.cameras} cameras x {args.frames} frames, {WIDTH}x{HEIGHT} JPEG q90 "
+        f"from fixtures/opencv photos, zoom 0.6%/frame + pan"
+    )
+    figures: dict[str, object] = {}
+    with tempfile.TemporaryDirectory(prefix="bench_video_") as tmp_name:
+        tmp = Path(tmp_name)
+        images = make_capture(tmp / "cap", args.frames, args.cameras)
+        jpeg_bytes = sum(len(b) for imgs in images.values() for b in imgs)
+        print(
+            f"JPEG input: {jpeg_bytes / 1e6:.1f} MB "
+            f"({jpeg_bytes / args.frames / args.cameras / 1e3:.0f} kB per image)"
+        )
+
+        img_out, vid_out = tmp / "images.sfs", tmp / "video.sfs"
+        t_img, runs_img = timed(
+            lambda: convert_capture(tmp / "cap", img_out, format="sfs", overwrite=True),
+            args.repeats,
+        )
+        t_vid, runs_vid = timed(
+            lambda: convert_capture(
+                tmp / "cap", vid_out, format="sfs", camera_video=True, overwrite=True
+            ),
+            args.repeats,
+        )
+        size_img, size_vid = img_out.stat().st_size, vid_out.stat().st_size
+        n_images = args.frames * args.cameras
+        print("\n== size (.sfs) ==")
+        print(f"with images {size_img / 1e6:8.2f} MB")
+        print(f"with video  {size_vid / 1e6:8.2f} MB")
+        print(f"ratio       {size_img / size_vid:8.2f}x smaller (target >= 3x)")
+
+        print("\n== quality: PSNR of every decoded frame vs its decoded source JPEG ==")
+        tree = read_sfs_dict(vid_out)
+        cams = [s for s in tree["sensors"] if s["type"] == "camera"]
+        all_psnr: list[float] = []
+        for c, cam in enumerate(cams):
+            content = cam["video"]["content"]
+            info = probe_video(content)
+            scores = []
+            for k, frame in enumerate(iter_frames(content)):
+                ref = cv2.imdecode(np.frombuffer(images[c][k], np.uint8), cv2.IMREAD_COLOR)
+                scores.append(psnr(frame.to_ndarray(format="bgr24"), np.asarray(ref, np.uint8)))
+            assert len(scores) == args.frames, (cam["id"], len(scores))
+            all_psnr += scores
+            print(
+                f"{cam['id']:<7} {PHOTOS[c % len(PHOTOS)]:<13} {info.frame_count} frames "
+                f"{info.bit_rate / 1e6 if info.bit_rate else 0:6.2f} Mbit/s  PSNR mean "
+                f"{statistics.mean(scores):5.2f} dB, min {min(scores):5.2f} dB"
+            )
+        mp4 = tmp / "cam0.mp4"
+        mp4.write_bytes(cams[0]["video"]["content"].tobytes())
+        capture = cv2.VideoCapture(str(mp4))
+        cv_scores: list[float] = []
+        while True:
+            ok, frame = capture.read()
+            if not ok:
+                break
+            ref = cv2.imdecode(np.frombuffer(images[0][len(cv_scores)], np.uint8), 1)
+            cv_scores.append(psnr(np.asarray(frame, np.uint8), np.asarray(ref, np.uint8)))
+        capture.release()
+        print(
+            f"all     mean {statistics.mean(all_psnr):.2f} dB, min {min(all_psnr):.2f} dB "
+            f"(targets: mean >= 35, min >= 30)"
+        )
+        print(
+            f"cam_0 decoded by OpenCV: {len(cv_scores)} frames, mean "
+            f"{statistics.mean(cv_scores):.2f} dB (independent decoder)"
+        )
+
+        print("\n== speed ==")
+        fps = encoder_fps(images[0], VideoSettings(), tmp / "enc.mp4", args.repeats)
+        print(f"encoder (D8, preset fast): {fps:6.1f} frames/s at 1080p on {os.cpu_count()} CPUs")
+        extra = {}
+        for preset in filter(None, args.presets.split(",")):
+            extra[preset] = encoder_fps(
+                images[0], VideoSettings(preset=preset), tmp / "enc.mp4", args.repeats
+            )
+            print(f"encoder (crf 24, preset {preset}): {extra[preset]:6.1f} frames/s")
+        print(f"convert with images: median {t_img:6.2f} s  runs {[round(t, 2) for t in runs_img]}")
+        print(
+            f"convert with video : median {t_vid:6.2f} s  runs {[round(t, 2) for t in runs_vid]}"
+            f"  ({n_images / t_vid:.1f} images/s, {t_vid / t_img:.1f}x the images' time)"
+        )
+
+        print("\n== memory: peak RSS of convert --camera-video (subprocess) ==")
+        short = tmp / "short"
+        make_capture(short, 10, args.cameras)
+        rss_short = peak_rss_mb(short, tmp / "short.sfs")
+        rss_long = peak_rss_mb(tmp / "cap", tmp / "long.sfs")
+        print(
+            f"10 frames/camera: {rss_short:7.1f} MB   {args.frames} frames/camera: "
+            f"{rss_long:7.1f} MB   (growth {rss_long - rss_short:+.1f} MB for "
+            f"{(args.frames - 10) * args.cameras} more images, "
+            f"{(args.frames - 10) * args.cameras * jpeg_bytes / n_images / 1e6:.0f} MB of JPEG)"
+        )
+        figures = {
+            "sfs_images_bytes": size_img,
+            "sfs_video_bytes": size_vid,
+            "size_ratio": size_img / size_vid,
+            "psnr_mean_db": statistics.mean(all_psnr),
+            "psnr_min_db": min(all_psnr),
+            "opencv_psnr_mean_db": statistics.mean(cv_scores),
+            "encoder_fps": fps,
+            "encoder_fps_presets": extra,
+            "convert_images_s": t_img,
+            "convert_video_s": t_vid,
+            "peak_rss_mb_10_frames": rss_short,
+            f"peak_rss_mb_{args.frames}_frames": rss_long,
+        }
+    if args.json:
+        args.json.write_text(json.dumps(figures, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
