@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from sfs_kit._version import __version__
 from sfs_kit.cli._common import EXIT_USAGE, exit_code_for, print_error
 from sfs_kit.cli._logging import cli_logging
+from sfs_kit.cli._progress import set_quiet
 from sfs_kit.errors import SfsKitError
 
 __all__ = ["console_main", "main"]
@@ -41,13 +42,31 @@ def build_parser() -> argparse.ArgumentParser:
         description="Prepare lidar/camera captures for labeling on Scale AI.",
     )
     parser.add_argument("--version", action="version", version=f"sfs-kit {__version__}")
-    parser.add_argument("-v", "--verbose", action="count", default=0,
-                        help="log more: -v info, -vv debug (sfs_kit only), -vvv also boto3/urllib3 "
-                             "debug; URL signatures and credentials are always redacted")
+    _add_verbosity(parser, "")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in _COMMAND_MODULES:
         importlib.import_module(f"sfs_kit.cli.{name}").register(subparsers)
+    for sub in subparsers.choices.values():  # -v/-q after the subcommand too
+        _add_verbosity(sub, _SUB)
     return parser
+
+
+_SUB = "_after_command"  # dest suffix: argparse lets a subparser's defaults overwrite the main's
+
+
+def _add_verbosity(parser: argparse.ArgumentParser, suffix: str) -> None:
+    parser.add_argument("-v", "--verbose", action="count", default=0, dest="verbose" + suffix,
+                        help="log more: -v info, -vv debug (sfs_kit only), -vvv also boto3/urllib3 "
+                             "debug; URL signatures and credentials are always redacted")
+    parser.add_argument("-q", "--quiet", action="store_true", dest="quiet" + suffix,
+                        help="only errors on stderr: no progress bars, no warnings")
+
+
+def _verbosity(args: argparse.Namespace) -> int:
+    """-1 for -q, else the number of -v given before and after the subcommand."""
+    if args.quiet or getattr(args, "quiet" + _SUB, False):
+        return -1
+    return int(args.verbose) + int(getattr(args, "verbose" + _SUB, 0))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -60,7 +79,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if getattr(args, "func", None) is None:
         parser.print_help(sys.stderr)
         return EXIT_USAGE
-    with cli_logging(args.verbose):  # sfs_kit only (-vvv: all); secrets always redacted
+    verbosity = _verbosity(args)
+    set_quiet(verbosity < 0)
+    with cli_logging(verbosity):  # sfs_kit only (-vvv: all); secrets always redacted
         try:
             code: int = args.func(args)
             sys.stdout.flush()  # a full or closed stdout fails here, not at interpreter exit

@@ -1,13 +1,13 @@
-"""Shared CLI plumbing: exit codes, error lines, JSON output and a small stderr progress bar."""
+"""Shared CLI plumbing: exit codes, error lines and JSON output (bars: ``_progress``)."""
 
 from __future__ import annotations
 
 import json
 import sys
-import time
 from typing import IO, Any
 
 from sfs_kit import errors
+from sfs_kit.cli._progress import Progress
 
 __all__ = [
     "EXIT_AUTH",
@@ -71,65 +71,3 @@ def print_json(obj: Any, stream: IO[str] | None = None) -> None:
     out = stream or sys.stdout
     json.dump(obj, out, indent=2, sort_keys=False, default=str)
     out.write("\n")
-
-
-class Progress:
-    """A one-line progress bar on stderr, drawn only when stderr is a terminal (or ``force``)."""
-
-    def __init__(
-        self,
-        label: str,
-        total: float,
-        *,
-        unit: str = "",
-        stream: IO[str] | None = None,
-        force: bool = False,
-    ) -> None:
-        self.label = label
-        self.total = max(float(total), 0.0)
-        self.unit = unit
-        self.done = 0.0
-        self._stream = stream or sys.stderr
-        self._enabled = force or self._stream.isatty()
-        self._last_draw = 0.0
-
-    def update(self, amount: float = 1.0) -> None:
-        """Advance by ``amount`` and redraw at most ten times a second."""
-        self.done += amount
-        now = time.monotonic()
-        if self._enabled and (now - self._last_draw >= 0.1 or self.done >= self.total):
-            self._last_draw = now
-            self._draw()
-
-    def _draw(self) -> None:
-        frac = 1.0 if self.total == 0 else min(self.done / self.total, 1.0)
-        width = 28
-        filled = int(frac * width)
-        bar = "#" * filled + "-" * (width - filled)
-        self._stream.write(
-            f"\r{self.label:<12} [{bar}] {frac * 100:5.1f}% {_fmt(self.done, self.unit)}"
-            f"/{_fmt(self.total, self.unit)}"
-        )
-        self._stream.flush()
-
-    def close(self) -> None:
-        """Finish the line."""
-        if self._enabled:
-            self._draw()
-            self._stream.write("\n")
-            self._stream.flush()
-
-    def __enter__(self) -> Progress:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-
-def _fmt(value: float, unit: str) -> str:
-    if unit == "B":
-        for suffix in ("B", "KB", "MB", "GB"):
-            if value < 1000 or suffix == "GB":
-                return f"{value:.0f}{suffix}" if suffix == "B" else f"{value:.1f}{suffix}"
-            value /= 1000
-    return f"{value:.0f}{unit}"

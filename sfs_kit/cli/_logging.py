@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import IO
 
-from sfs_kit.storage import redact_url
+from sfs_kit._redact import redact_url
 
 __all__ = ["RedactingFilter", "cli_logging", "redact_text"]
 
@@ -66,9 +66,10 @@ def cli_logging(verbose: int, stream: IO[str] | None = None) -> Iterator[logging
     handler.addFilter(RedactingFilter())
     handler.setFormatter(_RedactingFormatter("%(levelname)s %(name)s: %(message)s"))
     root.addHandler(handler)
-    root.setLevel(logging.DEBUG if verbose >= 3 else logging.WARNING)
-    levels = {0: logging.WARNING, 1: logging.INFO}
-    ours.setLevel(levels.get(verbose, logging.DEBUG))
+    root.setLevel(logging.DEBUG if verbose >= 3 else
+                  logging.ERROR if verbose < 0 else logging.WARNING)
+    levels = {-1: logging.ERROR, 0: logging.WARNING, 1: logging.INFO}  # -1: -q
+    ours.setLevel(levels.get(verbose, logging.DEBUG if verbose > 1 else logging.ERROR))
     try:
         yield handler
     finally:

@@ -13,14 +13,22 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from sfs_kit.codecs._output import check_output_file, check_output_folder
 from sfs_kit.errors import OutputError
 
 __all__ = ["check_convert_output", "check_output_folder"]
 
 
+def check_output_folder(path: str | os.PathLike[str]) -> Path:
+    """A folder that may be new: not a file, and its parent exists (else ``OutputError``)."""
+    from sfs_kit.codecs._output import check_output_folder as check
+
+    return check(path)
+
+
 def check_convert_output(out: str | os.PathLike[str], fmt: str, *, overwrite: bool) -> Path:
     """``out`` for ``convert --format fmt``, or an ``OutputError`` saying which rule it breaks."""
+    from sfs_kit.codecs._output import check_output_file, check_output_folder
+
     path = Path(os.fspath(out))
     if fmt == "sfs":
         check_output_file(path)

@@ -9,18 +9,19 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sfs_kit.cli._common import EXIT_OK, Progress, print_json
+from sfs_kit._redact import redact_url
+from sfs_kit.cli._common import EXIT_OK, print_json
 from sfs_kit.cli._options import add_convert_options, add_format_option, convert_settings
 from sfs_kit.cli._outputs import check_output_folder
 from sfs_kit.cli._recording import add_recording_arguments, recording_options
+from sfs_kit.cli._progress import Bar, ProgressDisplay
 from sfs_kit.errors import InputError
-from sfs_kit.pipeline import PipelineProgress, RunResult, load_config
-from sfs_kit.pipeline.run import run as run_pipeline
-from sfs_kit.storage import redact_url
+
+if TYPE_CHECKING:
+    from sfs_kit.pipeline import PipelineProgress, RunResult
 
 __all__ = ["register", "run"]
 
@@ -111,28 +112,31 @@ def _metadata(value: str | None) -> dict[str, Any] | None:
 
 
 class _Bars:
-    """One progress bar per step, on stderr (files for most steps, bytes for uploads)."""
+    """One bar per step in one live display on stderr (files for most steps, bytes for
+    uploads); each finished step's bar stays with its totals and rate."""
 
-    def __init__(self, *, enabled: bool) -> None:
-        self._enabled = enabled
+    def __init__(self, display: ProgressDisplay) -> None:
+        self._display = display
         self._step: str | None = None
-        self._bar: Progress | None = None
+        self._bar: Bar | None = None
+        self._by_bytes = False
 
     def __call__(self, event: PipelineProgress) -> None:
-        if not self._enabled:
+        if not self._display.enabled:
             return
         if event.step != self._step:
             self.close()
             self._step = event.step
-            by_bytes = event.step in _BYTE_STEPS and event.bytes_total > 0
-            total = event.bytes_total if by_bytes else event.files_total
-            self._bar = Progress(event.step, total, unit="B" if by_bytes else "")
+            self._by_bytes = event.step in _BYTE_STEPS and event.bytes_total > 0
+            total = event.bytes_total if self._by_bytes else event.files_total
+            self._bar = self._display.bar(event.step, total, unit="B" if self._by_bytes else "")
         if self._bar is None:
             return
-        by_bytes = self._bar.unit == "B"
-        self._bar.label = f"{event.step} {event.files_done}/{event.files_total}"
-        done = event.bytes_done if by_bytes else event.files_done
-        self._bar.update(done - self._bar.done)
+        label = f"{event.step} {event.files_done}/{event.files_total}" if self._by_bytes \
+            else event.step
+        done = event.bytes_done if self._by_bytes else event.files_done
+        total = event.bytes_total if self._by_bytes else event.files_total
+        self._bar.set(done, total=total, label=label)
 
     def close(self) -> None:
         if self._bar is not None:
@@ -172,12 +176,16 @@ def run(args: argparse.Namespace) -> int:
     }
     if args.out is not None:
         check_output_folder(args.out)  # may be new, but its parent must exist
+    from sfs_kit.pipeline import load_config
+    from sfs_kit.pipeline.run import run as run_pipeline
+
     config = load_config(cli, config_path=args.config)
-    bars = _Bars(enabled=sys.stderr.isatty())
-    try:
-        result = run_pipeline(args.capture, config, on_progress=bars)
-    finally:
-        bars.close()
+    with ProgressDisplay() as display:
+        bars = _Bars(display)
+        try:
+            result = run_pipeline(args.capture, config, on_progress=bars)
+        finally:
+            bars.close()
     if args.json:
         print_json(result.model_dump(mode="json"))
     else:

@@ -15,7 +15,6 @@ from typing import Any
 
 from sfs_kit.cli._common import EXIT_OK, print_json
 from sfs_kit.errors import InputError, ScaleAuthError
-from sfs_kit.submit import DryRunRequest, ScaleClient, TaskRequest
 
 __all__ = ["register", "run"]
 
@@ -50,6 +49,8 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Build and check the request, then send it (or print it for ``--dry-run``)."""
+    from sfs_kit.submit import DryRunRequest, ScaleClient, TaskRequest
+
     request = TaskRequest(
         project=args.project,
         batch=args.batch,

@@ -9,22 +9,16 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sfs_kit.cli._common import EXIT_OK, Progress, print_json
 from sfs_kit.cli._outputs import check_output_folder
 from sfs_kit.errors import InputError, PresignError
-from sfs_kit.pipeline.config import parse_duration_s
-from sfs_kit.storage import (
-    DEFAULT_MIN_LIFETIME_S,
-    LocalStore,
-    ObjectStore,
-    ProgressEvent,
-    S3Store,
-    UrlCheck,
-    expected_magic_for,
-)
-from sfs_kit.storage.presign import check_expires
+
+if TYPE_CHECKING:
+    from sfs_kit.storage import LocalStore as LocalStoreT
+    from sfs_kit.storage import ObjectStore, ProgressEvent
+    from sfs_kit.storage import S3Store as S3StoreT
 
 __all__ = ["collect_files", "register", "run"]
 
@@ -76,7 +70,20 @@ def collect_files(paths: list[Path]) -> list[tuple[Path, str]]:
     return items
 
 
+def __getattr__(name: str) -> Any:
+    """``LocalStore``/``S3Store`` as attributes of this module, imported on first use (boto3 is
+    slow to import) and looked up here at call time, so they can be replaced in tests."""
+    if name in ("LocalStore", "S3Store"):
+        import sfs_kit.storage
+
+        return getattr(sfs_kit.storage, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 def _open_store(args: argparse.Namespace) -> ObjectStore:
+    this = sys.modules[__name__]
+    LocalStore: type[LocalStoreT] = this.LocalStore  # noqa: N806 (classes)
+    S3Store: type[S3StoreT] = this.S3Store  # noqa: N806
     if args.store is not None and args.bucket is not None:
         raise InputError("Give either --bucket (S3) or --store DIR (local), not both.")
     if args.store is not None:
@@ -100,6 +107,10 @@ def _open_store(args: argparse.Namespace) -> ObjectStore:
 
 def run(args: argparse.Namespace) -> int:
     """Check the lifetime, upload, sign, verify, print."""
+    from sfs_kit.pipeline.config import parse_duration_s
+    from sfs_kit.storage import DEFAULT_MIN_LIFETIME_S, UrlCheck, expected_magic_for
+    from sfs_kit.storage.presign import check_expires
+
     expires_s = parse_duration_s(args.expires, name="--expires")
     min_lifetime_s = min(expires_s, DEFAULT_MIN_LIFETIME_S)
     try:
