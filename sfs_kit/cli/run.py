@@ -16,8 +16,8 @@ from sfs_kit._redact import redact_url
 from sfs_kit.cli._common import EXIT_OK, print_json
 from sfs_kit.cli._options import add_convert_options, add_format_option, convert_settings
 from sfs_kit.cli._outputs import check_output_folder
-from sfs_kit.cli._recording import add_recording_arguments, recording_options
 from sfs_kit.cli._progress import Bar, ProgressDisplay
+from sfs_kit.cli._recording import add_recording_arguments, recording_options
 from sfs_kit.errors import InputError
 
 if TYPE_CHECKING:
