@@ -75,6 +75,12 @@ def register(subparsers: Any) -> None:
     task.add_argument("--metadata", metavar="JSON|@FILE", help="a JSON object, or @file.json")
     task.add_argument("--unique-id", metavar="ID",
                       help="override the id derived from project + content hash")
+    geometry = parser.add_argument_group("geometric pre-flight (G-* rules, before upload)")
+    geometry.add_argument("--strict-geometry", action="store_true", default=None,
+                          help="stop before uploading when the geometric checks find an error "
+                               "(default: print them and keep them in the result)")
+    geometry.add_argument("--no-geometry", action="store_false", dest="geometry_checks",
+                          default=None, help="skip the geometric checks")
     parser.add_argument("--config", type=Path, metavar="FILE",
                         help="settings file (default: ./sfs-kit.toml if present)")
     parser.add_argument("--dry-run", action="store_true", default=None,
@@ -173,6 +179,8 @@ def run(args: argparse.Namespace) -> int:
         "unique_id": args.unique_id,
         "dry_run": args.dry_run,
         "recording": recording_options(args),
+        "strict_geometry": args.strict_geometry,
+        "geometry_checks": args.geometry_checks,
     }
     if args.out is not None:
         check_output_folder(args.out)  # may be new, but its parent must exist
@@ -237,6 +245,16 @@ def print_summary(result: RunResult) -> None:
     timings = ", ".join(f"{t.step} {t.seconds:.2f}s{' (resumed)' if t.resumed else ''}"
                         for t in result.steps)
     print(f"  steps       {timings}")
+    if result.geometry:
+        errors = sum(1 for g in result.geometry if g.get("severity") == "error")
+        print(f"  geometry    {errors} error(s), {len(result.geometry) - errors} warning(s) "
+              "(--strict-geometry stops on errors before upload)")
+        for issue in result.geometry[:_LISTED]:
+            where = issue.get("path") or "<scene>"
+            print(f"    {issue.get('severity')} {issue.get('code')} at {where}: "
+                  f"{issue.get('message')}")
+        if len(result.geometry) > _LISTED:
+            print(f"    ... and {len(result.geometry) - _LISTED} more in run_result.json")
     for warning in result.warnings[:_LISTED]:
         print(f"  warning     {redact_url(warning)}")
     if len(result.warnings) > _LISTED:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from sfs_kit.storage import redact_url
 
@@ -80,6 +80,7 @@ class RunResult(BaseModel):
     bytes_uploaded: int
     steps: list[StepTiming]
     warnings: list[str]
+    geometry: list[dict[str, Any]] = Field(default_factory=list)  # G-* issues, before upload
 
     def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
         """The repr shows ``attachments`` with signatures redacted; ``objects`` redact their own."""

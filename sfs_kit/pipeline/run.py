@@ -3,14 +3,16 @@
 Steps, in order (``split_base64`` adds the image steps, because the frames must carry presigned
 image URLs before they are uploaded)::
 
-    sfs:          convert -> upload -> presign -> verify -> submit
-    split_base64: convert -> upload_images -> presign_images -> write_frames
+    sfs:          convert -> geometry -> upload -> presign -> verify -> submit
+    split_base64: convert -> geometry -> upload_images -> presign_images -> write_frames
                   -> upload -> presign -> verify -> submit
 
 Before any step, the task settings (project/batch, priority, tags, callback_url, metadata, ...)
 are validated with a probe request, so a bad setting fails before anything is written or uploaded.
 ``convert`` reads the capture, validates the scene (errors stop the run) and encodes it into the
-output directory. Every finished step appends one journal record (``journal.py``) holding the
+output directory; the geometric pre-flight (G-* rules, ``preflight.py``) then checks what it
+wrote, kept in ``RunResult.geometry`` (its errors stop the run only with ``strict_geometry``).
+Every finished step appends one journal record (``journal.py``) holding the
 content hashes it depended on; a re-run skips each step whose record still matches, so nothing
 finished is repeated, unchanged objects are not uploaded again and the task is created once. The
 task ``unique_id`` is derived from the project and the content hash (``ids.py``) and journaled
@@ -54,6 +56,7 @@ from sfs_kit.pipeline.outdir import (
     default_out_dir,
     locked_out_dir,
 )
+from sfs_kit.pipeline.preflight import check_geometry, raise_on_geometry_errors
 from sfs_kit.pipeline.result import PipelineProgress, RunObject, RunResult, StepTiming
 from sfs_kit.storage import (
     LocalStore,
@@ -232,6 +235,27 @@ def _convert(state: _State) -> tuple[list[FileEntry], str]:
         state.record("convert", deps, {"files": files, "content_sha256": content,
                                        "warnings": list(converted.warnings)})
     return files, content
+
+
+def _geometry(state: _State, files: Sequence[FileEntry], content: str) -> list[dict[str, Any]]:
+    """Step ``geometry``: the G-* issues of what convert wrote (journaled by content and
+    thresholds); with ``strict_geometry`` an error stops the run before any upload."""
+    config = state.config
+    if not config.geometry_checks:
+        return []
+    deps = {"content": content, "thresholds": _hash_obj(config.geometry.model_dump())}
+    rec = state.journal.find("geometry", deps)
+    if rec is not None:
+        with state.timed("geometry", resumed=True):
+            issues: list[dict[str, Any]] = list(rec.data["issues"])
+    else:
+        with state.timed("geometry"):
+            found = check_geometry(state.out_dir, files, config.geometry)
+            issues = [issue.to_dict() for issue in found]
+            state.record("geometry", deps, {"issues": issues})
+    if config.strict_geometry:
+        raise_on_geometry_errors(issues)
+    return issues
 
 
 def _upload(state: _State, step: str, files: Sequence[FileEntry], base: str) -> list[FileEntry]:
@@ -439,6 +463,7 @@ def _run_locked(capture_path: Path, config: RunConfig, out_dir: Path,
     state.pending = check_capture(state.journal, capture_path, out_dir)
 
     files, content = _convert(state)
+    geometry = _geometry(state, files, content)
     if config.unique_id is not None:
         unique_id, id_source = config.unique_id, "override"
     else:
@@ -493,6 +518,7 @@ def _run_locked(capture_path: Path, config: RunConfig, out_dir: Path,
         bytes_uploaded=state.bytes_uploaded,
         steps=state.timings,
         warnings=state.warnings,
+        geometry=geometry,
     )
     _write_json_atomic(out_dir / RESULT_NAME, result.model_dump(mode="json"))
     return result
