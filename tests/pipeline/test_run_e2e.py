@@ -38,8 +38,8 @@ SAMPLE = Path(__file__).resolve().parents[2] / "fixtures" / "sample_capture"
 Fmt = Literal["sfs", "split_base64"]
 STEPS: dict[str, tuple[str, ...]] = {
     "sfs": ("convert", "geometry", "upload", "presign", "verify", "submit_intent", "submit"),
-    "split_base64": ("convert", "geometry", "upload_images", "presign_images", "write_frames", "upload",
-                     "presign", "verify", "submit_intent", "submit"),
+    "split_base64": ("convert", "geometry", "upload_images", "presign_images", "write_frames",
+                     "upload", "presign", "verify", "submit_intent", "submit"),
 }
 
 
