@@ -65,7 +65,7 @@ from sfs_kit.capture.sync import match_nearest, sample_poses
 from sfs_kit.codecs._output import check_output_file, check_output_folder, output_errors
 from sfs_kit.codecs.frame_json import FrameImage, LidarFrameData, encode_frame, frame_file_name
 from sfs_kit.codecs.sfs import SfsAppendWriter
-from sfs_kit.codecs.video import fps_from_timestamps
+from sfs_kit.codecs.video import even_size, fps_from_timestamps
 from sfs_kit.errors import InputError, OutputError, SceneValidationError
 from sfs_kit.models.calibration import DISTORTION_PARAM_NAMES
 from sfs_kit.models.geometry import matrix_to_pose, pose_to_matrix, transform_points
@@ -486,13 +486,18 @@ def _camera_tree(
     *,
     for_sfs: bool,
     video: dict[str, object] | None = None,
+    size: tuple[int, int] | None = None,
 ) -> dict[str, object]:
+    """A camera's tree; ``size`` replaces the intrinsics' width and height (an even video)."""
     content: dict[str, object] = {"images": images} if video is None else {"video": video}
+    intrinsics = _intrinsics_tree(camera, for_sfs=for_sfs)
+    if size is not None:
+        intrinsics["width"], intrinsics["height"] = size
     return {
         "id": camera.sensor_id,
         "type": "camera",
         "poses": {"timestamps": sp.rel_us, "values": sp.poses},
-        "intrinsics": _intrinsics_tree(camera, for_sfs=for_sfs),
+        "intrinsics": intrinsics,
         **content,
     }
 
@@ -506,6 +511,7 @@ class _VideoOut:
     all_cameras: bool  # encode image cameras too (False: only cameras whose input is a video)
     temp_files: list[Path] = field(default_factory=list)
     passed_through: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
     count: int = 0
 
     def cleanup(self) -> None:
@@ -542,18 +548,18 @@ def _video_camera(  # noqa: PLR0917
     )
     if made.passed_through:
         video.passed_through.append(camera.sensor_id)
+    intr = camera.intrinsics
+    size = even_size(intr.width, intr.height)
+    if size != (intr.width, intr.height):
+        video.notes.append(
+            f"camera {camera.sensor_id!r}: its {intr.width}x{intr.height} pictures are stored as a "
+            f"{size[0]}x{size[1]} video (H.264 4:2:0 needs even sides; the last "
+            f"{'column' if size[0] != intr.width else 'row'} is cropped, fx/fy/cx/cy unchanged)."
+        )
     content = np.memmap(made.path, dtype=np.uint8, mode="r")
     tree = {
         "version": "1.0",
-        "sensors": [
-            _camera_tree(
-                camera,
-                sp,
-                None,
-                for_sfs=True,
-                video={"timestamps": sp.rel_us, "content": content, "fps": fps},
-            )
-        ],
+        "sensors": [_video_camera_tree(camera, sp, size, content, fps)],
         **head,
     }
     prefix = f"sensors[{camera.sensor_id}].video"
@@ -563,13 +569,14 @@ def _video_camera(  # noqa: PLR0917
     stored = video.put_file(made.path)
     if made.temporary:
         made.path.unlink(missing_ok=True)
-    return _camera_tree(
-        camera,
-        sp,
-        None,
-        for_sfs=True,
-        video={"timestamps": sp.rel_us, "content": stored, "fps": fps},
-    )
+    return _video_camera_tree(camera, sp, size, stored, fps)
+
+
+def _video_camera_tree(
+    camera: CameraSource, sp: _SensorPlan, size: tuple[int, int], content: object, fps: float
+) -> dict[str, object]:
+    video = {"timestamps": sp.rel_us, "content": content, "fps": fps}
+    return _camera_tree(camera, sp, None, for_sfs=True, video=video, size=size)
 
 
 def _frame_issues(
@@ -859,7 +866,7 @@ def _convert_sfs(
     notes = [
         f"camera {cam!r}: its H.264 MP4 input was stored unchanged (no re-encoding)."
         for cam in video.passed_through
-    ]
+    ] + video.notes
     video_images = sum(len(c.images) for c in cap.cameras) if camera_video else 0
     return ConvertResult(
         format="sfs",

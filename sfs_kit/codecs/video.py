@@ -45,6 +45,7 @@ __all__ = [
     "camera_frame",
     "decode_frame",
     "decode_image",
+    "even_size",
     "fps_from_timestamps",
     "have_av",
     "iter_frames",
@@ -80,6 +81,12 @@ class VideoSettings:
 D8_SETTINGS = VideoSettings()
 
 
+def even_size(width: int, height: int) -> tuple[int, int]:
+    """The video size for pictures of ``width`` x ``height``: H.264 in 4:2:0 needs even sides,
+    so an odd side loses its last column or row (1242x375 KITTI images -> 1242x374)."""
+    return width - width % 2, height - height % 2
+
+
 def fps_from_timestamps(timestamps_us: npt.ArrayLike) -> float:
     """The frame rate the data implies: 1e6 / median interval (10 Hz for a single frame)."""
     stamps = np.asarray(timestamps_us, dtype=np.float64)
@@ -99,9 +106,11 @@ class Mp4Encoder:
 
     ``add_image(jpeg_or_png_bytes)`` decodes one image with FFmpeg's own decoders and encodes it;
     ``add_frame(frame)`` takes an ``av.VideoFrame`` (re-encoding another video) or an RGB uint8
-    array (H, W, 3). Every frame must be ``width`` x ``height``. ``close()`` flushes the encoder
-    and finishes the file (returns the frame count); leaving a ``with`` block on an exception
-    removes the partial file.
+    array (H, W, 3). Every picture must be ``width`` x ``height``; an odd side is cropped by its
+    last column or row (``even_size``; the video is ``video_size``), so the pixels that remain
+    keep their coordinates and the intrinsics need only the new size. ``close()`` flushes the
+    encoder and finishes the file (returns the frame count); leaving a ``with`` block on an
+    exception removes the partial file.
     """
 
     def __init__(
@@ -115,12 +124,11 @@ class Mp4Encoder:
         source: str = "camera video",
     ) -> None:
         self._av = load_av("Encoding cameras as video")
-        if width % 2 or height % 2:
+        if width < 2 or height < 2:
             raise InputError(
-                f"{source}: H.264 in yuv420p needs an even width and height, found "
-                f"{width}x{height}.",
+                f"{source}: a video needs pictures of at least 2x2 pixels, not {width}x{height}.",
                 source=source,
-                field="width" if width % 2 else "height",
+                field="width" if width < 2 else "height",
             )
         if not (np.isfinite(fps) and fps > 0):
             raise InputError(
@@ -128,11 +136,12 @@ class Mp4Encoder:
             )
         self.path = Path(path)
         self.width, self.height, self.source = width, height, source
+        self.video_size = even_size(width, height)
         self.frames = 0
         self._decoders: dict[str, Any] = {}
         self._out = self._av.open(os.fspath(self.path), mode="w", format="mp4")
         stream = self._out.add_stream("libx264", rate=_rate(fps))
-        stream.width, stream.height = width, height
+        stream.width, stream.height = self.video_size
         stream.pix_fmt = "yuv420p"
         stream.thread_count = settings.threads
         stream.options = settings.options()
@@ -196,6 +205,9 @@ class Mp4Encoder:
                 source=name,
                 field="width" if frame.width != self.width else "height",
             )
+        if self.video_size != (self.width, self.height):
+            rgb = frame.to_ndarray(format="rgb24")[: self.video_size[1], : self.video_size[0]]
+            frame = self._av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
         picture = frame.reformat(
             format="yuv420p", dst_colorspace=_SWS_CS_ITU601, dst_color_range=_MPEG_RANGE
         )

@@ -278,3 +278,20 @@ def test_a_video_input_cannot_go_to_split_base64(tmp_path: Path) -> None:
     _write_mp4(folder / "front.mp4", 5, 320, 240)
     with pytest.raises(InputError, match=r"Camera 'front'.*only a \.sfs"):
         convert_capture(folder, tmp_path / "frames", format="split_base64")
+
+
+def test_odd_sized_cameras_become_even_videos_with_matching_intrinsics(tmp_path: Path) -> None:
+    folder, jpegs = build_video_capture(
+        tmp_path / "cap", frames=4, cameras=1, width=321, height=241
+    )
+    out = tmp_path / "s.sfs"
+    result = convert_capture(folder, out, format="sfs", camera_video=True)
+    assert any("321x241 pictures are stored as a 320x240 video" in n for n in result.notes)
+    cam = next(s for s in read_sfs_dict(out)["sensors"] if s["type"] == "camera")
+    intr = cam["intrinsics"]
+    assert (intr["width"], intr["height"], intr["cx"], intr["cy"]) == (320, 240, 160.5, 120.5)
+    content = cam["video"]["content"]
+    assert probe_video(content).frame_count == 4
+    for k, data in enumerate(jpegs["cam0"]):
+        ref = decode_jpeg_rgb(data)[:240, :320]
+        assert psnr(decode_frame(content, k), ref) > 30.0
