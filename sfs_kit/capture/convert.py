@@ -759,12 +759,12 @@ def _read_file(path: Path) -> npt.NDArray[np.uint8]:
     return data
 
 
-def _as_capture(capture: Capture | str | os.PathLike[str]) -> Capture:
+def _as_capture(capture: Capture | str | os.PathLike[str], allow_outside: bool = False) -> Capture:
     if isinstance(capture, Capture):
         return capture
     from sfs_kit.capture.layout import open_capture  # layout imports every reader
 
-    return open_capture(capture)
+    return open_capture(capture, allow_outside_capture=allow_outside)
 
 
 def read_capture_scene(
@@ -786,7 +786,7 @@ def read_capture_scene(
     opts = _options(options, recentre=recentre, voxel_size_m=voxel_size_m,
                     max_points_per_frame=max_points_per_frame, keep_nonfinite=keep_nonfinite,
                     camera_video=camera_video)
-    cap = _as_capture(capture)
+    cap = _as_capture(capture, opts.allow_outside_capture)
     plan = _plan(cap, opts.recentre)
     plan.keep_nonfinite = opts.keep_nonfinite
     with tempfile.TemporaryDirectory(prefix="sfs_kit-video-") as tmp:
@@ -1129,7 +1129,7 @@ def convert_capture(
         check_output_file(out)
     else:
         _check_frames_folder(Path(os.fspath(out)), overwrite=overwrite)
-    cap = _as_capture(capture_path)
+    cap = _as_capture(capture_path, opts.allow_outside_capture)
     plan = _plan(cap, opts.recentre)
     plan.keep_nonfinite = opts.keep_nonfinite
     counter = _Counter(_steps(cap), on_progress)

@@ -18,7 +18,8 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from sfs_kit._paths import check_name
+from sfs_kit._excerpt import excerpt
+from sfs_kit._paths import check_name, is_inside, open_input, read_input_text
 from sfs_kit.capture._calib import intrinsics_source
 from sfs_kit.capture._channels import SensorIntensity, point_time_to_us
 from sfs_kit.capture.base import (
@@ -57,25 +58,55 @@ F64 = npt.NDArray[np.float64]
 
 
 class _Ctx:
-    """The manifest path and folder, for resolving paths and naming fields in errors."""
+    """The manifest path and folder, for resolving paths and naming fields in errors.
 
-    def __init__(self, manifest_path: Path) -> None:
+    Every referenced path must resolve (symlinks followed) inside the capture folder unless
+    ``allow_outside`` (the manifest's ``allow_outside_capture`` or the caller's opt-in); each
+    read outside it is then recorded in ``outside`` and reported.
+    """
+
+    def __init__(self, manifest_path: Path, allow_outside: bool = False) -> None:
         self.manifest = manifest_path
         self.root = manifest_path.parent
         self.notes: list[str] = []
+        self.allow_outside = allow_outside
+        self.outside: list[str] = []
 
     def fail(self, field: str, message: str) -> InputError:
         return InputError(
             f"{self.manifest}: {field}: {message}", source=str(self.manifest), field=field
         )
 
+    def _inside(self, path: Path, rel: str, field: str) -> Path:
+        """``path`` if it resolves inside the capture (or outside reads are allowed)."""
+        if is_inside(path, self.root):
+            return path
+        real = os.path.realpath(path)
+        if not self.allow_outside:
+            raise self.fail(
+                field,
+                f"references {excerpt(rel, 200)}, which resolves to {excerpt(real, 200)}, outside "
+                f"the capture folder {str(self.root)!r}; set 'allow_outside_capture: true' in the "
+                "manifest (or pass --allow-outside-capture) to read it.",
+            )
+        self.outside.append(f"{field}: {rel} -> {real}")
+        return path
+
+    def _regular(self, path: Path, rel: str, field: str) -> Path:
+        """``path`` if it is a regular input file (named error otherwise: FIFO, device...)."""
+        try:
+            open_input(path).close()
+        except InputError as err:
+            raise self.fail(field, f"references {excerpt(rel, 200)}: {err}") from err
+        return path
+
     def existing(self, rel: str, field: str) -> Path:
         path = self.root / rel
-        if not path.is_file():
+        if not os.path.lexists(path):
             raise self.fail(
                 field, f"references {rel!r}, which does not exist (looked for {str(path)!r})."
             )
-        return path
+        return self._regular(self._inside(path, rel, field), rel, field)
 
     def files(self, spec: str | Sequence[str], field: str) -> list[Path]:
         if isinstance(spec, str):
@@ -84,10 +115,23 @@ class _Ctx:
                 raise self.fail(
                     field, f"the pattern {spec!r} matches no files in {str(self.root)!r}."
                 )
-            return [Path(m) for m in matches]
-        if not spec:
+            paths = [self._inside(Path(m), m, field) for m in matches]
+            paths = [self._regular(p, str(p), field) for p in paths]
+        elif not spec:
             raise self.fail(field, "the file list is empty.")
-        return [self.existing(rel, f"{field}[{i}]") for i, rel in enumerate(spec)]
+        else:
+            paths = [self.existing(rel, f"{field}[{i}]") for i, rel in enumerate(spec)]
+        seen: dict[str, int] = {}
+        for i, path in enumerate(paths):
+            real = os.path.realpath(path)
+            if real in seen:
+                raise self.fail(
+                    field,
+                    f"lists the file {excerpt(str(path), 200)} twice (entries {seen[real]} and "
+                    f"{i}); each file is one frame.",
+                )
+            seen[real] = i
+        return paths
 
 
 def _timestamps(
@@ -103,7 +147,7 @@ def _timestamps(
         path = ctx.existing(entry.file, f"{field}.file")
         lines = [
             (i + 1, ln.strip())
-            for i, ln in enumerate(path.read_text(encoding="utf-8").splitlines())
+            for i, ln in enumerate(read_input_text(path, what="timestamps file").splitlines())
             if ln.strip() and not ln.lstrip().startswith("#")
         ]
         if not video and len(lines) != len(files):
@@ -320,21 +364,35 @@ def _check_ids(ctx: _Ctx, manifest: CaptureManifest) -> None:
         seen.add(sensor_id)
 
 
-def read_capture_folder(path: str | os.PathLike[str]) -> Capture:
-    """Open a capture folder (or its ``capture.yaml``/``capture.json``) as a ``Capture``."""
+def read_capture_folder(
+    path: str | os.PathLike[str], *, allow_outside_capture: bool = False
+) -> Capture:
+    """Open a capture folder (or its ``capture.yaml``/``capture.json``) as a ``Capture``.
+
+    Files outside the capture folder (absolute paths, ``..``, symlinks leading out) are refused
+    unless ``allow_outside_capture`` or the manifest's ``allow_outside_capture: true``; every
+    such read is then a note on the capture and a warning in the log.
+    """
     p = Path(path)
     manifest_path = p
     if p.is_dir():
-        found = [p / n for n in MANIFEST_NAMES if (p / n).is_file()]
+        found = [p / n for n in MANIFEST_NAMES if os.path.lexists(p / n)]
         if not found:
             raise InputError(
                 f"Capture folder {str(p)!r} has no {' or '.join(MANIFEST_NAMES)}.",
                 source=str(p),
                 field="capture.yaml",
             )
+        if len(found) > 1:
+            raise InputError(
+                f"Capture folder {str(p)!r} has {len(found)} manifests "
+                f"({', '.join(f.name for f in found)}); keep one, so it is clear which is used.",
+                source=str(p),
+                field="capture.yaml",
+            )
         manifest_path = found[0]
-    ctx = _Ctx(manifest_path)
     manifest = load_manifest(manifest_path)
+    ctx = _Ctx(manifest_path, allow_outside_capture or manifest.allow_outside_capture)
     _check_ids(ctx, manifest)
     ego = None
     tolerance = 0
@@ -358,6 +416,9 @@ def read_capture_folder(path: str | os.PathLike[str]) -> Capture:
     metadata = dict(manifest.metadata)
     if manifest.name is not None:
         metadata.setdefault("capture_name", manifest.name)
+    notes = [f"read outside the capture folder: {entry}" for entry in ctx.outside]
+    for note in notes:
+        logger.warning("%s", note)
     return Capture(
         path=manifest_path.parent,
         layout="sfs_kit",
@@ -366,5 +427,5 @@ def read_capture_folder(path: str | os.PathLike[str]) -> Capture:
         ego_poses=ego,
         pose_tolerance_us=tolerance,
         metadata=metadata,
-        notes=tuple(ctx.notes),
+        notes=(*notes, *ctx.notes),
     )

@@ -37,6 +37,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
+from sfs_kit._paths import read_input
 from sfs_kit.capture._channels import intensity_to_uint8
 from sfs_kit.capture.base import (
     CameraIntrinsicsSource,
@@ -102,11 +103,16 @@ def parse_kitti_timestamp(text: str, *, source: str = "<text>", line: int | None
     return seconds * 1_000_000 + int(frac) // 1000
 
 
+def _text(path: Path, what: str) -> str:
+    """A KITTI text file as ASCII (other bytes replaced: they fail the parse, named)."""
+    return read_input(path, what=what).decode("ascii", errors="replace")
+
+
 def _read_timestamps(path: Path) -> list[int]:
     if not path.is_file():
         raise InputError(f"KITTI timestamps file {str(path)!r} does not exist.", source=str(path))
     lines = [
-        ln for ln in path.read_text(encoding="ascii", errors="replace").splitlines() if ln.strip()
+        ln for ln in _text(path, "KITTI timestamps file").splitlines() if ln.strip()
     ]
     stamps = [parse_kitti_timestamp(ln, source=str(path), line=i + 1) for i, ln in enumerate(lines)]
     check_increasing(stamps, source=str(path), names=[f"line {i + 1}" for i in range(len(stamps))])
@@ -116,12 +122,7 @@ def _read_timestamps(path: Path) -> list[int]:
 def read_calib_file(path: Path) -> dict[str, F64]:
     """``key: n1 n2 ...`` lines as float64 arrays; non-numeric lines (``calib_time``) skipped."""
     out: dict[str, F64] = {}
-    try:
-        text = path.read_text(encoding="ascii", errors="replace")
-    except OSError as err:
-        raise InputError(
-            f"Cannot read KITTI calibration {str(path)!r}: {err.strerror or err}.", source=str(path)
-        ) from err
+    text = _text(path, "KITTI calibration")
     for line in text.splitlines():
         key, sep, rest = line.partition(":")
         if not sep:
@@ -207,7 +208,7 @@ def _read_oxts(folder: Path) -> tuple[list[int], F64]:
     files, stamps = _sensor_files(folder, "*.txt", what="oxts files")
     rows = np.empty((len(files), 6))
     for i, f in enumerate(files):
-        parts = f.read_text(encoding="ascii", errors="replace").split()
+        parts = _text(f, "oxts packet").split()
         if len(parts) != _OXTS_FIELDS:
             raise InputError(
                 f"oxts packet {str(f)!r} has {len(parts)} values, expected {_OXTS_FIELDS}.",

@@ -58,11 +58,15 @@ def recording_target(
 
 
 def open_capture(
-    path: str | os.PathLike[str], *, recording: RecordingOptions | None = None
+    path: str | os.PathLike[str],
+    *,
+    recording: RecordingOptions | None = None,
+    allow_outside_capture: bool = False,
 ) -> Capture:
     """Open a capture of any supported layout; frames and images are loaded later, on demand.
 
-    ``recording`` maps a ROS recording's topics (ignored for the other layouts).
+    ``recording`` maps a ROS recording's topics (ignored for the other layouts);
+    ``allow_outside_capture`` lets a capture folder's manifest reference files outside it.
     """
     p = Path(path)
     if not p.exists():
@@ -74,7 +78,7 @@ def open_capture(
         return open_recording(*target)
     if p.is_file():
         if p.name in MANIFEST_NAMES:
-            return read_capture_folder(p)
+            return read_capture_folder(p, allow_outside_capture=allow_outside_capture)
         if p.suffix.lower() in MSGPACK_SUFFIXES:
             return read_msgpack_capture(p)
         raise InputError(
@@ -83,8 +87,8 @@ def open_capture(
             f"{'/'.join(RECORDING_SUFFIXES)} recording.",
             source=str(p),
         )
-    if any((p / name).is_file() for name in MANIFEST_NAMES):
-        return read_capture_folder(p)
+    if any(os.path.lexists(p / name) for name in MANIFEST_NAMES):
+        return read_capture_folder(p, allow_outside_capture=allow_outside_capture)
     if is_kitti_raw(p):
         return read_kitti_raw(p)
     raise InputError(

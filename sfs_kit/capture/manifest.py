@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import json
 import os
-from pathlib import Path
 from typing import Annotated, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError
 
+from sfs_kit._paths import read_input_text
 from sfs_kit.capture._channels import TimeUnit
 from sfs_kit.errors import InputError
 
@@ -142,6 +142,8 @@ class CaptureManifest(_Entry):
     lidars: Annotated[list[LidarEntry], Field(min_length=1)]
     cameras: list[CameraEntry] = []
     metadata: dict[str, str | int | float | bool | None] = {}
+    allow_outside_capture: bool = False
+    """Let the manifest reference files outside its folder (each such read is reported)."""
 
 
 def _loc(loc: tuple[int | str, ...]) -> str:
@@ -160,10 +162,7 @@ def _parse(text: str, *, json_text: bool) -> object:
 def load_manifest(path: str | os.PathLike[str]) -> CaptureManifest:
     """Parse and check a ``capture.yaml``/``capture.json``; errors name the file and the field."""
     source = str(path)
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as err:
-        raise InputError(f"Cannot read capture manifest {source!r}: {err}.", source=source) from err
+    text = read_input_text(path, what="capture manifest")
     kind = "JSON" if source.endswith(".json") else "YAML"
     try:
         raw = _parse(text, json_text=source.endswith(".json"))

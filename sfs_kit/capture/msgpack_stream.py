@@ -49,7 +49,7 @@ import numpy as np
 import numpy.typing as npt
 
 from sfs_kit._excerpt import excerpt
-from sfs_kit._paths import name_problem
+from sfs_kit._paths import name_problem, open_input
 from sfs_kit.capture._channels import intensity_to_uint8
 from sfs_kit.capture.base import (
     CameraIntrinsicsSource,
@@ -261,8 +261,8 @@ def iter_msgpack_records(
 ) -> Iterator[MsgpackRecord]:
     """Records in file order, read incrementally; a truncated last record is noted, not raised."""
     source = str(path)
-    size = os.path.getsize(path)
-    with open(path, "rb") as f:
+    with open_input(path, what="capture stream") as f:
+        size = os.fstat(f.fileno()).st_size
         unpacker = msgpack.Unpacker(
             f, raw=False, max_buffer_size=_MAX_RECORD_BYTES, strict_map_key=True
         )
@@ -287,7 +287,7 @@ def iter_msgpack_records(
 
 
 def _read_record_at(source: str, offset: int) -> MsgpackRecord:
-    with open(source, "rb") as f:
+    with open_input(source, what="capture stream") as f:
         f.seek(offset)
         unpacker = msgpack.Unpacker(
             f, raw=False, max_buffer_size=_MAX_RECORD_BYTES, strict_map_key=True
@@ -519,8 +519,9 @@ def _intrinsics(value: object, *, where: str, source: str, offset: int) -> Camer
 def read_msgpack_capture(path: str | os.PathLike[str]) -> Capture:
     """Index a msgpack capture stream into a ``Capture`` (frames and images load lazily)."""
     source = str(path)
-    if not os.path.isfile(source):
+    if not os.path.lexists(source):
         raise InputError(f"Capture stream {source!r} does not exist.", source=source)
+    open_input(source, what="capture stream").close()  # a regular file, or a named error
     notes: list[str] = []
     points: dict[str, list[tuple[int, int, PointsFrame]]] = {}
     images: dict[str, list[tuple[int, int]]] = {}

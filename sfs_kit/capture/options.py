@@ -94,6 +94,10 @@ class ConvertOptions:
     camera_video: bool = field(default=False, metadata=_option(
         "--camera-video", "store each camera as one H.264 MP4 (Scale's encoder settings, D8; "
         "needs the 'video' extra) instead of its images; .sfs only", parse_bool))
+    allow_outside_capture: bool = field(default=False, metadata=_option(
+        "--allow-outside-capture", "read files the manifest references outside the capture "
+        "folder (absolute paths, '..', symlinks leading out); each such read is reported",
+        parse_bool))
 
     def __post_init__(self) -> None:
         mode = self.recentre
@@ -113,7 +117,7 @@ class ConvertOptions:
         if most is not None and most < 1:
             raise InputError(f"max_points_per_frame must be >= 1, got {most!r}.",
                              field="max_points_per_frame")
-        for name in ("keep_nonfinite", "camera_video"):
+        for name in ("keep_nonfinite", "camera_video", "allow_outside_capture"):
             if not isinstance(getattr(self, name), bool):
                 raise InputError(f"{name} must be true or false, got "
                                  f"{getattr(self, name)!r}.", field=name)

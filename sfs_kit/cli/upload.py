@@ -7,10 +7,12 @@ are printed in full because the user needs them; they are never logged.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from sfs_kit._paths import is_inside
 from sfs_kit.cli._common import EXIT_OK, Progress, print_json
 from sfs_kit.cli._outputs import check_output_folder
 from sfs_kit.errors import InputError, PresignError
@@ -39,6 +41,11 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--expires", default="7d", metavar="DURATION",
                         help="URL lifetime: 7d (default, the SigV4 maximum), 36h, 1.5h, 90m or "
                         "seconds (units s, m, h, d, w); checked before anything is uploaded")
+    parser.add_argument("--min-lifetime", default="24h", metavar="DURATION",
+                        help="refuse URLs that would live less than this, as run does "
+                             "(temporary credentials cut a URL's life short; default 24h)")
+    parser.add_argument("--follow-symlinks", action="store_true",
+                        help="upload what symlinks inside DIR point to even outside DIR")
     parser.add_argument("--s3-uri", action="store_true",
                         help="print s3://bucket/key URIs instead of presigned URLs (no "
                              "verification: only readers with bucket access can fetch them)")
@@ -55,13 +62,26 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(func=run)
 
 
-def collect_files(paths: list[Path]) -> list[tuple[Path, str]]:
-    """``(file, relative key)`` pairs: a file keeps its name, a directory its relative paths."""
+def collect_files(paths: list[Path], *, follow_symlinks: bool = False) -> list[tuple[Path, str]]:
+    """``(file, relative key)`` pairs: a file keeps its name, a directory its relative paths.
+
+    Inside a directory only regular files are taken, and a symlink that resolves outside the
+    directory is refused (``InputError``) unless ``follow_symlinks``: ``upload DIR`` uploads
+    what is in DIR, never ``/etc/passwd`` through a link.
+    """
     items: list[tuple[Path, str]] = []
     for path in paths:
         if path.is_dir():
-            items += [(f, f.relative_to(path).as_posix())
-                      for f in sorted(path.rglob("*")) if f.is_file()]
+            for f in sorted(path.rglob("*")):
+                if not f.is_file():
+                    continue
+                if not follow_symlinks and not is_inside(f, path):
+                    raise InputError(
+                        f"Refusing to upload {str(f)!r}: it is a symlink to "
+                        f"{os.path.realpath(f)!r}, outside {str(path)!r}; pass --follow-symlinks "
+                        "to upload it.", source=str(f),
+                    )
+                items.append((f, f.relative_to(path).as_posix()))
         elif path.is_file():
             items.append((path, path.name))
         else:
@@ -108,16 +128,24 @@ def _open_store(args: argparse.Namespace) -> ObjectStore:
 def run(args: argparse.Namespace) -> int:
     """Check the lifetime, upload, sign, verify, print."""
     from sfs_kit.pipeline.config import parse_duration_s
-    from sfs_kit.storage import DEFAULT_MIN_LIFETIME_S, UrlCheck, expected_magic_for
+    from sfs_kit.storage import UrlCheck, expected_magic_for
     from sfs_kit.storage.presign import check_expires
 
     expires_s = parse_duration_s(args.expires, name="--expires")
-    min_lifetime_s = min(expires_s, DEFAULT_MIN_LIFETIME_S)
+    min_lifetime_s = parse_duration_s(args.min_lifetime, name="--min-lifetime")
     try:
         check_expires(expires_s, min_lifetime_s, key="", setting="--expires")
     except PresignError as err:  # a bad setting is usage (exit 2), as for run --expires
         raise InputError(str(err), field="--expires") from err
-    files = collect_files(args.paths)  # before the store exists: a bad path creates nothing
+    if expires_s < min_lifetime_s:
+        raise InputError(
+            f"Setting '--expires' of {expires_s} s is shorter than the minimum URL lifetime of "
+            f"{min_lifetime_s} s ('--min-lifetime'); the URLs would expire before anyone uses "
+            "them. Raise --expires or lower --min-lifetime.",
+            field="--expires",
+        )
+    # before the store exists: a bad path creates nothing
+    files = collect_files(args.paths, follow_symlinks=args.follow_symlinks)
     if not files:
         raise InputError("No files to upload in " + ", ".join(repr(str(p)) for p in args.paths)
                          + ".")

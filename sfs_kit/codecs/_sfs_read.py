@@ -19,6 +19,7 @@ from typing import Any, Final, NoReturn, TypeGuard
 
 import numpy as np
 
+from sfs_kit._paths import open_input
 from sfs_kit.codecs._sfs_common import (
     ALLOWED_DTYPES,
     SENTINEL_MIN,
@@ -104,7 +105,7 @@ def _opened(source: SfsSource) -> Iterator[tuple[str, _Buffer]]:
     obj: object = source
     if isinstance(obj, (str, os.PathLike)):
         name = os.fspath(obj)
-        with open(name, "rb") as handle:
+        with open_input(name, what=".sfs file") as handle:
             if os.fstat(handle.fileno()).st_size == 0:
                 yield name, b""
                 return

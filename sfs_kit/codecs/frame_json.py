@@ -51,13 +51,13 @@ import os
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Final, Literal, NoReturn, TypeAlias, cast
 
 import numpy as np
 import numpy.typing as npt
 
 from sfs_kit._atomic import write_bytes_atomic
+from sfs_kit._paths import read_input
 from sfs_kit.errors import FrameFormatError, InputError
 
 __all__ = [
@@ -896,9 +896,5 @@ def write_frame(
 
 def read_frame(path: str | os.PathLike[str]) -> LidarFrameData:
     """Read and decode one frame file; errors name the file."""
-    try:
-        data = Path(path).read_bytes()
-    except OSError as err:
-        msg = f"Cannot read frame file {str(path)!r}: {err.strerror or err}."
-        raise InputError(msg, source=str(path)) from err
+    data = read_input(path, what="frame file")
     return decode_frame(data, source=str(path))

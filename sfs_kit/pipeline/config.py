@@ -71,7 +71,10 @@ def parse_duration_s(value: str | int | float, *, name: str = "duration") -> int
     match = _DURATION_RE.match(value)
     if match is None:
         raise InputError(f"Setting {name!r} must be {_DURATION_HELP}, got {value!r}.", field=name)
-    return round(float(match.group(1)) * _UNIT_S[match.group(2).lower()])
+    seconds = float(match.group(1)) * _UNIT_S[match.group(2).lower()]
+    if 0 < seconds < 0.5:  # would round to 0: say so instead of reporting "0"
+        raise InputError(f"Setting {name!r} must be at least 1 s, got {value!r}.", field=name)
+    return round(seconds)
 
 
 class RunConfig(BaseModel):
@@ -131,7 +134,8 @@ class RunConfig(BaseModel):
             try:
                 return parse_duration_s(value, name=str(info.field_name))
             except InputError as err:
-                raise PydanticCustomError("duration", f"it must be {_DURATION_HELP}") from err
+                reason = "at least 1 s" if "at least" in str(err) else _DURATION_HELP
+                raise PydanticCustomError("duration", f"it must be {reason}") from err
         return value
 
     @field_validator("expires_s")

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from pathlib import Path
 from typing import BinaryIO
 
 from sfs_kit._atomic import atomic_output
+from sfs_kit._paths import read_input
 from sfs_kit.errors import InputError
 
 __all__ = ["Source", "read_all", "source_name", "write_atomic", "write_payload"]
@@ -27,10 +27,7 @@ def read_all(source: Source) -> tuple[bytes, str]:
     """All bytes of a path or a binary stream (from its current position), and its name."""
     name = source_name(source)
     if isinstance(source, str | os.PathLike):
-        try:
-            return Path(source).read_bytes(), name
-        except OSError as err:
-            raise InputError(f"Cannot read {name!r}: {err.strerror or err}.", source=name) from err
+        return read_input(source), name
     data = source.read()
     if not isinstance(data, bytes | bytearray | memoryview):
         raise InputError(f"Stream {name!r} is not binary (read() gave {type(data).__name__}).",

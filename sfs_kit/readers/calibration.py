@@ -26,13 +26,13 @@ import math
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
 import yaml
 
+from sfs_kit._paths import read_input_text
 from sfs_kit.errors import InputError
 from sfs_kit.readers._rigid import check_rigid, matrix_from_quat
 
@@ -108,10 +108,7 @@ _OpenCvLoader.add_constructor("tag:yaml.org,2002:opencv-matrix", _opencv_matrix)
 def load_calibration_document(path: str | os.PathLike[str]) -> dict[str, object]:
     """Parse a JSON, YAML or OpenCV FileStorage YAML file into a dict (matrices as arrays)."""
     name = os.fspath(path)
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as err:
-        raise InputError(f"Cannot read calibration file {name!r}: {err}.", source=name) from err
+    text = read_input_text(path, what="calibration file")
     if name.lower().endswith(".json"):
         try:
             document = json.loads(text)

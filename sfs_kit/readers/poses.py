@@ -25,12 +25,12 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation, localcontext
-from pathlib import Path
 from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
 
+from sfs_kit._paths import read_input_text
 from sfs_kit.errors import InputError
 from sfs_kit.readers._rigid import check_rigid, quat_from_matrix
 
@@ -162,10 +162,7 @@ def read_poses(
     (``timestamp_us``); when both are given they must agree.
     """
     name = os.fspath(path)
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as err:
-        raise InputError(f"Cannot read pose file {name!r}: {err}.", source=name) from err
+    text = read_input_text(path, what="pose file")
     mapping = dict(columns or {})
     if name.lower().endswith(".json"):
         rows = _json_rows(text, name, mapping, unit=time_unit, order=quat_order, layout=layout)

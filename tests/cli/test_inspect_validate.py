@@ -69,7 +69,7 @@ def test_inspect_missing_and_broken_files(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert main(["inspect", str(tmp_path / "nope.sfs")]) == 2
-    assert "cannot read" in capsys.readouterr().err
+    assert "cannot read" in capsys.readouterr().err.lower()
     (tmp_path / "bad.sfs").write_bytes(b"not json at all")
     assert main(["inspect", str(tmp_path / "bad.sfs")]) == 2
     err = capsys.readouterr().err
