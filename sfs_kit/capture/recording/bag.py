@@ -16,6 +16,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, Literal
 
+from sfs_kit.capture.recording.direct import DirectReader, direct_reader
 from sfs_kit.errors import InputError, MissingDependencyError, SfsKitError
 
 __all__ = ["Bag", "RecordingKind", "TopicInfo", "header_of", "recording_kind"]
@@ -120,6 +121,7 @@ class Bag:
             typesys.Stores.ROS1_NOETIC if kind == "ros1" else typesys.Stores.ROS2_HUMBLE
         )
         self._reader: Any
+        self._direct: DirectReader | bool | None = False  # False: not looked at yet
         try:
             if kind == "mcap":
                 mcap = _import("rosbags.rosbag2.storage_mcap", self.name)
@@ -149,8 +151,16 @@ class Bag:
                 source=self.name,
             ) from err
 
+    def direct(self) -> DirectReader | None:
+        """Offset reads of this recording's messages, when its storage is uncompressed."""
+        if self._direct is False:
+            self._direct = direct_reader(self.kind, self.name, self._reader)
+        return self._direct if isinstance(self._direct, DirectReader) else None
+
     def close(self) -> None:
         """Release the file(s)."""
+        if isinstance(self._direct, DirectReader):
+            self._direct.close()
         reader, self._reader = self._reader, None
         if reader is not None:
             reader.close()

@@ -41,6 +41,7 @@ from sfs_kit.capture.recording.camera import (
     image_from_message,
     is_optical_frame,
 )
+from sfs_kit.capture.recording.direct import MessageRef
 from sfs_kit.capture.recording.mapping import Mapping, choose_mapping
 from sfs_kit.capture.recording.options import RecordingOptions
 from sfs_kit.capture.recording.pointcloud2 import CloudMapping, PointTime, decode_cloud
@@ -71,7 +72,14 @@ class _Cursors:
         self.bag = bag
         self._at: dict[str, tuple[Iterator[tuple[str, str, int, bytes]], int]] = {}
 
-    def read(self, topic: str, log_ns: int, stamp_ns: int) -> tuple[str, bytes]:
+    def read(self, topic: str, pick: _Pick) -> tuple[str, bytes]:
+        """The chosen message of ``topic``: by its place in the file, or by a forward cursor."""
+        direct = self.bag.direct()
+        if pick.ref is not None and direct is not None:
+            return pick.msgtype, direct.data(pick.ref)
+        return self._read(topic, pick.log_ns, pick.stamp_ns)
+
+    def _read(self, topic: str, log_ns: int, stamp_ns: int) -> tuple[str, bytes]:
         """The message of ``topic`` logged at ``log_ns`` whose header stamp is ``stamp_ns``."""
         held = self._at.get(topic)
         if held is None or log_ns < held[1]:
@@ -108,6 +116,8 @@ class _Pick:
     log_ns: int
     stamp_ns: int
     time_ns: int
+    msgtype: str
+    ref: MessageRef | None
 
 
 def _times(st: SensorTimes, options: RecordingOptions) -> npt.NDArray[np.int64]:
@@ -117,7 +127,10 @@ def _times(st: SensorTimes, options: RecordingOptions) -> npt.NDArray[np.int64]:
 
 def _picks(st: SensorTimes, options: RecordingOptions, idx: npt.NDArray[np.intp]) -> list[_Pick]:
     t = _times(st, options)
-    return [_Pick(st.log_ns[i], st.stamp_ns[i], int(t[i])) for i in idx]
+    return [
+        _Pick(st.log_ns[i], st.stamp_ns[i], int(t[i]), st.msgtype, st.refs[i] if st.refs else None)
+        for i in idx
+    ]
 
 
 def _primary_frames(
@@ -264,7 +277,7 @@ def _cloud_mapping(topic: str, options: RecordingOptions) -> CloudMapping:
 
 def _lidar_loader(cursors: _Cursors, topic: str, pick: _Pick, mapping: CloudMapping) -> Any:
     def load() -> FramePoints:
-        msgtype, raw = cursors.read(topic, pick.log_ns, pick.stamp_ns)
+        msgtype, raw = cursors.read(topic, pick)
         where = f"{cursors.bag.name}: {topic} at {pick.stamp_ns} ns"
         msg = cursors.bag.deserialize(raw, msgtype, where=where)
         return decode_cloud(msg, stamp_us=pick.stamp_ns // 1000, where=where, mapping=mapping)
@@ -274,7 +287,7 @@ def _lidar_loader(cursors: _Cursors, topic: str, pick: _Pick, mapping: CloudMapp
 
 def _image_loader(cursors: _Cursors, topic: str, pick: _Pick) -> Any:
     def load() -> LoadedImage:
-        msgtype, raw = cursors.read(topic, pick.log_ns, pick.stamp_ns)
+        msgtype, raw = cursors.read(topic, pick)
         where = f"{cursors.bag.name}: {topic} at {pick.stamp_ns} ns"
         msg = cursors.bag.deserialize(raw, msgtype, where=where)
         return image_from_message(msg, msgtype, where=where)

@@ -7,11 +7,12 @@ message, never a message. Small ones (``/tf``, ``/tf_static``, CameraInfo, odome
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from sfs_kit.capture.recording.bag import Bag, header_of
+from sfs_kit.capture.recording.direct import MessageRef
 from sfs_kit.capture.recording.mapping import TF_TYPE
 from sfs_kit.capture.recording.tf import TfBuffer
 
@@ -29,6 +30,7 @@ class SensorTimes:
     log_ns: list[int] = field(default_factory=list)
     stamp_ns: list[int] = field(default_factory=list)
     frame_id: str | None = None
+    refs: list[MessageRef] = field(default_factory=list)  # direct reads (uncompressed storage)
 
 
 @dataclass(frozen=True)
@@ -94,6 +96,71 @@ def _pose(msg: Any, msgtype: str, log_ns: int) -> PoseSample:
     )
 
 
+def _index_directly(
+    bag: Bag,
+    sensors: dict[str, SensorTimes],
+    window_ns: tuple[int | None, int | None],
+    times: dict[str, TopicTimes],
+) -> set[str]:
+    """Sensor topics indexed from the container's own index (header bytes only); their names."""
+    direct = bag.direct()
+    if direct is None:
+        return set()
+    topics = bag.topics()
+    start, stop = window_ns
+    done: set[str] = set()
+    for topic, st in sensors.items():
+        refs = direct.refs(topic) if topic in topics else None
+        if refs is None:
+            continue
+        st.msgtype = topics[topic].msgtype
+        if refs:
+            times[topic] = TopicTimes(len(refs), refs[0][0], refs[-1][0])
+        for ref in refs:
+            log_ns = ref[0]
+            if (start is not None and log_ns < start) or (stop is not None and log_ns >= stop):
+                continue
+            where = f"{bag.name}: {topic} at {log_ns} ns"
+            stamp, frame = header_of(direct.head(ref), cdr=bag.cdr, where=where)
+            st.log_ns.append(log_ns)
+            st.stamp_ns.append(stamp)
+            st.refs.append(ref)
+            if st.frame_id is None:
+                st.frame_id = frame.lstrip("/")
+        done.add(topic)
+    return done
+
+
+def _direct_small(
+    bag: Bag,
+    small: list[str],
+    infos: set[str],
+    others: list[str],
+    times: dict[str, TopicTimes],
+) -> Iterator[tuple[str, str, int, bytes]] | None:
+    """TF, pose and the first CameraInfo messages read at their places (counts from the index).
+
+    ``None`` when the storage has no direct reads; ``others`` are only counted (inspect).
+    """
+    direct = bag.direct()
+    if direct is None:
+        return None
+    found = {t: direct.refs(t) for t in (*small, *others)}
+    if any(refs is None for refs in found.values()):
+        return None
+    events: list[tuple[MessageRef, str]] = []
+    for topic, refs in found.items():
+        assert refs is not None
+        if refs:
+            times[topic] = TopicTimes(len(refs), refs[0][0], refs[-1][0])
+        if topic in others:
+            continue
+        events.extend((ref, topic) for ref in (refs[:1] if topic in infos else refs))
+    events.sort()
+    msgtypes = {t: i.msgtype for t, i in bag.topics().items()}
+    return ((t, msgtypes[t], ref[0], direct.data(ref)) for ref, t in events)
+
+
 def scan_recording(
     bag: Bag,
     *,
@@ -118,15 +185,25 @@ def scan_recording(
     poses: list[PoseSample] = []
     times: dict[str, TopicTimes] = {}
     start, stop = window_ns
-    streams = [bag.messages(sorted(small))]
-    big = [t for t in sensors if t in topics] if not all_topics else sorted(set(topics) - small)
+    fast = _index_directly(bag, sensors, window_ns, times)
+    others = sorted(set(topics) - small - set(sensors)) if all_topics else []
+    counted = set(fast)
+    direct = _direct_small(bag, sorted(small), infos, others, times)
+    if direct is not None:
+        counted |= {*small, *others}
+        streams: list[Iterator[tuple[str, str, int, bytes]]] = [direct]
+    else:
+        streams = [bag.messages(sorted(small))]
+    big = [t for t in sensors if t in topics and t not in fast]
+    big += [t for t in others if t not in counted]
     streams.append(bag.messages(big, start_ns=start, stop_ns=stop))
     for stream in streams:
         for topic, msgtype, log_ns, raw in stream:
-            tt = times.setdefault(topic, TopicTimes(0, log_ns, log_ns))
-            tt.count += 1
-            tt.last_ns = max(tt.last_ns, log_ns)
-            tt.first_ns = min(tt.first_ns, log_ns)
+            if topic not in counted:
+                tt = times.setdefault(topic, TopicTimes(0, log_ns, log_ns))
+                tt.count += 1
+                tt.last_ns = max(tt.last_ns, log_ns)
+                tt.first_ns = min(tt.first_ns, log_ns)
             where = f"{bag.name}: {topic} at {log_ns} ns"
             if topic in sensors:
                 st = sensors[topic]

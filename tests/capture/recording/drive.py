@@ -26,7 +26,7 @@ import numpy as np
 import numpy.typing as npt
 from PIL import Image
 from rosbags.rosbag1 import Writer as Writer1
-from rosbags.rosbag2 import StoragePlugin
+from rosbags.rosbag2 import CompressionFormat, CompressionMode, StoragePlugin
 from rosbags.rosbag2 import Writer as Writer2
 from rosbags.typesys import Stores, get_types_from_msg, get_typestore
 
@@ -190,6 +190,7 @@ class DriveSpec:
                                      tuple[float, float, float, float]]] = field(
         default_factory=dict)
     extra: Callable[[Any, Any, Callable[..., Any]], None] | None = None
+    compression: Literal["lz4", "bz2", "message", "storage"] | None = None
 
 
 TF_MSG = "geometry_msgs/TransformStamped[] transforms\n"
@@ -198,15 +199,20 @@ TF_MSG = "geometry_msgs/TransformStamped[] transforms\n"
 class _Out:
     """One writer over the three containers with the matching typestore and serialiser."""
 
-    def __init__(self, path: Path, container: Container) -> None:
+    def __init__(self, path: Path, container: Container, compression: str | None = None) -> None:
         self.ros1 = container == "ros1"
         self.store = get_typestore(Stores.ROS1_NOETIC if self.ros1 else Stores.ROS2_HUMBLE)
         if self.ros1:
             self.store.register(get_types_from_msg(TF_MSG, "tf2_msgs/msg/TFMessage"))
             self.writer: Any = Writer1(path)
+            if compression is not None:
+                self.writer.set_compression(Writer1.CompressionFormat[compression.upper()])
         else:
             plugin = StoragePlugin.MCAP if container == "mcap" else StoragePlugin.SQLITE3
             self.writer = Writer2(path, version=9, storage_plugin=plugin)
+            if compression is not None:
+                self.writer.set_compression(CompressionMode[compression.upper()],
+                                            CompressionFormat.ZSTD)
         self.writer.open()
         self.conns: dict[str, Any] = {}
         self.t = self.store.types
@@ -267,7 +273,7 @@ class _Out:
 def write_drive(path: Path, container: Container, spec: DriveSpec | None = None) -> Path:
     """Write the drive; returns what to open (the .bag, the bag folder)."""
     spec = spec or DriveSpec()
-    out = _Out(path, container)
+    out = _Out(path, container, spec.compression)
     tf_type, cloud_type = "tf2_msgs/msg/TFMessage", "sensor_msgs/msg/PointCloud2"
     events: list[tuple[int, str, str, Any]] = []
     static = {**STATIC, **spec.static_override}

@@ -211,3 +211,36 @@ def test_explicit_cameras_and_world_frame(recordings: dict[str, Path]) -> None:
     want = d.odom_from_base(t)  # odom is the world now: no map -> odom shift
     i = int(np.flatnonzero(poses.timestamps_us == t // 1000)[0])
     np.testing.assert_allclose(poses.positions_m[i], want[:3, 3], atol=1e-9)
+
+
+@pytest.mark.parametrize(
+    ("container", "compression"),
+    [("ros1", "lz4"), ("ros1", "bz2"), ("ros2", "message"), ("mcap", "storage")],
+)
+def test_compressed_recordings_convert_to_the_same_scene(
+    recordings: dict[str, Path], converted: dict[str, Path], tmp_path: Path, container: str,
+    compression: str
+) -> None:
+    """Compressed chunks/messages take rosbags' reads; uncompressed ones are read in place."""
+    from sfs_kit.capture.recording.bag import Bag
+    from sfs_kit.models.compare import assert_models_equal
+
+    name = "drive.bag" if container == "ros1" else "drive"
+    rec = d.write_drive(tmp_path / name, container,  # type: ignore[arg-type]
+                        d.DriveSpec(compression=compression))  # type: ignore[arg-type]
+    with Bag(rec) as bag:
+        direct = bag.direct()
+        assert direct is None or direct.refs(d.OUSTER) is None  # no in-place reads
+    key = "mcap_folder" if container == "mcap" else container
+    with Bag(recordings[key]) as bag:
+        plain = bag.direct()
+        assert plain is not None
+        assert len(plain.refs(d.OUSTER) or []) == d.SWEEPS
+    out = tmp_path / "out.sfs"
+    convert_capture(open_capture(rec, recording=OPTIONS), out, format="sfs")
+    found, want = _scene(out), _scene(converted[key])
+    assert found.metadata is not None
+    assert want.metadata is not None
+    found = found.model_copy(update={"metadata": {**found.metadata, "recording": None}})
+    want = want.model_copy(update={"metadata": {**want.metadata, "recording": None}})
+    assert_models_equal(found, want)

@@ -1,0 +1,231 @@
+"""Direct reads of uncompressed recordings: where each message is, its first bytes, its bytes.
+
+``rosbags`` reads a message by reading (and for MCAP, scanning) its whole chunk, so indexing the
+header stamps of a recording and then loading frames one by one would read every chunk several
+times. The three containers' own indexes say where each message is: ROS 1 index records (chunk
+position and offset), MCAP message indexes (chunk and offset) and the ROS 2 sqlite3 ``messages``
+table (row id). For uncompressed storage this module reads a message's first bytes (its header)
+or its bytes at that place, with one seek and one read; compressed chunks, per-message
+compression or a file without indexes use the ``rosbags`` path instead (``direct_reader``
+returns ``None`` for them). It builds on ``rosbags``' parsed indexes (pinned >= 0.11.9).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import struct
+from collections.abc import Iterable
+from pathlib import Path
+from typing import IO, Any
+
+from sfs_kit.errors import InputError
+
+__all__ = ["DirectReader", "MessageRef", "direct_reader"]
+
+MessageRef = tuple[int, int, int]
+"""``(log time ns, storage index, file offset of the record or sqlite row id)``."""
+
+_HEAD_BYTES = 512
+_MCAP_DATA = 31  # opcode, length, channel id, sequence, log time, publish time
+_U32 = struct.Struct("<I")
+_U64 = struct.Struct("<Q")
+
+
+class DirectReader:
+    """Message refs by topic, and reads of their first bytes or whole data."""
+
+    def __init__(self, kind: str, name: str, storages: list[Any]) -> None:
+        self.kind = kind
+        self.name = name
+        self._storages = storages
+        self._files: dict[int, IO[bytes]] = {}
+        self._db: dict[int, sqlite3.Connection] = {}
+
+    # --- the index --------------------------------------------------------------------------
+
+    def refs(self, topic: str) -> list[MessageRef] | None:
+        """Every message of ``topic`` in log-time order, or ``None`` when one is compressed."""
+        out: list[MessageRef] = []
+        for i, storage in enumerate(self._storages):
+            found = {"ros1": self._ros1_refs, "mcap": self._mcap_refs,
+                     "sqlite3": self._sqlite_refs}[self.kind](i, storage, topic)
+            if found is None:
+                return None
+            out.extend(found)
+        out.sort()
+        return out
+
+    def _ros1_refs(self, i: int, reader: Any, topic: str) -> list[MessageRef] | None:
+        from rosbags.rosbag1.reader import decompressors
+
+        plain = decompressors["none"]
+        out: list[MessageRef] = []
+        for conn in reader.connections:
+            if conn.topic != topic:
+                continue
+            for entry in reader.indexes[conn.id]:
+                chunk = reader.chunks[entry.chunk_pos]
+                if chunk.decompressor is not plain:
+                    return None
+                out.append((int(entry.time), i, int(chunk.datapos + entry.offset)))
+        return out
+
+    def _mcap_refs(self, i: int, reader: Any, topic: str) -> list[MessageRef] | None:
+        ids = {c.id for c in reader.connections if c.topic == topic}
+        if not reader.chunks:
+            return None
+        f = self._file(i, reader.path)
+        out: list[MessageRef] = []
+        for chunk in reader.chunks:
+            wanted = [cid for cid in ids if cid in chunk.message_index_offsets]
+            if not wanted:
+                continue
+            if chunk.compression:
+                return None
+            records = chunk.chunk_start_offset + 49 + len(chunk.compression)
+            for cid in wanted:
+                f.seek(chunk.message_index_offsets[cid])
+                head = f.read(15)
+                if len(head) < 15 or head[0] != 0x07:
+                    return None
+                size = _U32.unpack_from(head, 11)[0]
+                pairs = f.read(size)
+                out.extend(
+                    (log_ns, i, records + offset)
+                    for log_ns, offset in struct.iter_unpack("<QQ", pairs[: size - size % 16])
+                )
+        return out
+
+    def _sqlite_refs(self, i: int, storage: Any, topic: str) -> list[MessageRef]:
+        rows = self._conn(i, storage.path).execute(
+            "SELECT m.timestamp, m.id FROM messages m JOIN topics t ON m.topic_id = t.id "
+            "WHERE t.name = ? ORDER BY m.timestamp, m.id",
+            (topic,),
+        )
+        return [(int(t), i, int(rowid)) for t, rowid in rows]
+
+    # --- reads --------------------------------------------------------------------------------
+
+    def head(self, ref: MessageRef) -> bytes:
+        """The first bytes of the message (enough for its ``std_msgs/Header``)."""
+        return self._read(ref, _HEAD_BYTES)
+
+    def data(self, ref: MessageRef) -> bytes:
+        """The message's serialised bytes."""
+        return self._read(ref, None)
+
+    def _read(self, ref: MessageRef, limit: int | None) -> bytes:
+        log_ns, i, where = ref
+        storage = self._storages[i]
+        try:
+            if self.kind == "sqlite3":
+                return self._sqlite_read(i, storage, where, limit)
+            f = self._file(i, storage.path)
+            f.seek(where)
+            if self.kind == "ros1":
+                return self._ros1_read(f, limit)
+            return self._mcap_read(f, limit)
+        except (OSError, struct.error, sqlite3.Error, ValueError) as err:
+            raise InputError(
+                f"Recording {self.name!r}: the message logged at {log_ns} ns cannot be read at "
+                f"offset {where} ({type(err).__name__}: {err}); is the file truncated?",
+                source=self.name,
+                offset=where,
+            ) from err
+
+    @staticmethod
+    def _ros1_read(f: IO[bytes], limit: int | None) -> bytes:
+        buf = f.read(4096)
+        hlen = _U32.unpack_from(buf, 0)[0]
+        if len(buf) < 8 + hlen:
+            buf += f.read(8 + hlen - len(buf))
+        fields = _ros1_fields(buf[4 : 4 + hlen])
+        if fields.get(b"op") != b"\x02":
+            raise ValueError("the index does not point at a message record")
+        size = _U32.unpack_from(buf, 4 + hlen)[0]
+        start = 8 + hlen
+        want = size if limit is None else min(size, limit)
+        out = buf[start : start + want]
+        if len(out) < want:
+            out += f.read(want - len(out))
+        if len(out) < want:
+            raise ValueError(f"the message needs {want} bytes, the file has {len(out)}")
+        return out
+
+    @staticmethod
+    def _mcap_read(f: IO[bytes], limit: int | None) -> bytes:
+        head = f.read(_MCAP_DATA + (limit or 0))
+        if len(head) < _MCAP_DATA or head[0] != 0x05:
+            raise ValueError("the message index does not point at a message record")
+        size = _U64.unpack_from(head, 1)[0] - 22
+        want = size if limit is None else min(size, limit)
+        out = head[_MCAP_DATA : _MCAP_DATA + want]
+        if len(out) < want:
+            out += f.read(want - len(out))
+        if len(out) < want:
+            raise ValueError(f"the message needs {want} bytes, the file has {len(out)}")
+        return out
+
+    def _sqlite_read(self, i: int, storage: Any, rowid: int, limit: int | None) -> bytes:
+        conn = self._conn(i, storage.path)
+        if limit is not None:
+            with conn.blobopen("messages", "data", rowid, readonly=True) as blob:
+                return blob.read(limit)
+        row = conn.execute("SELECT data FROM messages WHERE id = ?", (rowid,)).fetchone()
+        if row is None:
+            raise ValueError(f"no message row {rowid}")
+        return bytes(row[0])
+
+    # --- files ----------------------------------------------------------------------------------
+
+    def _file(self, i: int, path: Path) -> IO[bytes]:
+        if i not in self._files:
+            self._files[i] = Path(path).open("rb")  # noqa: SIM115 - closed by close()
+        return self._files[i]
+
+    def _conn(self, i: int, path: Path) -> sqlite3.Connection:
+        if i not in self._db:
+            self._db[i] = sqlite3.connect(f"file:{path}?mode=ro&immutable=1", uri=True)
+        return self._db[i]
+
+    def close(self) -> None:
+        """Release the files."""
+        for f in self._files.values():
+            f.close()
+        for c in self._db.values():
+            c.close()
+        self._files.clear()
+        self._db.clear()
+
+
+def _ros1_fields(header: bytes) -> dict[bytes, bytes]:
+    """A ROS 1 record header: ``len name=value`` fields."""
+    out: dict[bytes, bytes] = {}
+    pos = 0
+    while pos + 4 <= len(header):
+        size = _U32.unpack_from(header, pos)[0]
+        name, _, value = header[pos + 4 : pos + 4 + size].partition(b"=")
+        out[name] = value
+        pos += 4 + size
+    return out
+
+
+def direct_reader(kind: str, name: str, reader: Any) -> DirectReader | None:
+    """A ``DirectReader`` over an open rosbags reader when its storage allows one, else ``None``."""
+    try:
+        if kind == "mcap":  # a bare .mcap: the storage reader itself
+            return DirectReader("mcap", name, [reader])
+        inner = reader.readers[0]
+        if kind == "ros1":
+            return DirectReader("ros1", name, list(reader.readers))
+        if inner.compression_mode:  # "" or None: uncompressed
+            return None
+        storages: Iterable[Any] = inner.storage.storages
+        kinds = {type(s).__name__ for s in storages}
+        if kinds == {"McapReader"}:
+            return DirectReader("mcap", name, list(storages))
+        if kinds == {"Sqlite3Reader"}:
+            return DirectReader("sqlite3", name, list(storages))
+    except AttributeError:  # another rosbags layout: use its own reads
+        return None
+    return None
