@@ -231,7 +231,7 @@ def main() -> None:
         ref, ours = statistics.median(ref_t), statistics.median(our_t)
         print(f"{label}:")
         print(f"  rosbags read+deserialise all: median {ref:.2f} s  {[round(x, 2) for x in ref_t]}")
-        print(f"  sfs-kit convert -> .sfs:       median {ours:.2f} s  {[round(x, 2) for x in our_t]}")
+        print(f"  sfs-kit convert -> .sfs: median {ours:.2f} s  {[round(x, 2) for x in our_t]}")
         print(f"  ratio ours / rosbags: {ours / ref:.2f}x (target <= 1.3x)")
     rss_short = [_run(_convert_cmd(short, out))[2] for _ in range(max(1, args.runs - 1))]
     rss_long = [_run(_convert_cmd(long, out))[2] for _ in range(max(1, args.runs - 1))]
