@@ -143,7 +143,8 @@ def _primary_frames(
         i = int(order[np.flatnonzero(np.diff(t[order]) == 0)[0] + 1])
         raise InputError(
             f"{bag.name}: {st.topic} has two sweeps at {int(t[i])} ns ({options.time_source} "
-            f"time); frames need distinct times.",
+            f"time); frames need distinct times (a driver that leaves header.stamp unset needs "
+            f"--time-source log).",
             source=bag.name,
             field=st.topic,
         )
@@ -270,6 +271,7 @@ def _ego_poses(
 def _cloud_mapping(topic: str, options: RecordingOptions) -> CloudMapping:
     pt = options.point_time.get(topic)
     return CloudMapping(
+        intensity_field=options.intensity_field.get(topic),
         point_time=None if pt is None else PointTime(pt.field, pt.unit, pt.reference),
         intensity_max=options.intensity_max.get(topic),
     )

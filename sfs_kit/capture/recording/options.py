@@ -41,8 +41,8 @@ class RecordingOptions(_Record):
 
     ``start_s``/``end_s`` are seconds from the recording's first message; ``every`` keeps every
     n-th lidar sweep; ``image_tolerance_ms`` is the largest gap between a frame and the image
-    paired with it (default half the lidar's frame period). ``intensity_max`` and ``point_time``
-    are keyed by lidar topic.
+    paired with it (default half the lidar's frame period). ``intensity_max``, ``intensity_field``
+    and ``point_time`` are keyed by lidar topic (for field layouts no driver convention covers).
     """
 
     lidar_topics: tuple[str, ...] = ()
@@ -56,6 +56,7 @@ class RecordingOptions(_Record):
     every: Annotated[int, Field(ge=1)] = 1
     image_tolerance_ms: Annotated[float, Field(gt=0)] | None = None
     intensity_max: dict[str, Annotated[float, Field(gt=0)]] = {}
+    intensity_field: dict[str, str] = {}
     point_time: dict[str, PointTimeOption] = {}
 
 

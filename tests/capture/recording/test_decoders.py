@@ -248,3 +248,15 @@ def test_unsupported_encoding_and_short_image() -> None:
     bad = SimpleNamespace(format="jpeg", data=np.frombuffer(b"not a jpeg", np.uint8))
     with pytest.raises(InputError):
         image_from_message(bad, "sensor_msgs/msg/CompressedImage", where="i")
+
+
+def test_user_mapping_names_the_intensity_field() -> None:
+    cols = {**_xyz(3), "signal": np.array([0, 1000, 2000], np.uint16)}
+    msg = _cloud(cols)
+    assert decode_cloud(msg, stamp_us=0, where="t").intensity is None  # no known name
+    mapping = CloudMapping(intensity_field="signal", intensity_max=2000.0)
+    pts = decode_cloud(msg, stamp_us=0, where="t", mapping=mapping)
+    assert pts.intensity is not None
+    assert pts.intensity.tolist() == [0, 128, 255]
+    with pytest.raises(InputError, match="intensity field 'nope' is not in the cloud"):
+        decode_cloud(msg, stamp_us=0, where="t", mapping=CloudMapping(intensity_field="nope"))
