@@ -1,7 +1,8 @@
 """``sfs-kit preview INPUT -o preview.png``: one picture of a scene, capture or frames folder.
 
 INPUT is a ``.sfs`` (ours or Scale-written), a split_base64 frames folder, or a capture (every
-layout ``open_capture`` knows, recordings included), converted to a temporary ``.sfs`` first.
+layout ``open_capture`` knows: capture folders, KITTI raw, msgpack, ROS 1 / ROS 2 / MCAP
+recordings with the same topic flags as ``convert``), converted to a temporary ``.sfs`` first.
 ``--rerun OUT.rrd`` also writes a Rerun recording. Exit 0 written, 2 unreadable input or output.
 """
 
@@ -13,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from sfs_kit.cli._common import EXIT_OK, print_json
+from sfs_kit.cli._recording import add_recording_arguments, recording_options
 from sfs_kit.errors import InputError, OutputError
 
 __all__ = ["register", "run"]
@@ -62,6 +64,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--rerun", type=Path, default=None, metavar="OUT.rrd",
                         help="also write a Rerun recording (needs the viz extra, rerun-sdk)")
     parser.add_argument("--json", action="store_true", help="print the layout as JSON")
+    add_recording_arguments(parser)
     parser.set_defaults(func=run)
 
 
@@ -95,7 +98,8 @@ def run(args: argparse.Namespace) -> int:
     keep = None
     if isinstance(args.frames, list):
         keep = {*args.frames, *([args.frame] if args.frame is not None else [])}
-    with open_preview_scene(args.input, keep_frames=keep) as source:
+    with open_preview_scene(args.input, keep_frames=keep,
+                            recording=recording_options(args)) as source:
         layout, _ = render_preview(source.scene, out, options)
         recorded = None
         if args.rerun is not None:

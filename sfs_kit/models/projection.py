@@ -98,7 +98,11 @@ def project_world_points(
     """Project world points (N, 3) into a camera whose pose path is ``poses`` at ``timestamp``."""
     p = np.asarray(points_world, dtype=np.float64).reshape(-1, 3)
     m = camera_from_world(poses, timestamp)
-    return project_camera_points(p @ m[:3, :3].T + m[:3, 3], intrinsics)
+    # column by column, not ``p @ R.T``: a threaded BLAS gemm stalls on a busy machine
+    cam = np.empty_like(p)
+    for i in range(3):
+        cam[:, i] = p[:, 0] * m[i, 0] + p[:, 1] * m[i, 1] + p[:, 2] * m[i, 2] + m[i, 3]
+    return project_camera_points(cam, intrinsics)
 
 
 def _params(intrinsics: CameraIntrinsics) -> tuple[str | None, dict[str, float]]:

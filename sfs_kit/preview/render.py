@@ -210,10 +210,11 @@ def render_preview(
             frame is not None else np.zeros((0, 3))
         centre = interpolate_pose(lidar.poses, [frame_time])[0][0] if lidar is not None and \
             frame_time is not None else None
+        near = None if centre is None else np.linalg.norm(points - centre, axis=1) < 40.0
         panel_w_px = 17.0 * opts.dpi * 1.9 / 2.9 / cols
         for k, camera in enumerate(cameras):
             ax = fig.add_subplot(sub[k // cols, k % cols])
-            panels_spec.append((ax, *_draw_camera(ax, camera, points, centre, frame_time,
+            panels_spec.append((ax, *_draw_camera(ax, camera, points, near, frame_time,
                                                   ticks_per_s, int(panel_w_px))))
     tl_ax = fig.add_subplot(grid[1, :])
     _draw_timeline(tl_ax, timeline_rows, frame_time, ticks_per_s)
@@ -223,9 +224,7 @@ def render_preview(
         CameraPanel(str(cam.id), idx, ts, size, _box(ax, height), uv, depth, share)
         for ax, cam, idx, ts, size, uv, depth, share in panels_spec
     )
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=opts.dpi, facecolor="white")
-    png = buf.getvalue()
+    png = _encode_png(np.asarray(canvas.buffer_rgba()))
     if out is not None:
         try:
             write_bytes_atomic(out, png)
@@ -242,36 +241,67 @@ def render_preview(
 # --- bird's-eye view -----------------------------------------------------------------------------
 
 
+def _paint(canvas: npt.NDArray[np.uint8], rows: npt.NDArray[np.intp], cols: npt.NDArray[np.intp],
+           colours: npt.NDArray[np.uint8], radius: int) -> None:
+    """Paint square dots of ``2 radius + 1`` pixels into ``canvas`` (later points on top)."""
+    height, width = canvas.shape[:2]
+    for dr in range(-radius, radius + 1):
+        for dc in range(-radius, radius + 1):
+            r, c = rows + dr, cols + dc
+            ok = (r >= 0) & (r < height) & (c >= 0) & (c < width)
+            canvas[r[ok], c[ok]] = colours[ok]
+
+
+def _colours(cmap: str, values: F64, vmin: float, vmax: float) -> npt.NDArray[np.uint8]:
+    colormaps = require("matplotlib", "preview", "The preview").colormaps
+    t = np.clip((values - vmin) / max(vmax - vmin, 1e-9), 0.0, 1.0)
+    rgba = colormaps[cmap](t)
+    return np.asarray(rgba[:, :3] * 255, dtype=np.uint8)
+
+
 def _draw_bev(  # noqa: PLR0917
     ax: Any, scene: Scene, lidar: LidarSensor | None, cameras: list[CameraSensor],
     frames: tuple[int, ...], frame: int | None, frame_time: int | None, opts: PreviewOptions,
 ) -> int:
+    """Points rasterised with numpy into one image (fast for any count), vectors on top."""
     drawn = 0
     if lidar is not None and frames:
         per_frame = max(1, opts.max_points // len(frames))
         clouds = [world_points(lidar, f, per_frame) for f in frames]
         xy = np.concatenate([c[:, :2] for c in clouds])
-        colour = np.concatenate([np.full(len(c), i, dtype=np.float64)
-                                 for i, c in enumerate(clouds)])
+        order = np.concatenate([np.full(len(c), i, dtype=np.float64)
+                                for i, c in enumerate(clouds)])
         drawn = len(xy)
+        traj = lidar.poses.values[:, :2]
+        view = np.concatenate([xy, traj]) if drawn else traj
+        lo, hi = np.percentile(view, 1, axis=0), np.percentile(view, 99, axis=0)
+        pad = 0.05 * float(np.max(hi - lo)) + 1.0
+        x0, x1, y0, y1 = lo[0] - pad, hi[0] + pad, lo[1] - pad, hi[1] + pad
         if drawn:
-            sc = ax.scatter(xy[:, 0], xy[:, 1], c=colour, s=0.4, cmap="viridis", linewidths=0,
-                            vmin=0, vmax=max(len(frames) - 1, 1))
-            bar = ax.figure.colorbar(sc, ax=ax, fraction=0.04, pad=0.01)
+            side = 900
+            m_per_px = max(x1 - x0, y1 - y0) / side
+            w, h = max(1, int((x1 - x0) / m_per_px)), max(1, int((y1 - y0) / m_per_px))
+            raster = np.full((h, w, 3), 255, dtype=np.uint8)
+            cols = ((xy[:, 0] - x0) / m_per_px).astype(np.intp)
+            rows = ((y1 - xy[:, 1]) / m_per_px).astype(np.intp)
+            vmax = max(len(frames) - 1, 1)
+            _paint(raster, rows, cols, _colours("viridis", order, 0.0, vmax), 0)
+            ax.imshow(raster, extent=(x0, x0 + w * m_per_px, y1 - h * m_per_px, y1),
+                      interpolation="nearest", origin="upper")
+            cm = require("matplotlib.cm", "preview", "The preview")
+            colors = require("matplotlib.colors", "preview", "The preview")
+            mappable = cm.ScalarMappable(norm=colors.Normalize(0, vmax), cmap="viridis")
+            bar = ax.figure.colorbar(mappable, ax=ax, fraction=0.04, pad=0.01)
             bar.set_label("frame")
             ticks = list(range(len(frames)))[:: max(1, len(frames) // 6)]
             bar.set_ticks(ticks)
             bar.set_ticklabels([str(frames[i]) for i in ticks])
-        traj = lidar.poses.values[:, :2]
         ax.plot(traj[:, 0], traj[:, 1], "-", color="black", linewidth=1.2, label="trajectory")
         if frame_time is not None:
             here = interpolate_pose(lidar.poses, [frame_time])[0][0]
             ax.plot(here[0], here[1], "o", color="red", markersize=6, label=f"frame {frame}")
-        view = np.concatenate([xy, traj]) if drawn else traj
-        lo, hi = np.percentile(view, 1, axis=0), np.percentile(view, 99, axis=0)
-        pad = 0.05 * float(np.max(hi - lo)) + 1.0
-        ax.set_xlim(lo[0] - pad, hi[0] + pad)
-        ax.set_ylim(lo[1] - pad, hi[1] + pad)
+        ax.set_xlim(x0, x1)
+        ax.set_ylim(y0, y1)
     xlim, ylim = ax.get_xlim(), ax.get_ylim()
     length = 0.06 * max(xlim[1] - xlim[0], ylim[1] - ylim[0]) if lidar is not None else 4.0
     for camera in cameras:
@@ -297,32 +327,40 @@ def _draw_bev(  # noqa: PLR0917
 
 
 def _draw_camera(  # noqa: PLR0917
-    ax: Any, camera: CameraSensor, points: F64, centre: F64 | None, frame_time: int | None,
+    ax: Any, camera: CameraSensor, points: F64, near: npt.NDArray[np.bool_] | None,
+    frame_time: int | None,
     ticks_per_s: float, panel_px: int,
 ) -> tuple[CameraSensor, int, int, tuple[int, int], F64, F64, float | None]:
     intr = camera.intrinsics
     stamps = camera.content_timestamps().astype(np.int64)
     index = _nearest(stamps, frame_time) if frame_time is not None else 0
     t_img = int(stamps[index]) if len(stamps) else 0
+    note = None
     try:
-        pixels = decode_camera_image(camera, index, max_width=max(panel_px, 64))
-        ax.imshow(pixels, extent=(0, intr.width, intr.height, 0), interpolation="bilinear")
+        pixels = np.array(decode_camera_image(camera, index, max_width=max(panel_px, 64)))
     except (InputError, MissingDependencyError) as err:
-        ax.text(0.5, 0.5, f"image not shown:\n{err}", ha="center", va="center", fontsize=7,
-                transform=ax.transAxes, wrap=True)
+        scale = max(1, intr.width // max(panel_px, 64))
+        pixels = np.full((intr.height // scale, intr.width // scale, 3), 200, dtype=np.uint8)
+        note = f"image not shown:\n{err}"
     uv = np.zeros((0, 2))
     depth = np.zeros(0)
     share: float | None = None
     if len(points):
         proj = project_world_points(points, camera.poses, intr, t_img)
         uv, depth = proj.uv[proj.in_image], proj.depth_m[proj.in_image]
-        if centre is not None:
-            near = np.linalg.norm(points - centre, axis=1) < 40.0
-            share = float(proj.in_image[near].mean()) if near.any() else None
+        if near is not None and near.any():
+            share = float(proj.in_image[near].mean())
         if len(uv):
-            order = np.argsort(-depth)  # near points drawn last, on top
-            ax.scatter(uv[order, 0], uv[order, 1], c=depth[order], s=1.2, cmap="turbo",
-                       vmin=0.0, vmax=_MAX_DEPTH_COLOUR_M, linewidths=0)
+            order = np.argsort(-depth)  # near points painted last, on top
+            sx, sy = pixels.shape[1] / intr.width, pixels.shape[0] / intr.height
+            cols = (uv[order, 0] * sx).astype(np.intp)
+            rows = (uv[order, 1] * sy).astype(np.intp)
+            colours = _colours("turbo", depth[order], 0.0, _MAX_DEPTH_COLOUR_M)
+            _paint(pixels, rows, cols, colours, 1 if pixels.shape[1] >= 400 else 0)
+    ax.imshow(pixels, extent=(0, intr.width, intr.height, 0), interpolation="bilinear")
+    if note is not None:
+        ax.text(0.5, 0.5, note, ha="center", va="center", fontsize=7, transform=ax.transAxes,
+                wrap=True)
     ax.set_xlim(0, intr.width)
     ax.set_ylim(intr.height, 0)
     ax.set_aspect("equal")
@@ -333,6 +371,15 @@ def _draw_camera(  # noqa: PLR0917
     ax.set_title(f"{camera.id} #{index} ({t_img / ticks_per_s:.2f} s{skew}){share_text}",
                  fontsize=8)
     return camera, index, t_img, (intr.width, intr.height), uv, depth, share
+
+
+def _encode_png(rgba: npt.NDArray[np.uint8]) -> bytes:
+    """The drawn canvas as PNG bytes (Pillow, fast compression: the figure is drawn once)."""
+    image_mod = require("PIL.Image", "preview", "The preview")
+    buf = io.BytesIO()
+    image_mod.fromarray(np.ascontiguousarray(rgba[..., :3])).save(buf, format="PNG",
+                                                                 compress_level=3)
+    return buf.getvalue()
 
 
 # --- timeline ------------------------------------------------------------------------------------

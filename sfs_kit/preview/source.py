@@ -4,8 +4,8 @@
 reads lazily: a ``.sfs`` is memory-mapped (ours or Scale-written, arrays stay zero-copy views, so
 only the frames drawn are paged in); a frames folder is read with ``read_frames_scene`` keeping
 points only for the frames asked for; anything else is opened with ``open_capture`` (our folder
-layout, KITTI raw, msgpack streams, and every layout registered there, recordings included) and
-streamed into a temporary ``.sfs`` that is memory-mapped and deleted on exit.
+layout, KITTI raw, msgpack streams, ROS 1 / ROS 2 / MCAP recordings) and streamed into a
+temporary ``.sfs`` that is memory-mapped and deleted on exit.
 """
 
 from __future__ import annotations
@@ -16,12 +16,15 @@ from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from sfs_kit.codecs.scene_from_frames import find_frame_files, read_frames_scene
 from sfs_kit.codecs.scene_io import read_sfs
 from sfs_kit.errors import InputError
 from sfs_kit.models.scene import Scene
+
+if TYPE_CHECKING:
+    from sfs_kit.capture.recording.options import RecordingOptions
 
 __all__ = ["InputKind", "PreviewInput", "input_kind", "open_preview_scene"]
 
@@ -66,11 +69,13 @@ def open_preview_scene(
     *,
     keep_frames: Collection[int] | None = None,
     max_points_per_frame: int | None = None,
+    recording: RecordingOptions | None = None,
 ) -> Iterator[PreviewInput]:
     """Open ``path`` for preview; the scene stays valid inside the ``with`` block.
 
     ``keep_frames`` and ``max_points_per_frame`` bound what a frames folder keeps in memory
-    (a ``.sfs`` needs no bound: it is memory-mapped).
+    (a ``.sfs`` needs no bound: it is memory-mapped); ``recording`` maps a ROS recording's
+    topics, as for ``convert``.
     """
     p = Path(path)
     kind = input_kind(p)
@@ -81,9 +86,10 @@ def open_preview_scene(
         scene = read_frames_scene(p, keep_points=keep_frames, max_points=max_points_per_frame)
         yield PreviewInput(p, kind, scene)
         return
-    from sfs_kit.capture import convert_capture  # the capture layer only for captures
+    from sfs_kit.capture import convert_capture, open_capture  # only for captures
 
+    capture = open_capture(p, recording=recording)
     with tempfile.TemporaryDirectory(prefix="sfs-kit-preview-") as tmp:
         out = Path(tmp) / "preview.sfs"
-        result = convert_capture(p, out, format="sfs")
+        result = convert_capture(capture, out, format="sfs")
         yield PreviewInput(p, kind, read_sfs(out), tuple(result.notes))
