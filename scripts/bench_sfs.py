@@ -5,6 +5,12 @@ Run by hand: ``.venv/bin/python scripts/bench_sfs.py [--runs 5]``. Files go to a
 read once before timing). Targets (issue): write <= 1.3x ``ndarray.tofile``; extra peak RSS while
 writing <= 5% of the file size; open + ``index_sfs`` <= 20 ms; ``read_sfs_dict`` + touching every
 array <= 1.2x ``np.fromfile`` of the same bytes.
+
+``--model`` (only that part: ``scripts/bench_sfs.py --model``) measures the model-level writer
+``sfs_kit.write_sfs(scene)`` on a 20-frame x 120,000-point, 6-camera ``Scene``, world- and
+ego-coordinate, against ``ndarray.tofile`` of the same arrays: medians of 7 alternating rounds
+(files unlinked before each write), and the extra peak RSS while writing (targets: world <= 1.3x,
+ego <= 2x and extra RSS <= 5% of the file).
 """
 
 from __future__ import annotations
@@ -81,11 +87,50 @@ def _rss_anon_kib() -> int:
     return 0
 
 
+def _writer_for(mode: str, path: str) -> Callable[[], object]:
+    """What the RSS child runs: everything it needs is built before memory is measured."""
+    if mode.startswith("model-"):
+        from sfs_kit import write_sfs
+
+        if mode == "model-tofile":
+            model_arrays = list(_arrays(build_reference_scene(n_frames=MODEL_FRAMES)))
+
+            def model_tofile() -> None:
+                with open(path, "wb") as handle:
+                    for array in model_arrays:
+                        array.tofile(handle)
+
+            return model_tofile
+        model = _model_scenes()[mode.removeprefix("model-")]
+        return lambda: write_sfs(model, path)
+    scene = build_reference_scene()
+    if mode == "sfs":
+        return lambda: write_sfs_dict(scene, path)
+    if mode == "append":
+
+        def append() -> None:
+            with SfsAppendWriter(path) as writer:
+                writer.finish(_spool_scene(writer, scene))
+
+        return append
+    if mode == "tofile":
+
+        def tofile() -> None:
+            with open(path, "wb") as handle:
+                for array in _arrays(scene):
+                    array.tofile(handle)
+
+        return tofile
+    from scale_json_binary.json_binary_codecs import write_file
+
+    return lambda: write_file(path, scene)
+
+
 def _rss_child(mode: str, path: str) -> None:
     """Subprocess: build the scene, then report the extra peak RSS/RssAnon while writing."""
     import psutil
 
-    scene = build_reference_scene()
+    write = _writer_for(mode, path)
     process = psutil.Process()
     base_rss, base_anon = process.memory_info().rss, _rss_anon_kib() * 1024
     base_max = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
@@ -100,19 +145,7 @@ def _rss_child(mode: str, path: str) -> None:
 
     thread = threading.Thread(target=poll)
     thread.start()
-    if mode == "sfs":
-        write_sfs_dict(scene, path)
-    elif mode == "append":
-        with SfsAppendWriter(path) as writer:
-            writer.finish(_spool_scene(writer, scene))
-    elif mode == "tofile":
-        with open(path, "wb") as handle:
-            for array in _arrays(scene):
-                array.tofile(handle)
-    else:
-        from scale_json_binary.json_binary_codecs import write_file
-
-        write_file(path, scene)
+    write()
     done.set()
     thread.join()
     max_delta = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - base_max
@@ -123,6 +156,76 @@ def _rss_child(mode: str, path: str) -> None:
         "size": os.path.getsize(path),
     }
     print(json.dumps(result))
+
+
+MODEL_FRAMES = 20
+
+
+def _model_scenes() -> dict[str, Any]:
+    """The 20-frame reference scene as ``Scene`` models: world coordinates, and the same points
+    declared ego (compat mode then poses each frame into the world, spec D9)."""
+    from sfs_kit import Scene
+
+    tree = build_reference_scene(n_frames=MODEL_FRAMES)
+    world = Scene.model_validate(tree)
+    tree["sensors"][0]["coordinates"] = "ego"
+    return {"world": world, "ego": Scene.model_validate(tree)}
+
+
+def bench_model_writer(rounds: int = 7) -> None:
+    """``write_sfs(scene)`` (world, ego) vs ``tofile`` of the same arrays, alternating rounds."""
+    from sfs_kit import write_sfs
+
+    models = _model_scenes()
+    arrays = list(_arrays(build_reference_scene(n_frames=MODEL_FRAMES)))
+    total = sum(a.nbytes for a in arrays)
+    workdir = Path(tempfile.mkdtemp(prefix="bench_model_", dir="/tmp"))
+    try:
+        raw, out = workdir / "raw.bin", workdir / "scene.sfs"
+
+        def tofile() -> None:
+            with open(raw, "wb") as handle:
+                for array in arrays:
+                    array.tofile(handle)
+
+        cases: dict[str, Callable[[], object]] = {
+            "tofile": tofile,
+            "world": lambda: write_sfs(models["world"], out),
+            "ego": lambda: write_sfs(models["ego"], out),
+        }
+        times: dict[str, list[float]] = {name: [] for name in cases}
+        cpu: dict[str, list[float]] = {name: [] for name in cases}
+        for fn in cases.values():  # warm-up: page cache, imports
+            fn()
+        for _ in range(rounds):
+            for name, fn in cases.items():
+                raw.unlink(missing_ok=True)
+                out.unlink(missing_ok=True)
+                start, start_cpu = time.perf_counter(), time.process_time()
+                fn()
+                times[name].append(time.perf_counter() - start)
+                cpu[name].append(time.process_time() - start_cpu)
+        size = out.stat().st_size
+        print(f"\n== write_sfs(Scene), {MODEL_FRAMES} frames x 120,000 points, 6 cameras, "
+              f"{total / 1e6:.1f} MB of arrays, .sfs {size / 1e6:.1f} MB "
+              f"({rounds} alternating rounds, medians) ==")
+        t_raw = statistics.median(times["tofile"])
+        _row("ndarray.tofile (reference)", t_raw, note=f"{total / t_raw / 1e9:.2f} GB/s")
+        _row("write_sfs(world scene)", statistics.median(times["world"]), t_raw,
+             "target <= 1.30")
+        _row("write_sfs(ego scene)", statistics.median(times["ego"]), t_raw, "target <= 2.00")
+        # CPU time (user + system, all threads) is what a busy shared machine disturbs least
+        c_raw = statistics.median(cpu["tofile"])
+        _row("  CPU time: ndarray.tofile", c_raw)
+        _row("  CPU time: write_sfs(world)", statistics.median(cpu["world"]), c_raw)
+        _row("  CPU time: write_sfs(ego)", statistics.median(cpu["ego"]), c_raw)
+        for mode in ("tofile", "world", "ego"):
+            rss = _measure_rss(f"model-{mode}", workdir)
+            print(f"{mode:8s} RSS +{_mib(rss['rss'])} ({100 * rss['rss'] / rss['size']:5.2f}% of "
+                  f"file), RssAnon +{_mib(rss['anon'])}, ru_maxrss +{_mib(rss['maxrss'])}"
+                  + ("   (target <= 5%)" if mode == "ego" else ""))
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 def _spool_scene(writer: SfsAppendWriter, value: Any) -> Any:
@@ -162,8 +265,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--sjb-runs", type=int, default=3, help="runs for scale-json-binary (slow)")
+    parser.add_argument("--model", action="store_true",
+                        help="only the model-level write_sfs(scene) benchmark")
     args = parser.parse_args()
     runs: int = args.runs
+    if args.model:
+        print(_machine_facts())
+        bench_model_writer()
+        return
 
     print(_machine_facts())
     start = time.perf_counter()
@@ -273,6 +382,8 @@ def _run(
     _bench_validate(scene, sfs_path, runs)
     # --- split_base64 frame encode timing (one 120k-point frame) -------------------------------
     _bench_frame_encode()
+    # --- the model-level writer (write_sfs(scene)), world and ego -------------------------------
+    bench_model_writer()
 
 
 def _bench_frame_encode() -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import math
 import warnings
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import IO, Any, Final, Protocol, cast
 
@@ -84,6 +84,10 @@ class SfsArrayRef:
         return self._owner is owner
 
 
+Substitute = Callable[[SfsItem, Array], Iterator[bytes | memoryview] | None]
+"""(item, array) -> the item's bytes in chunks, or None to write the array as it is."""
+
+
 class _Writable(Protocol):
     def write(self, data: bytes | memoryview, /) -> object: ...
 
@@ -102,12 +106,14 @@ class SfsPlan:
     align: int
     sources: tuple[Array | SfsArrayRef, ...] = field(repr=False)
 
-    def iter_chunks(self) -> Iterator[bytes | memoryview]:
+    def iter_chunks(self, substitute: Substitute | None = None) -> Iterator[bytes | memoryview]:
         """Yield the file's bytes in order: header, sentinel, then each item and its padding.
 
         C-contiguous little-endian arrays are yielded as zero-copy memoryviews; others are
         converted in chunks of at most ``CHUNK_BYTES`` through one reused buffer, so each chunk
-        is valid only until the next is requested (write it, don't keep it).
+        is valid only until the next is requested (write it, don't keep it). ``substitute``
+        may supply an item's bytes instead (same dtype and shape: a writer posing points as it
+        writes them); it returns None for items written as they are.
         """
         yield self.header
         yield bytes(self.align)
@@ -118,12 +124,13 @@ class SfsPlan:
                     "pass the tree to that writer's finish()."
                 )
                 raise InputError(msg, field=format_keys(item.keys))
-            yield from iter_array_chunks(source)
+            replaced = substitute(item, source) if substitute is not None else None
+            yield from replaced if replaced is not None else iter_array_chunks(source)
             yield bytes(padding(item.length, self.align))
 
-    def write_to(self, stream: IO[bytes] | _Writable) -> int:
+    def write_to(self, stream: IO[bytes] | _Writable, substitute: Substitute | None = None) -> int:
         """Write the whole file to a binary stream (not closed); return the bytes written."""
-        for chunk in self.iter_chunks():
+        for chunk in self.iter_chunks(substitute):
             write_all(stream, chunk)
         return self.size
 
@@ -230,6 +237,8 @@ class _Planner:
                 for key, val in obj.items():
                     out[self._key(key, keys)] = self.value(val, (*keys, key))
                 return out
+            if all(type(val) is float for val in obj) and all(map(math.isfinite, obj)):
+                return list(obj)  # a row of finite numbers (pose values): the common case
             return [self.value(val, (*keys, i)) for i, val in enumerate(obj)]
         finally:
             self._open.discard(marker)

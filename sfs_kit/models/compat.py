@@ -46,15 +46,25 @@ __all__ = ["to_compat"]
 _UINT32_MAX: Final = 2**32 - 1
 
 
-def to_compat(scene: Scene) -> Scene:
+Posing = dict[tuple[int, int], npt.NDArray[np.float64]]
+"""(sensor index, frame index) -> the 4x4 world_from_sensor transform of an ego frame."""
+
+
+def to_compat(scene: Scene, *, defer_posing: Posing | None = None) -> Scene:
     """A copy of ``scene`` that Scale's parser and validator accept (see the module docstring).
 
     Raises ``SceneValidationError`` when a quaternion is too far from unit norm or a point
     timestamp cannot be expressed as uint32 microseconds on the scene clock.
+
+    ``defer_posing`` (a dict, for writers): ego frames keep their points as they are, marked
+    world, and the dict receives each frame's transform, so the writer poses one frame at a time
+    as it writes (``transform_points``/``rotate_vectors`` of positions/directions) instead of
+    holding every posed frame. The returned scene is then only for that writer.
     """
     div = 1000 if scene.time_unit == "nanoseconds" else 1
     offset = scene.time_offset or 0
-    sensors = tuple(_sensor(s, div, offset) for s in scene.sensors)
+    sensors = tuple(_sensor(s, div, offset, index, defer_posing)
+                    for index, s in enumerate(scene.sensors))
     changes: dict[str, Any] = {"sensors": sensors}
     if div != 1 or "time_unit" in scene.model_fields_set:
         changes["time_unit"] = "microseconds"
@@ -91,13 +101,15 @@ def _poses(poses: PosePath, div: int, where: str) -> PosePath:
     return PosePath(timestamps=_frozen(poses.timestamps // div), values=_frozen(new_values))
 
 
-def _sensor(sensor: Sensor, div: int, offset: int) -> Sensor:
+def _sensor(sensor: Sensor, div: int, offset: int, index: int = 0,
+            posing: Posing | None = None) -> Sensor:
     where = f"sensor {sensor.id!r}"
     if isinstance(sensor, LidarSensor | RadarSensor):
         poses = _poses(sensor.poses, div, f"{where} poses")
         source: tuple[LidarFrame | RadarFrame, ...] = sensor.frames
         frames = tuple(
-            _frame(sensor, frame, poses, div, offset, f"{where} frame {i}")
+            _frame(sensor, frame, poses, div, offset, f"{where} frame {i}",
+                   None if posing is None else (posing, (index, i)))
             for i, frame in enumerate(source)
         )
         return replace(sensor, poses=poses, frames=frames, coordinates="world")
@@ -124,6 +136,7 @@ def _frame(  # noqa: PLR0917
     div: int,
     offset: int,
     where: str,
+    deferred: tuple[Posing, tuple[int, int]] | None = None,
 ) -> LidarFrame | RadarFrame:
     points = frame.points
     changes: dict[str, Any] = {}
@@ -132,6 +145,9 @@ def _frame(  # noqa: PLR0917
     if sensor.coordinates == "ego":
         pos, quat = interpolate_pose(poses, [frame.timestamp // div])
         world_from_sensor = pose_to_matrix(np.concatenate([pos[0], quat[0]]))
+    if sensor.coordinates == "ego" and deferred is not None:
+        deferred[0][deferred[1]] = world_from_sensor
+    elif sensor.coordinates == "ego":
         changes["positions"] = _frozen(transform_points(points.positions, world_from_sensor))
         directions = getattr(points, "directions", None)
         if directions is not None:

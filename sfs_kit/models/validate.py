@@ -24,6 +24,7 @@ import numpy as np
 import numpy.typing as npt
 
 from sfs_kit.errors import InputError
+from sfs_kit.models._array_facts import ArrayFacts
 from sfs_kit.models._imagesize import image_end_problem, image_kind, image_size, is_mp4
 from sfs_kit.models._video import VideoInfo, have_av, probe_video
 from sfs_kit.models.calibration import DISTORTION_PARAM_COUNTS
@@ -113,20 +114,26 @@ class Issue:
         }
 
 
-def validate(scene: Scene | Mapping[str, Any], *, mode: Mode = "compat") -> list[Issue]:
+def validate(
+    scene: Scene | Mapping[str, Any], *, mode: Mode = "compat", facts: ArrayFacts | None = None
+) -> list[Issue]:
     """Every problem in ``scene`` (a ``Scene`` or its dict tree), errors and warnings; never raises.
 
     ``mode="compat"`` (default) applies every rule; ``"spec"`` relaxes V-N1 (odometry and points
     sensors allowed), V-A4 (uint64 point timestamps allowed) and V-S3 (nanoseconds allowed).
+    ``facts`` (``ArrayFacts``) shares what was read from the arrays with another validation of
+    the same arrays, so each is read once.
     """
     to_sfs_dict: Callable[[], object] | None = getattr(scene, "to_sfs_dict", None)
     tree = to_sfs_dict() if to_sfs_dict is not None else scene
-    return validate_tree(tree, mode=mode)
+    return validate_tree(tree, mode=mode, facts=facts)
 
 
-def validate_tree(tree: object, *, mode: Mode = "compat") -> list[Issue]:
+def validate_tree(
+    tree: object, *, mode: Mode = "compat", facts: ArrayFacts | None = None
+) -> list[Issue]:
     """``validate`` on a plain tree (what ``read_sfs_dict`` returns)."""
-    checker = _Checker(mode)
+    checker = _Checker(mode, facts)
     try:
         checker.scene(tree)
     except Exception as err:  # noqa: BLE001 - the validator must never crash; report instead
@@ -136,6 +143,19 @@ def validate_tree(tree: object, *, mode: Mode = "compat") -> list[Issue]:
 
 
 # --- helpers -------------------------------------------------------------------------------------
+
+
+def _image_facts(
+    content: npt.NDArray[np.uint8],
+) -> tuple[str | None, tuple[int, int] | None, str | None]:
+    """An encoded image's kind, size and completeness problem (None where it stops)."""
+    kind = image_kind(content)
+    if kind is None:
+        return None, None, None
+    found = image_size(content)
+    if found is None:
+        return kind, None, None
+    return kind, found, image_end_problem(content, kind)
 
 
 def _is_int(v: object) -> TypeGuard[int]:
@@ -163,8 +183,9 @@ def _field(path: str, name: str) -> str:
 class _Checker:
     """Collects issues while walking one tree."""
 
-    def __init__(self, mode: Mode) -> None:
+    def __init__(self, mode: Mode, facts: ArrayFacts | None = None) -> None:
         self.mode = mode
+        self.facts = facts if facts is not None else ArrayFacts()
         self.issues: list[Issue] = []
         self.ticks_per_s = 1e6
         self.max_coord = (0.0, "")  # (largest |world coordinate| in metres, where)
@@ -363,6 +384,8 @@ class _Checker:
                 sub_json = sub_json or (not path and key not in _SCENE_KEYS)
                 self.generic(value, _field(path, key), in_json=sub_json)
         elif isinstance(node, list | tuple):
+            if not in_json and all(type(v) is float for v in node):
+                return  # a row of numbers (pose values): nothing here for this walk to check
             for i, value in enumerate(node):
                 self.generic(value, _index(path, i), in_json=in_json)
         elif isinstance(node, bool) or node is None or isinstance(node, str | np.ndarray):
@@ -694,7 +717,7 @@ class _Checker:
             arr = self.typed(
                 points["lengths"], _field(path, "lengths"), "V-A5", "lengths", "float32", None, n
             )
-            if arr is not None and arr.size and not np.isfinite(arr.min() + arr.max()):
+            if arr is not None and arr.size and not np.isfinite(sum(self.facts.minmax(arr))):
                 self.error(
                     "V-A7", _field(path, "lengths"), "lengths must be finite, found NaN or inf"
                 )
@@ -731,7 +754,8 @@ class _Checker:
         if n is not None and len(arr) != n:
             self.error("V-A8", path, f"{name} has {len(arr)} rows but positions has {n}")
         if arr.size and arr.dtype.kind in "fiu":
-            lo, hi = float(arr.min()), float(arr.max())
+            lo_v, hi_v = self.facts.minmax(arr)
+            lo, hi = float(lo_v), float(hi_v)
             if not (math.isfinite(lo) and math.isfinite(hi)):
                 self.error("V-A7", path, f"{name} must be finite, found NaN or inf")
             elif world:
@@ -803,7 +827,8 @@ class _Checker:
             self.error("V-A8", path, f"timestamps has {len(value)} rows but positions has {n}")
         if value.size == 0 or value.dtype.kind not in "iu":
             return  # V-A10: an empty frame is valid with or without an empty timestamps array
-        lo, hi = int(value.min()), int(value.max())
+        lo_v, hi_v = self.facts.minmax(value)
+        lo, hi = int(lo_v), int(hi_v)
         if frame_ts is not None and frame_ts > lo:
             self.error(
                 "V-A6",
@@ -970,15 +995,13 @@ class _Checker:
                 f"found {_kind(content)}",
             )
             return
-        kind = image_kind(content)
+        kind, found, problem = self.facts.get(content, "image", lambda: _image_facts(content))
         if kind is None:
             self.error("V-C4", path, "image content is neither a JPEG (FF D8 FF) nor a PNG file")
             return
-        found = image_size(content)
         if found is None:
             self.error("V-C4", path, f"the {kind.upper()} header has no readable image size")
             return
-        problem = image_end_problem(content, kind)
         if problem is not None:
             self.error("V-C4", path, f"the {kind.upper()} is incomplete: {problem}")
         if size is not None and found != size:
