@@ -234,8 +234,10 @@ def test_crash_after_each_step_then_resume(
         assert hashlib.sha256(data).hexdigest() == obj.sha256
     resumed = {t.step for t in result.steps if t.resumed}
     redone = {t.step for t in result.steps if not t.resumed}
-    assert resumed == {s for s in finished if s != "submit_intent"}
-    assert not (redone & set(finished))
+    # a live submission verifies the URLs it sends in its own run, even after a journaled verify
+    reverified = {"verify"} if crash_after != "submit" else set()
+    assert resumed == {s for s in finished if s != "submit_intent"} - reverified
+    assert not (redone & (set(finished) - reverified))
 
 
 def test_lost_journal_never_duplicates_the_task(
