@@ -104,12 +104,15 @@ class ImageSource:
 class VideoFileSource:
     """A camera input that is already a video: a container file, one timestamp per frame (µs).
 
-    The converter passes an H.264 MP4 through unchanged and re-encodes anything else (D8).
+    The converter passes an H.264 MP4 through unchanged and re-encodes anything else (D8). A
+    video that is not a file yet (a recording's ``CompressedVideo`` topic) has ``path`` None and
+    ``write(dest)``, which writes it as a container file at ``dest`` when it is converted.
     """
 
-    path: Path
+    path: Path | None
     timestamps_us: tuple[int, ...]
     source: str
+    write: Callable[[Path], object] | None = None
 
 
 @dataclass(frozen=True)

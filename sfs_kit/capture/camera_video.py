@@ -23,7 +23,7 @@ from sfs_kit.codecs.video import Mp4Encoder, VideoInfo, iter_frames, probe_video
 from sfs_kit.errors import InputError
 from sfs_kit.models._imagesize import is_mp4
 
-__all__ = ["CameraVideoFile", "camera_video_file"]
+__all__ = ["CameraVideoFile", "camera_video_file", "stream_path"]
 
 logger = logging.getLogger(__name__)
 
@@ -65,6 +65,11 @@ def _passes_through(info: VideoInfo, path: Path) -> bool:
     return info.codec == "h264" and is_mp4(head) and info.pix_fmt in _PASS_PIX_FMTS
 
 
+def stream_path(temp_path: Path) -> Path:
+    """Where a video stream (no file of its own) is written before it is checked."""
+    return temp_path.with_name(temp_path.name + ".in.mp4")
+
+
 def camera_video_file(
     camera: CameraSource,
     temp_path: Path,
@@ -75,35 +80,46 @@ def camera_video_file(
 ) -> CameraVideoFile:
     """The camera's MP4: pass-through, re-encoded input video, or its images encoded at ``fps``.
 
-    ``temp_path`` is where an encoded file goes (removed again if encoding fails); ``load_image``
-    returns image k's encoded bytes (size-checked); ``step`` is called after each frame.
+    ``temp_path`` is where an encoded file goes (removed again if encoding fails), and a video
+    stream is first written to ``stream_path(temp_path)``; ``load_image`` returns image k's
+    encoded bytes (size-checked); ``step`` is called after each frame.
     """
-    intr = camera.intrinsics
     video = camera.video
-    if video is not None:
-        info = probe_video(video.path, source=video.source)
-        _check_input(camera, info, video.source)
-        if _passes_through(info, video.path):
-            for _ in range(info.frame_count):
-                step()
-            return CameraVideoFile(
-                video.path, info.frame_count, passed_through=True, temporary=False
-            )
-        logger.info(
-            "camera %r: re-encoding %s (%s, %s) to H.264 MP4 (D8).",
-            camera.sensor_id,
-            video.source,
-            info.codec,
-            info.pix_fmt,
-        )
-    source = f"camera {camera.sensor_id!r}" + ("" if video is None else f" ({video.source})")
-    with Mp4Encoder(temp_path, width=intr.width, height=intr.height, fps=fps, source=source) as enc:
-        if video is not None:
-            for frame in iter_frames(video.path, source=video.source):
-                enc.add_frame(frame)
-                step()
-        else:
+    if video is None:
+        with _encoder(camera, temp_path, fps, f"camera {camera.sensor_id!r}") as enc:
             for k, image in enumerate(camera.images):
                 enc.add_image(load_image(k).data, source=image.source)
                 step()
+        return CameraVideoFile(temp_path, enc.frames, passed_through=False, temporary=True)
+    path, written = video.path, False
+    if path is None:  # a stream (a recording topic): written out as an MP4 first
+        if video.write is None:
+            raise InputError(f"{video.source}: the video has no file.", source=video.source)
+        path, written = stream_path(temp_path), True
+        video.write(path)
+    info = probe_video(path, source=video.source)
+    _check_input(camera, info, video.source)
+    if _passes_through(info, path):
+        for _ in range(info.frame_count):
+            step()
+        return CameraVideoFile(path, info.frame_count, passed_through=True, temporary=written)
+    logger.info(
+        "camera %r: re-encoding %s (%s, %s) to H.264 MP4 (D8).",
+        camera.sensor_id,
+        video.source,
+        info.codec,
+        info.pix_fmt,
+    )
+    source = f"camera {camera.sensor_id!r} ({video.source})"
+    with _encoder(camera, temp_path, fps, source) as enc:
+        for frame in iter_frames(path, source=video.source):
+            enc.add_frame(frame)
+            step()
+    if written:
+        path.unlink(missing_ok=True)
     return CameraVideoFile(temp_path, enc.frames, passed_through=False, temporary=True)
+
+
+def _encoder(camera: CameraSource, temp_path: Path, fps: float, source: str) -> Mp4Encoder:
+    intr = camera.intrinsics
+    return Mp4Encoder(temp_path, width=intr.width, height=intr.height, fps=fps, source=source)

@@ -58,7 +58,7 @@ import numpy.typing as npt
 from sfs_kit._paths import contained
 from sfs_kit._version import __version__
 from sfs_kit.capture.base import CameraSource, Capture, LidarSource
-from sfs_kit.capture.camera_video import camera_video_file
+from sfs_kit.capture.camera_video import camera_video_file, stream_path
 from sfs_kit.capture.downsample import downsample_indices
 from sfs_kit.capture.options import ConvertOptions, RecentreMode
 from sfs_kit.capture.sync import match_nearest, sample_poses
@@ -541,7 +541,7 @@ def _video_camera(  # noqa: PLR0917
 ) -> dict[str, object]:
     """Encode (or pass through) camera c's MP4, store it, and check it against V-C5."""
     temp = video.temp_prefix.with_name(f"{video.temp_prefix.name}.cam{c}.mp4")
-    video.temp_files.append(temp)
+    video.temp_files += [temp, stream_path(temp)]
     fps = fps_from_timestamps(sp.rel_us)
     made = camera_video_file(
         camera, temp, fps=fps, load_image=lambda k: _load_image(camera, k), step=counter.step
@@ -864,7 +864,7 @@ def _convert_sfs(
         _check(issues, "the output")
         writer.finish(tree)
     notes = [
-        f"camera {cam!r}: its H.264 MP4 input was stored unchanged (no re-encoding)."
+        f"camera {cam!r}: its H.264 video input was stored without re-encoding."
         for cam in video.passed_through
     ] + video.notes
     video_images = sum(len(c.images) for c in cap.cameras) if camera_video else 0

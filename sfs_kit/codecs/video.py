@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -49,6 +49,7 @@ __all__ = [
     "fps_from_timestamps",
     "have_av",
     "iter_frames",
+    "mux_h264",
     "probe_sfs_videos",
     "probe_video",
 ]
@@ -377,3 +378,45 @@ def camera_frame(camera: CameraSensor, index: int) -> npt.NDArray[np.uint8]:
     if content.ndim == 3:
         return content
     return decode_image(content.data, source=source)
+
+
+def mux_h264(
+    access_units: Iterable[bytes], dest: str | os.PathLike[str], *, fps: float, source: str
+) -> int:
+    """Put H.264 access units (Annex B, one picture each, as a ROS ``CompressedVideo`` carries
+    them) into an MP4 at ``dest`` without re-encoding; frame k is at k / fps. Returns the frame
+    count. The elementary stream goes through a temporary file beside ``dest``."""
+    av = load_av("Reading a camera video stream")
+    dest_path = Path(dest)
+    raw = dest_path.with_name(dest_path.name + ".h264")
+    try:
+        with raw.open("wb") as f:
+            for unit in access_units:
+                f.write(unit)
+        time_base = 1 / _rate(fps)
+        count = 0
+        try:
+            with av.open(str(raw), mode="r", format="h264") as inp:
+                if not inp.streams.video:
+                    raise InputError(f"{source}: holds no H.264 stream.", source=source)
+                ist = inp.streams.video[0]
+                with av.open(os.fspath(dest_path), mode="w", format="mp4") as out:
+                    ost = out.add_stream_from_template(ist)
+                    ost.time_base = time_base
+                    for packet in inp.demux(ist):
+                        if not packet.size:
+                            continue
+                        packet.stream = ost
+                        packet.time_base = time_base
+                        packet.pts = packet.dts = count
+                        packet.duration = 1
+                        out.mux(packet)
+                        count += 1
+        except av.FFmpegError as err:
+            dest_path.unlink(missing_ok=True)
+            raise InputError(
+                f"{source}: the H.264 stream cannot be read: {err}.", source=source
+            ) from err
+        return count
+    finally:
+        raw.unlink(missing_ok=True)

@@ -226,7 +226,7 @@ def test_an_h264_mp4_input_passes_through_unchanged(tmp_path: Path) -> None:
     out = tmp_path / "s.sfs"
     result = convert_capture(folder, out, format="sfs")  # images stay images
     assert (result.video_count, result.image_count) == (1, 6)
-    assert any("stored unchanged" in n for n in result.notes)
+    assert any("stored without re-encoding" in n for n in result.notes)
     stored = _video_bytes(out, "front")
     assert (
         hashlib.sha256(stored).digest()
@@ -243,7 +243,7 @@ def test_other_video_inputs_are_re_encoded_to_h264(tmp_path: Path) -> None:
     out = tmp_path / "s.sfs"
     result = convert_capture(folder, out, format="sfs", camera_video=True)
     assert result.video_count == 2
-    assert not any("stored unchanged" in n for n in result.notes)
+    assert not any("stored without re-encoding" in n for n in result.notes)
     stored = _video_bytes(out, "front")
     info = probe_video(stored)
     assert (info.codec, info.pix_fmt, info.frame_count) == ("h264", "yuv420p", 5)

@@ -42,11 +42,12 @@ from sfs_kit.capture.recording.camera import (
     is_optical_frame,
 )
 from sfs_kit.capture.recording.direct import MessageRef
-from sfs_kit.capture.recording.mapping import Mapping, choose_mapping
+from sfs_kit.capture.recording.mapping import VIDEO_TYPES, Mapping, choose_mapping
 from sfs_kit.capture.recording.options import RecordingOptions
 from sfs_kit.capture.recording.pointcloud2 import CloudMapping, PointTime, decode_cloud
 from sfs_kit.capture.recording.scan import RecordingScan, SensorTimes, scan_recording
 from sfs_kit.capture.recording.tf import TfBuffer
+from sfs_kit.capture.recording.video import video_source
 from sfs_kit.capture.sync import match_nearest
 from sfs_kit.errors import InputError
 from sfs_kit.models.geometry import matrix_to_pose, pose_to_matrix
@@ -438,10 +439,14 @@ def _build(bag: Bag, options: RecordingOptions) -> Capture:
         intr = camera_intrinsics(
             info, where=f"{bag.name}: {cam.info_topic} at {info_log} ns", rectified=rectified
         )
-        idx = _pair(
-            st, frame_ns, tolerance_ns=tolerance, options=options, bag=bag, primary=primary.topic
-        )
-        picks = _picks(st, options, idx)
+        if st.msgtype in VIDEO_TYPES:  # every frame of a video: they depend on each other
+            picks = _picks(st, options, np.argsort(_times(st, options), kind="stable"))
+        else:
+            idx = _pair(
+                st, frame_ns, tolerance_ns=tolerance, options=options, bag=bag,
+                primary=primary.topic,
+            )
+            picks = _picks(st, options, idx)
         frame = _frame_id(st, bag)
         mount = _static_mount(scan.tf, ego, frame, picks[0].time_ns, cam.topic)
         if not is_optical_frame(frame):
@@ -451,20 +456,34 @@ def _build(bag: Bag, options: RecordingOptions) -> Capture:
                 f"optical frame, so it is taken as a body frame (x forward, z up) and "
                 f"rotated to the camera frame (z forward, x right, y down)."
             )
-        images = tuple(
-            ImageSource(
-                timestamp_us=p.time_ns // 1000,
-                source=f"{bag.name}:{cam.topic}@{p.stamp_ns}",
-                load=_image_loader(cursors, cam.topic, p),
+        if st.msgtype in VIDEO_TYPES:
+            stamps_us = [p.time_ns // 1000 for p in picks]
+            video = video_source(bag, cam.topic, [p.log_ns for p in picks], stamps_us)
+            all_us.append(np.asarray(stamps_us, dtype=np.int64))
+            cameras.append(
+                CameraSource(
+                    sensor_id=cam.sensor_id,
+                    intrinsics=intr,
+                    ego_from_sensor=mount,
+                    images=(),
+                    video=video,
+                )
             )
-            for p in picks
-        )
-        all_us.append(np.asarray([im.timestamp_us for im in images], dtype=np.int64))
-        cameras.append(
-            CameraSource(
-                sensor_id=cam.sensor_id, intrinsics=intr, ego_from_sensor=mount, images=images
+        else:
+            images = tuple(
+                ImageSource(
+                    timestamp_us=p.time_ns // 1000,
+                    source=f"{bag.name}:{cam.topic}@{p.stamp_ns}",
+                    load=_image_loader(cursors, cam.topic, p),
+                )
+                for p in picks
             )
-        )
+            all_us.append(np.asarray([im.timestamp_us for im in images], dtype=np.int64))
+            cameras.append(
+                CameraSource(
+                    sensor_id=cam.sensor_id, intrinsics=intr, ego_from_sensor=mount, images=images
+                )
+            )
         metadata[f"topic.{cam.sensor_id}"] = cam.topic
         metadata[f"camera_info.{cam.sensor_id}"] = cam.info_topic
         metadata[f"frame_id.{cam.sensor_id}"] = frame

@@ -15,7 +15,7 @@ import numpy as np
 
 from sfs_kit.capture.recording.bag import Bag
 from sfs_kit.capture.recording.capture import default_world_frame
-from sfs_kit.capture.recording.mapping import IMAGE_TYPES, POINTCLOUD2_TYPE, choose_mapping
+from sfs_kit.capture.recording.mapping import CAMERA_TYPES, POINTCLOUD2_TYPE, choose_mapping
 from sfs_kit.capture.recording.options import RecordingOptions
 from sfs_kit.capture.recording.scan import scan_recording
 from sfs_kit.capture.recording.tf import TfBuffer
@@ -43,7 +43,7 @@ def inspect_recording(
     with Bag(Path(path)) as bag:
         topics = bag.topics()
         sensor_topics = [
-            t for t, i in topics.items() if i.msgtype in (POINTCLOUD2_TYPE, *IMAGE_TYPES)
+            t for t, i in topics.items() if i.msgtype in (POINTCLOUD2_TYPE, *CAMERA_TYPES)
         ]
         scan = scan_recording(
             bag,

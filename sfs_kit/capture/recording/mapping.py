@@ -3,8 +3,9 @@
 Automatic: every ``PointCloud2`` topic is a lidar; an ``Image``/``CompressedImage`` topic is a
 camera when a ``CameraInfo`` topic shares its camera namespace
 (``/cam/front/image_raw[/compressed]`` and ``/cam/front/camera_info``); when a namespace has
-both, the compressed one is used (its bytes pass through). Explicit topics are checked to exist
-and to have a usable type. Sensor ids are derived from topic names
+both, the compressed one is used (its bytes pass through). A ``foxglove_msgs/CompressedVideo``
+topic (H.264) with a CameraInfo is a camera too, stored as video. Explicit topics are checked to
+exist and to have a usable type. Sensor ids are derived from topic names
 (``/sensing/lidar/top/points`` -> ``sensing_lidar_top``): safe as folder names and
 unique; the topic itself is kept in the scene metadata.
 """
@@ -21,9 +22,11 @@ from sfs_kit.errors import InputError
 
 __all__ = [
     "CAMERA_INFO_TYPE",
+    "CAMERA_TYPES",
     "IMAGE_TYPES",
     "POINTCLOUD2_TYPE",
     "POSE_TYPES",
+    "VIDEO_TYPES",
     "CameraChoice",
     "Mapping",
     "SensorChoice",
@@ -34,6 +37,8 @@ __all__ = [
 
 POINTCLOUD2_TYPE = "sensor_msgs/msg/PointCloud2"
 IMAGE_TYPES = ("sensor_msgs/msg/Image", "sensor_msgs/msg/CompressedImage")
+VIDEO_TYPES = ("foxglove_msgs/msg/CompressedVideo",)  # H.264 access units: a camera video
+CAMERA_TYPES = IMAGE_TYPES + VIDEO_TYPES
 CAMERA_INFO_TYPE = "sensor_msgs/msg/CameraInfo"
 POSE_TYPES = (
     "nav_msgs/msg/Odometry",
@@ -50,6 +55,9 @@ _IMAGE_TAILS = frozenset(
         "image_mono",
         "image",
         "compressed",
+        "compressed_video",
+        "video",
+        "h264",
         "raw",
         "camera_info",
     }
@@ -153,7 +161,7 @@ def choose_mapping(topics: dict[str, TopicInfo], options: RecordingOptions, sour
     cameras: list[CameraChoice] = []
     if options.cameras:
         for cam in options.cameras:
-            _require(topics, cam.image, IMAGE_TYPES, "camera", source)
+            _require(topics, cam.image, CAMERA_TYPES, "camera", source)
             info_topic = cam.info or infos.get(camera_namespace(cam.image))
             if info_topic is None:
                 raise InputError(
@@ -172,11 +180,12 @@ def choose_mapping(topics: dict[str, TopicInfo], options: RecordingOptions, sour
     else:
         by_ns: dict[str, list[str]] = {}
         for t, i in topics.items():
-            if i.msgtype in IMAGE_TYPES:
+            if i.msgtype in CAMERA_TYPES:
                 by_ns.setdefault(camera_namespace(t), []).append(t)
         for ns, image_topics in sorted(by_ns.items()):
             compressed = [t for t in image_topics if topics[t].msgtype.endswith("CompressedImage")]
-            pick = (compressed or image_topics)[0]
+            videos = [t for t in image_topics if topics[t].msgtype in VIDEO_TYPES]
+            pick = (compressed or videos or image_topics)[0]
             for t in image_topics:
                 if t != pick:
                     skipped[t] = f"another image topic of camera namespace {ns} is used ({pick})"
