@@ -32,6 +32,7 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "convert",
     "upload",
     "submit",
+    "batch",  # also registers run-one
 )
 
 

@@ -23,7 +23,7 @@ from sfs_kit.errors import InputError
 if TYPE_CHECKING:
     from sfs_kit.pipeline import PipelineProgress, RunResult
 
-__all__ = ["register", "run"]
+__all__ = ["add_run_options", "register", "run", "run_settings"]
 
 _BYTE_STEPS = ("upload", "upload_images")
 _LISTED = 5
@@ -37,11 +37,21 @@ def register(subparsers: Any) -> None:
                     "and create one Scale multi-stage task. Re-running continues where a "
                     "previous run stopped and never creates a second task.")
     parser.add_argument("capture", metavar="CAPTURE", help="capture folder or file")
-    add_format_option(parser)
     parser.add_argument("--out", type=Path, metavar="DIR",
                         help="output folder, new or of an earlier run of this capture (its "
                              "parent must exist; default: ./sfs-kit-out/<capture name>-<hash "
                              "of its path>)")
+    add_run_options(parser)
+    parser.add_argument("--json", action="store_true",
+                        help="print the whole result as JSON; unlike the summary, which redacts "
+                             "URL signatures, it (like task_request.json) holds the exact URLs")
+    parser.set_defaults(func=run)
+
+
+def add_run_options(parser: Any) -> None:
+    """The settings of one capture's run (format, conversion, store, task, config, dry run):
+    shared by ``run``, ``batch`` and ``run-one``; read them back with ``run_settings``."""
+    add_format_option(parser)
     add_convert_options(parser)
     add_recording_arguments(parser)
     store = parser.add_argument_group("store (default: a local store under --out, file:// URLs)")
@@ -87,10 +97,6 @@ def register(subparsers: Any) -> None:
                         help="convert, upload and presign as usual, but send nothing to Scale: "
                              "write the exact request to <out>/task_request.json (with a bucket "
                              "it holds live presigned URLs)")
-    parser.add_argument("--json", action="store_true",
-                        help="print the whole result as JSON; unlike the summary, which redacts "
-                             "URL signatures, it (like task_request.json) holds the exact URLs")
-    parser.set_defaults(func=run)
 
 
 def _text_or_file(value: str | None, option: str) -> str | None:
@@ -150,12 +156,11 @@ class _Bars:
             self._bar = None
 
 
-def run(args: argparse.Namespace) -> int:
-    """Load the settings, run the pipeline, print the summary (or JSON)."""
-    cli = {
+def run_settings(args: argparse.Namespace) -> dict[str, Any]:
+    """The command-line layer of ``load_config`` from the options of ``add_run_options``."""
+    return {
         "format": args.format,
         **convert_settings(args),
-        "out_dir": args.out,
         "bucket": args.bucket,
         "prefix": args.prefix,
         "endpoint_url": args.endpoint_url,
@@ -182,6 +187,11 @@ def run(args: argparse.Namespace) -> int:
         "strict_geometry": args.strict_geometry,
         "geometry_checks": args.geometry_checks,
     }
+
+
+def run(args: argparse.Namespace) -> int:
+    """Load the settings, run the pipeline, print the summary (or JSON)."""
+    cli = {**run_settings(args), "out_dir": args.out}
     if args.out is not None:
         check_output_folder(args.out)  # may be new, but its parent must exist
     from sfs_kit.pipeline import load_config

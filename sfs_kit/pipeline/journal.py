@@ -22,7 +22,7 @@ import os
 import struct
 import time
 import zlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -200,21 +200,36 @@ class Journal:
         self, step: str, deps: Mapping[str, str], data: Mapping[str, Any]
     ) -> JournalRecord:
         """Write one record, flush and fsync it, and return it."""
+        return self.append_many([(step, deps, data)])[0]
+
+    def append_many(
+        self, entries: Sequence[tuple[str, Mapping[str, str], Mapping[str, Any]]]
+    ) -> list[JournalRecord]:
+        """Write several records with one write and one fsync (all of them, or, after a crash, a
+        prefix: each record keeps its own checksum)."""
         time_s = time.time()
-        payload = msgpack.packb(
-            {"step": step, "deps": dict(deps), "data": dict(data), "time_s": time_s},
-            use_bin_type=True,
-        )
-        frame = _HEAD.pack(_RECORD_TAG, len(payload), zlib.crc32(payload)) + payload
-        if self._end == 0:  # the first record: the file starts now, magic first
-            frame = JOURNAL_MAGIC + frame
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self.path.open("wb" if self._end == 0 else "ab") as fh:
-            fh.write(frame)
-            fh.flush()
-            os.fsync(fh.fileno())
-        record = JournalRecord(step, dict(deps), dict(data), time_s,
-                               max(self._end, len(JOURNAL_MAGIC)))
-        self._end += len(frame)
-        self._records.append(record)
-        return record
+        frames: list[bytes] = []
+        records: list[JournalRecord] = []
+        end = self._end
+        for step, deps, data in entries:
+            payload = msgpack.packb(
+                {"step": step, "deps": dict(deps), "data": dict(data), "time_s": time_s},
+                use_bin_type=True,
+            )
+            frame = _HEAD.pack(_RECORD_TAG, len(payload), zlib.crc32(payload)) + payload
+            if end == 0:  # the first record: the file starts now, magic first
+                frame = JOURNAL_MAGIC + frame
+            frames.append(frame)
+            records.append(JournalRecord(step, dict(deps), dict(data), time_s,
+                                         max(end, len(JOURNAL_MAGIC))))
+            end += len(frame)
+        if frames:
+            if self._end == 0:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            with self.path.open("wb" if self._end == 0 else "ab") as fh:
+                fh.write(b"".join(frames))
+                fh.flush()
+                os.fsync(fh.fileno())
+        self._end = end
+        self._records.extend(records)
+        return records

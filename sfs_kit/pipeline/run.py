@@ -36,7 +36,7 @@ import logging
 import os
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -49,6 +49,7 @@ from sfs_kit.pipeline import steps as _steps
 from sfs_kit.pipeline.config import RunConfig
 from sfs_kit.pipeline.ids import content_sha256, derive_unique_id, tree_fingerprint
 from sfs_kit.pipeline.journal import Journal, JournalRecord
+from sfs_kit.pipeline.limits import FleetLimiter, SlotKind
 from sfs_kit.pipeline.outdir import (
     CAPTURE_STEP,
     LOCK_NAME,
@@ -126,6 +127,7 @@ class _State:
     out_dir: Path
     journal: Journal
     on_progress: ProgressFn | None
+    limiter: FleetLimiter | None = None
     timings: list[StepTiming] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     bytes_uploaded: int = 0
@@ -279,10 +281,11 @@ def _upload(state: _State, step: str, files: Sequence[FileEntry], base: str) -> 
             state.progress(step, event.files_done, event.files_total, event.bytes_done,
                            event.bytes_total)
 
-        stored = store.upload_many(items, max_workers=state.config.upload_workers,
-                                   on_progress=progress,
-                                   sha256s={key: f["sha256"]
-                                            for (_, key), f in zip(items, files, strict=True)})
+        with _slot(state.limiter, "upload"):
+            stored = store.upload_many(items, max_workers=state.config.upload_workers,
+                                       on_progress=progress,
+                                       sha256s={key: f["sha256"]
+                                                for (_, key), f in zip(items, files, strict=True)})
         objects: list[FileEntry] = []
         for entry, obj in zip(files, stored, strict=True):
             if obj.sha256 is not None and obj.sha256 != entry["sha256"]:
@@ -444,7 +447,8 @@ def _submit(state: _State, attachments: Sequence[str], unique_id: str,
         else:
             if state.journal.find("submit_intent", deps) is None:
                 state.record("submit_intent", deps, {"unique_id": unique_id})
-            task = _steps.create_task(config, request)
+            with _slot(state.limiter, "submit"):
+                task = _steps.create_task(config, request, throttle=state.limiter)
             notes: list[str] = []
             if task.existing or task.recovered:
                 notes = [f"existing task returned, but {note}"
@@ -466,11 +470,13 @@ def run(
     config: RunConfig,
     *,
     on_progress: ProgressFn | None = None,
+    limiter: FleetLimiter | None = None,
 ) -> RunResult:
     """Convert, validate, upload, presign, verify and submit one capture; resumes where it stopped.
 
     Plain-data arguments and a module-level function, so it pickles into process pools.
-    ``on_progress`` receives ``PipelineProgress`` events (files and bytes per step).
+    ``on_progress`` receives ``PipelineProgress`` events (files and bytes per step); ``limiter``
+    (``pipeline.limits.FleetLimiter``) shares upload/submit slots and Retry-After with a fleet.
     """
     capture_path = Path(capture)
     if not capture_path.exists():
@@ -478,13 +484,18 @@ def run(
     _steps.check_task_settings(config)  # before anything is written or uploaded
     out_dir = (config.out_dir or default_out_dir(capture_path)).resolve()
     with locked_out_dir(out_dir):
-        return _run_locked(capture_path, config, out_dir, on_progress)
+        return _run_locked(capture_path, config, out_dir, on_progress, limiter)
+
+
+def _slot(limiter: FleetLimiter | None, kind: SlotKind) -> AbstractContextManager[None]:
+    return nullcontext() if limiter is None else limiter.slot(kind)
 
 
 def _run_locked(capture_path: Path, config: RunConfig, out_dir: Path,
-                on_progress: ProgressFn | None) -> RunResult:
+                on_progress: ProgressFn | None, limiter: FleetLimiter | None) -> RunResult:
     journal_path = out_dir / JOURNAL_NAME
-    state = _State(capture_path, config, out_dir, Journal.open(journal_path), on_progress)
+    state = _State(capture_path, config, out_dir, Journal.open(journal_path), on_progress,
+                   limiter)
     state.pending = check_capture(state.journal, capture_path, out_dir)
 
     files, content = _convert(state)

@@ -22,6 +22,7 @@ from sfs_kit.errors import FrameFormatError, InputError, TaskRequestError
 from sfs_kit.pipeline.config import RunConfig
 from sfs_kit.storage import sha256_file
 from sfs_kit.submit import DryRunRequest, ScaleClient, Task, TaskRequest
+from sfs_kit.submit.client import RequestThrottle
 
 if TYPE_CHECKING:
     from sfs_kit.capture.base import Capture
@@ -234,9 +235,9 @@ def check_task_settings(config: RunConfig) -> None:
     TaskRequest(**fields)
 
 
-def _client(config: RunConfig) -> ScaleClient:
+def _client(config: RunConfig, throttle: RequestThrottle | None = None) -> ScaleClient:
     key = config.api_key.get_secret_value() if config.api_key is not None else None
-    return ScaleClient(key, base_url=config.api_base_url)
+    return ScaleClient(key, base_url=config.api_base_url, throttle=throttle)
 
 
 def dry_run_request(config: RunConfig, request: TaskRequest) -> dict[str, Any]:
@@ -251,10 +252,12 @@ def dry_run_request(config: RunConfig, request: TaskRequest) -> dict[str, Any]:
     return dry.model_dump(mode="json")
 
 
-def create_task(config: RunConfig, request: TaskRequest) -> Task:
+def create_task(config: RunConfig, request: TaskRequest, *,
+                throttle: RequestThrottle | None = None) -> Task:
     """POST the task; a 409 for our unique_id returns the existing task (spec §5.5, D26) when it
-    is ours (same scene_format and attachments), else raises ``DuplicateTaskError``."""
-    client = _client(config)
+    is ours (same scene_format and attachments), else raises ``DuplicateTaskError``. ``throttle``
+    (a fleet's limiter) is consulted before every request and hears every Retry-After."""
+    client = _client(config, throttle)
     try:
         task = client.create_multistage_task(request, on_duplicate="return_existing")
     finally:

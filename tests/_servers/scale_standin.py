@@ -22,6 +22,7 @@ import itertools
 import json
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -68,6 +69,7 @@ class RecordedRequest:
     path: str
     headers: dict[str, str]
     body: Any
+    time_s: float = 0.0  # time.monotonic() on arrival
 
 
 @dataclass
@@ -80,6 +82,9 @@ class _State:
     faults: list[Fault] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
     released: threading.Event = field(default_factory=threading.Event)
+    latency_s: float = 0.0  # every task create takes this long (to make requests overlap)
+    creating: int = 0
+    peak_creating: int = 0
     ids: Iterator[int] = field(default_factory=lambda: itertools.count(1))
 
 
@@ -146,7 +151,8 @@ class _Handler(BaseHTTPRequestHandler):
         except ValueError:
             body = raw.decode("utf-8", "replace")
         with state.lock:
-            state.requests.append(RecordedRequest(method, self.path, dict(self.headers), body))
+            state.requests.append(RecordedRequest(method, self.path, dict(self.headers), body,
+                                                  time.monotonic()))
             fault = next((f for f in state.faults if f.method == method
                           and (f.path is None or self.path.startswith(f.path))), None)
             if fault is not None:
@@ -156,7 +162,16 @@ class _Handler(BaseHTTPRequestHandler):
             return
         path = urlsplit(self.path)
         if method == "POST" and path.path == "/v1/task/multistage":
-            self._create(body, fault)
+            with state.lock:
+                state.creating += 1
+                state.peak_creating = max(state.peak_creating, state.creating)
+            try:
+                if state.latency_s:
+                    time.sleep(state.latency_s)
+                self._create(body, fault)
+            finally:
+                with state.lock:
+                    state.creating -= 1
         elif path.path == "/v1/batches" or path.path.startswith("/v1/batches/"):
             self._faulted_or(fault, lambda: self._batch(method, path.path, body))
         elif method == "GET" and path.path == "/v1/tasks":
@@ -381,6 +396,17 @@ class ScaleStandin:
         """The task create requests received so far."""
         return [r for r in self.requests if r.method == "POST" and r.path == "/v1/task/multistage"]
 
+    @property
+    def peak_creating(self) -> int:
+        """The most task creates in flight at once so far."""
+        with self._server.state.lock:
+            return self._server.state.peak_creating
+
+    def set_latency(self, seconds: float) -> None:
+        """Make every task create take ``seconds`` (so concurrent workers overlap)."""
+        with self._server.state.lock:
+            self._server.state.latency_s = seconds
+
     def set_status(self, task_id: str, status: str) -> None:
         """Move a stored task on (as labelers would): ``completed``, ``error``, ..."""
         with self._server.state.lock:
@@ -397,6 +423,8 @@ class ScaleStandin:
         with state.lock:
             state.tasks.clear()
             state.batches.clear()
+            state.peak_creating = 0
+            state.latency_s = 0.0
             state.by_unique_id.clear()
             state.by_idempotency_key.clear()
             state.requests.clear()

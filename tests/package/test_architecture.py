@@ -25,7 +25,9 @@ ALLOWED: dict[str, set[str]] = {
     "submit": set(),
     "pipeline": {"capture", "readers", "models", "codecs", "storage", "submit"},
     "preview": {"capture", "readers", "models", "codecs"},
-    "cli": {"pipeline", "preview", "capture", "readers", "models", "codecs", "storage", "submit"},
+    "batch": {"pipeline", "capture", "readers", "models", "codecs", "storage", "submit"},
+    "cli": {"batch", "pipeline", "preview", "capture", "readers", "models", "codecs", "storage",
+            "submit"},
 }
 EVERYONE = {"errors", "_version", "_redact", "_atomic", "_paths", "_excerpt"}
 
@@ -84,6 +86,7 @@ def test_every_layer_is_known() -> None:
         ("sfs_kit.models", ["boto3", "botocore", "urllib3"]),
         ("sfs_kit.readers", ["boto3", "botocore", "urllib3"]),
         ("sfs_kit.submit", ["boto3", "botocore", "numpy"]),
+        ("sfs_kit.batch", ["ray"]),
         ("sfs_kit.storage", ["numpy", "pydantic"]),
     ],
 )

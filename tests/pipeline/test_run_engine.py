@@ -261,8 +261,8 @@ def test_post_succeeded_but_not_journaled_recovers_the_task(
     config = _s3_config(s3_env, s3_bucket, scale_standin, tmp_path / "out")
     real_create = steps.create_task
 
-    def create_then_die(*args: Any) -> Any:
-        real_create(*args)
+    def create_then_die(*args: Any, **kwargs: Any) -> Any:
+        real_create(*args, **kwargs)
         raise CrashError("after POST, before the journal record")
 
     with monkeypatch.context() as patch:
