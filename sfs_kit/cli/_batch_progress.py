@@ -10,20 +10,13 @@ import sys
 from typing import IO, Any
 
 from sfs_kit.batch import BatchProgress
+from sfs_kit.cli.run import _size
 
 __all__ = ["BatchDisplay", "describe"]
 
 
-def _size(n: float) -> str:
-    for unit in ("B", "KB", "MB", "GB"):
-        if n < 1000 or unit == "GB":
-            return f"{n:.0f}{unit}" if unit == "B" else f"{n:.1f}{unit}"
-        n /= 1000
-    return f"{n:.1f}TB"  # pragma: no cover
-
-
 def describe(event: BatchProgress) -> str:
-    """``36/40 done, 1 failed, 2 running | 1.2MB | 95/min | ETA 0:12``."""
+    """``36/40 done, 1 failed, 2 running | 1.2 MB | 95/min | ETA 0:12``."""
     rate = event.finished_this_run / event.elapsed_s * 60 if event.elapsed_s > 0 else 0.0
     left = max(0, event.to_run - event.finished_this_run)
     eta = "--:--" if rate <= 0 else _clock(left / rate * 60)

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from sfs_kit.cli._common import EXIT_OK, exit_code_for, print_json
-from sfs_kit.cli.run import add_run_options, run_settings
+from sfs_kit.cli.run import _size, add_run_options, run_settings
 from sfs_kit.errors import InputError, SfsKitError
 from sfs_kit.storage import redact_url
 
@@ -161,14 +161,6 @@ def _batch(args: argparse.Namespace) -> int:
     else:
         _print_summary(result)
     return EXIT_OK if result.ok else EXIT_FAILED
-
-
-def _size(n: float) -> str:
-    for unit in ("B", "KB", "MB", "GB"):
-        if n < 1000 or unit == "GB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1000
-    return f"{n:.1f} TB"  # pragma: no cover
 
 
 def _print_summary(result: Any) -> None:

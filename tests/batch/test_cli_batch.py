@@ -154,3 +154,13 @@ def test_dry_run_batch_writes_requests_and_sends_nothing(
     for capture in result["captures"]:
         assert capture["dry_run"] is True
         assert Path(capture["request_path"]).is_file()
+
+
+def test_progress_line_shows_counts_bytes_rate_and_eta() -> None:
+    from sfs_kit.batch import BatchProgress
+    from sfs_kit.cli._batch_progress import describe
+
+    event = BatchProgress(total=40, done=30, failed=2, running=2, pending=6,
+                          bytes_uploaded=1_234_000, elapsed_s=60.0, finished_this_run=20,
+                          to_run=30)
+    assert describe(event) == ("30/40 done, 2 failed, 2 running | 1.2 MB | 20/min | ETA 0:30")
