@@ -150,7 +150,7 @@ def scale(env: Env, count: int) -> dict[str, Any]:
         "captures": count, "wall_s": round(first_s, 2),
         "captures_per_min": round(count / first_s * 60, 1), "exit_code": rc,
         "done": len(done), "failed_by_class": dict(failed),
-        "transient_retries_by_class": dict(retried),
+        "failed_attempts_by_class": dict(retried),
         "exactly_one_task_per_good_capture": one_each,
         "driver_peak_rss_mib": round(first_rss, 1),
         f"driver_peak_rss_mib_{max(1, count // 4)}_captures": round(small_rss, 1),

@@ -118,7 +118,10 @@ class RayEngine:
         self._owns = False
         if not ray.is_initialized():
             address = options.ray_address or os.environ.get("RAY_ADDRESS") or None
-            ray.init(address=address, log_to_driver=False)
+            if address is None:  # a local Ray for this batch: no dashboard to start
+                ray.init(log_to_driver=False, include_dashboard=False)
+            else:
+                ray.init(address=address, log_to_driver=False)
             self._owns = address is None
         self._config = config
         self._timeout_s = options.timeout_s

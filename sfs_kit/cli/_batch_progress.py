@@ -1,15 +1,13 @@
-"""The batch's live line on a terminal: done / failed / running, bytes, rate and ETA.
+"""The batch's live bar on a terminal: done / failed / running, bytes, rate and ETA.
 
-Drawn with ``rich`` when it is installed (the ``progress`` extra), else as one plain line
-rewritten in place; nothing is drawn when stderr is not a terminal.
+Drawn by the CLI's shared rich display (``cli._progress``: only on a terminal, not under ``-q``,
+and only with the ``progress`` extra installed).
 """
 
 from __future__ import annotations
 
-import sys
-from typing import IO, Any
-
 from sfs_kit.batch import BatchProgress
+from sfs_kit.cli._progress import Bar, ProgressDisplay
 from sfs_kit.cli.run import _size
 
 __all__ = ["BatchDisplay", "describe"]
@@ -31,45 +29,26 @@ def _clock(seconds: float) -> str:
 
 
 class BatchDisplay:
-    """A context manager and ``on_progress`` callback for ``run_batch``."""
+    """A context manager and ``on_progress`` callback for ``run_batch``: one bar of captures
+    (done or failed of all listed) in the CLI's shared display (``cli._progress``), labelled
+    with the counts, bytes, this run's rate and ETA."""
 
-    def __init__(self, *, enabled: bool, stream: IO[str] | None = None) -> None:
-        self._enabled = enabled
-        self._stream = stream or sys.stderr
-        self._rich: Any = None
-        self._task: Any = None
-        self._drawn = False
+    def __init__(self, *, enabled: bool | None = None) -> None:
+        self._display = ProgressDisplay(enabled=enabled)
+        self._bar: Bar | None = None
 
     def __enter__(self) -> BatchDisplay:
-        if not self._enabled:
-            return self
-        try:
-            from rich.console import Console
-            from rich.progress import BarColumn, Progress, TextColumn
-        except ImportError:
-            return self
-        self._rich = Progress(TextColumn("batch"), BarColumn(),
-                              TextColumn("{task.description}"),
-                              console=Console(file=self._stream), transient=False)
-        self._rich.start()
-        self._task = self._rich.add_task("starting", total=None)
+        self._display.__enter__()
         return self
 
     def __call__(self, event: BatchProgress) -> None:
-        if not self._enabled:
+        if not self._display.enabled:
             return
-        text = describe(event)
-        if self._rich is not None:
-            self._rich.update(self._task, description=text, total=event.total,
-                              completed=event.done + event.failed)
-            return
-        self._stream.write(f"\rbatch {text}\x1b[K")
-        self._stream.flush()
-        self._drawn = True
+        if self._bar is None:
+            self._bar = self._display.bar("batch", event.total)
+        self._bar.set(event.done + event.failed, total=event.total, label=describe(event))
 
     def __exit__(self, *exc: object) -> None:
-        if self._rich is not None:
-            self._rich.stop()
-        elif self._drawn:
-            self._stream.write("\n")
-            self._stream.flush()
+        if self._bar is not None:
+            self._bar.close()
+        self._display.__exit__(*exc)

@@ -13,10 +13,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from sfs_kit._redact import redact_url
 from sfs_kit.cli._common import EXIT_OK, exit_code_for, print_json
 from sfs_kit.cli.run import _size, add_run_options, run_settings
 from sfs_kit.errors import InputError, SfsKitError
-from sfs_kit.storage import redact_url
 
 __all__ = ["register"]
 
@@ -151,7 +151,7 @@ def _batch(args: argparse.Namespace) -> int:
                                  field=name)
         from sfs_kit.cli._batch_progress import BatchDisplay
 
-        with BatchDisplay(enabled=sys.stderr.isatty() and not args.json) as display:
+        with BatchDisplay(enabled=False if args.json else None) as display:
             result = run_batch(rows, config, args.out, options, on_progress=display)
     except SfsKitError as exc:
         print(f"sfs-kit: error: {exc}", file=sys.stderr)

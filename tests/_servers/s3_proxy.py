@@ -51,6 +51,7 @@ class _State:
     requests: list[ProxiedRequest] = field(default_factory=list)
     in_flight: dict[str, int] = field(default_factory=dict)
     peak: dict[str, int] = field(default_factory=dict)
+    active: dict[int, ProxiedRequest] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -101,6 +102,8 @@ class _Handler(BaseHTTPRequestHandler):
                 fault.times -= 1
                 if fault.times <= 0:
                     state.faults.remove(fault)
+            token = id(self)
+            state.active[token] = ProxiedRequest(method, self.path, 0, time.monotonic())
             state.in_flight[method] = state.in_flight.get(method, 0) + 1
             state.peak[method] = max(state.peak.get(method, 0), state.in_flight[method])
         try:
@@ -116,6 +119,7 @@ class _Handler(BaseHTTPRequestHandler):
                 status = self._forward(method, body)
         finally:
             with state.lock:
+                state.active.pop(token, None)
                 state.in_flight[method] -= 1
                 state.requests.append(ProxiedRequest(method, self.path, status, time.monotonic()))
 
@@ -186,6 +190,11 @@ class S3FaultProxy:
     def requests(self, method: str | None = None) -> list[ProxiedRequest]:
         with self._server.state.lock:
             return [r for r in self._server.state.requests if method in (None, r.method)]
+
+    def in_flight(self) -> list[ProxiedRequest]:
+        """The requests being served right now (status 0)."""
+        with self._server.state.lock:
+            return list(self._server.state.active.values())
 
     def peak(self, method: str) -> int:
         """The most ``method`` requests in flight at once so far."""

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -61,15 +65,42 @@ def local_ray() -> Iterator[Any]:
         ray.shutdown()
 
 
+def _json(out: str) -> Any:
+    """The CLI's JSON document (Ray's raylet may print a line about a lost worker before it)."""
+    return json.loads(out[out.index("\n{") + 1:] if not out.startswith("{") else out)
+
+
+def _kill_a_ray_worker(fleet: Fleet, killed: list[int]) -> None:
+    """SIGKILL a Ray worker while it runs a capture (during r04's slow upload): Ray runs that
+    task again on a new worker (a system failure), and the capture still gets one task."""
+    import psutil
+
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if any("/r04-" in r.path for r in fleet.proxy.in_flight()):
+            for process in psutil.process_iter(["cmdline"]):
+                if "ray::_ray_execute" in " ".join(process.info["cmdline"] or []):
+                    os.kill(process.pid, signal.SIGKILL)
+                    killed.append(process.pid)
+                    return
+        time.sleep(0.05)
+
+
 def test_batch_on_ray(fleet: Fleet, local_ray: Any, capsys: pytest.CaptureFixture[str]) -> None:
     paths = _captures(fleet.root, 5, broken=1)
     fleet.standin.inject(Fault("rate_limit", path="/v1/task/multistage", retry_after="1"),
                          Fault("error_after_create", path="/v1/task/multistage"))
-    fleet.proxy.inject(S3Fault("PUT", "/r02-", times=6))  # our retry, after botocore's
+    fleet.proxy.inject(S3Fault("PUT", "/r02-", times=6),  # our retry, after botocore's
+                       S3Fault("PUT", "/r04-", status=None, delay_s=3.0))  # killed meanwhile
     fleet.standin.set_latency(0.3)
+    killed: list[int] = []
+    killer = threading.Thread(target=_kill_a_ray_worker, args=(fleet, killed), daemon=True)
+    killer.start()
     code = main(["batch", *paths, *fleet.args("--engine", "ray", "--max-submits", "1",
                                                "--json")])
-    result = json.loads(capsys.readouterr().out)
+    killer.join(timeout=5)
+    result = _json(capsys.readouterr().out)
+    assert killed, "no Ray worker was seen running the slow capture"
     assert code == 1
     assert (result["engine"], result["done"], result["failed"]) == ("ray", 5, 1)
     assert result["tasks_created"] == 5
@@ -81,6 +112,6 @@ def test_batch_on_ray(fleet: Fleet, local_ray: Any, capsys: pytest.CaptureFixtur
     assert local_ray.is_initialized()  # a Ray the batch did not start is left running
 
     code = main(["batch", *paths, *fleet.args("--engine", "ray", "--json")])
-    again = json.loads(capsys.readouterr().out)
+    again = _json(capsys.readouterr().out)
     assert (code, again["ran"], again["tasks_created"], again["bytes_uploaded"]) == (1, 0, 0, 0)
     assert len(fleet.standin.tasks) == 5
