@@ -173,7 +173,7 @@ class Capture:
     """An opened capture of any layout; ``notes`` carries warnings found while opening it."""
 
     path: Path
-    layout: Literal["sfs_kit", "kitti_raw", "msgpack", "ros_recording"]
+    layout: Literal["sfs_kit", "kitti_raw", "msgpack", "ros_recording", "scale_toolkit"]
     lidars: tuple[LidarSource, ...]
     cameras: tuple[CameraSource, ...]
     ego_poses: EgoPoses | None

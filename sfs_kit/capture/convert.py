@@ -759,12 +759,18 @@ def _read_file(path: Path) -> npt.NDArray[np.uint8]:
     return data
 
 
-def _as_capture(capture: Capture | str | os.PathLike[str], allow_outside: bool = False) -> Capture:
+def _as_capture(
+    capture: Capture | str | os.PathLike[str],
+    allow_outside: bool = False,
+    frame_rate_hz: float | None = None,
+) -> Capture:
     if isinstance(capture, Capture):
         return capture
     from sfs_kit.capture.layout import open_capture  # layout imports every reader
 
-    return open_capture(capture, allow_outside_capture=allow_outside)
+    return open_capture(
+        capture, allow_outside_capture=allow_outside, frame_rate_hz=frame_rate_hz
+    )
 
 
 def read_capture_scene(
@@ -786,7 +792,7 @@ def read_capture_scene(
     opts = _options(options, recentre=recentre, voxel_size_m=voxel_size_m,
                     max_points_per_frame=max_points_per_frame, keep_nonfinite=keep_nonfinite,
                     camera_video=camera_video)
-    cap = _as_capture(capture, opts.allow_outside_capture)
+    cap = _as_capture(capture, opts.allow_outside_capture, opts.frame_rate_hz)
     plan = _plan(cap, opts.recentre)
     plan.keep_nonfinite = opts.keep_nonfinite
     with tempfile.TemporaryDirectory(prefix="sfs_kit-video-") as tmp:
@@ -1129,7 +1135,7 @@ def convert_capture(
         check_output_file(out)
     else:
         _check_frames_folder(Path(os.fspath(out)), overwrite=overwrite)
-    cap = _as_capture(capture_path, opts.allow_outside_capture)
+    cap = _as_capture(capture_path, opts.allow_outside_capture, opts.frame_rate_hz)
     plan = _plan(cap, opts.recentre)
     plan.keep_nonfinite = opts.keep_nonfinite
     counter = _Counter(_steps(cap), on_progress)

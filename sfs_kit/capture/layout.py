@@ -2,6 +2,7 @@
 
 - a folder (or file) with ``capture.yaml``/``capture.yml``/``capture.json``: the sfs_kit layout;
 - a folder with ``velodyne_points/`` (KITTI raw drive);
+- a folder with ``pointcloud/`` of .ply/.pcd files (scale-lidar-toolkit's ``scale_format``);
 - a ``.msgpack``/``.mpk`` file: the msgpack capture stream;
 - a ROS recording: a ``.bag`` or ``.mcap`` file, a ROS 2 bag folder (``metadata.yaml``), or a
   manifest whose ``recording`` key names one (``recording`` options override its keys).
@@ -18,6 +19,7 @@ from sfs_kit.capture.folder import read_capture_folder
 from sfs_kit.capture.kitti_raw import is_kitti_raw, read_kitti_raw
 from sfs_kit.capture.manifest import MANIFEST_NAMES
 from sfs_kit.capture.msgpack_stream import read_msgpack_capture
+from sfs_kit.capture.scale_folder import is_scale_folder, read_scale_folder
 from sfs_kit.errors import InputError
 
 if TYPE_CHECKING:
@@ -62,11 +64,14 @@ def open_capture(
     *,
     recording: RecordingOptions | None = None,
     allow_outside_capture: bool = False,
+    frame_rate_hz: float | None = None,
 ) -> Capture:
     """Open a capture of any supported layout; frames and images are loaded later, on demand.
 
     ``recording`` maps a ROS recording's topics (ignored for the other layouts);
-    ``allow_outside_capture`` lets a capture folder's manifest reference files outside it.
+    ``allow_outside_capture`` lets a capture folder's manifest reference files outside it;
+    ``frame_rate_hz`` times the frames of layouts whose files carry no time stamps (Scale's
+    toolkit folder named 1.ply, 2.ply, ...); other layouts ignore it.
     """
     p = Path(path)
     if not p.exists():
@@ -91,8 +96,11 @@ def open_capture(
         return read_capture_folder(p, allow_outside_capture=allow_outside_capture)
     if is_kitti_raw(p):
         return read_kitti_raw(p)
+    if is_scale_folder(p):
+        return read_scale_folder(p, frame_rate_hz=frame_rate_hz)
     raise InputError(
-        f"Cannot tell the capture layout of folder {str(p)!r}: it has no capture.yaml/capture.json "
-        f"no KITTI 'velodyne_points/' folder and no ROS 2 bag metadata.yaml.",
+        f"Cannot tell the capture layout of folder {str(p)!r}: it has no capture.yaml/"
+        f"capture.json, no KITTI 'velodyne_points/' folder, no scale-lidar-toolkit 'pointcloud/' "
+        f"folder and no ROS 2 bag metadata.yaml.",
         source=str(p),
     )

@@ -91,6 +91,9 @@ class ConvertOptions:
     keep_nonfinite: bool = field(default=False, metadata=_option(
         "--keep-nonfinite", "keep points with NaN/inf positions, so such frames fail validation "
         "(default: drop them and say how many in the notes)", parse_bool))
+    frame_rate_hz: float | None = field(default=None, metadata=_option(
+        "--frame-rate", "frames per second, for layouts whose files carry no time stamps "
+        "(scale-lidar-toolkit folders named 1.ply, 2.ply, ...)", float, metavar="HZ"))
     camera_video: bool = field(default=False, metadata=_option(
         "--camera-video", "store each camera as one H.264 MP4 (Scale's encoder settings, D8; "
         "needs the 'video' extra) instead of its images; .sfs only", parse_bool))
@@ -110,6 +113,11 @@ class ConvertOptions:
                                   or not math.isfinite(voxel) or voxel <= 0):
             raise InputError(f"voxel_size_m must be a finite number > 0, got {voxel!r}.",
                              field="voxel_size_m")
+        rate = self.frame_rate_hz
+        if rate is not None and (isinstance(rate, bool) or not isinstance(rate, int | float)
+                                 or not math.isfinite(rate) or rate <= 0):
+            raise InputError(f"frame_rate_hz must be a finite number > 0, got {rate!r}.",
+                             field="frame_rate_hz")
         most = self.max_points_per_frame
         if most is not None and (isinstance(most, bool) or not isinstance(most, int)):
             raise InputError(f"max_points_per_frame must be a whole number, got {most!r}.",

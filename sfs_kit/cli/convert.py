@@ -114,7 +114,8 @@ def _run(args: argparse.Namespace) -> int:
     options.check_format(fmt)
     out = check_convert_output(args.out, fmt, overwrite=args.overwrite)
     capture = open_capture(args.capture, recording=recording_options(args),
-                           allow_outside_capture=options.allow_outside_capture)
+                           allow_outside_capture=options.allow_outside_capture,
+                           frame_rate_hz=options.frame_rate_hz)
     total = capture.frame_count + (
         0 if fmt == "split_base64" else sum(c.content_count for c in capture.cameras)
     )
