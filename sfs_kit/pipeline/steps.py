@@ -106,7 +106,8 @@ def convert(
 
     source: Capture | Path = capture
     if recording is not None:  # the mapping of a ROS recording (the other layouts ignore it)
-        source = open_capture(capture, recording=recording, frame_rate_hz=options.frame_rate_hz)
+        rate = None if options is None else options.frame_rate_hz
+        source = open_capture(capture, recording=recording, frame_rate_hz=rate)
     if fmt == "sfs":
         target = out_dir / SFS_NAME
         result = convert_capture(source, target, format="sfs", options=options,
