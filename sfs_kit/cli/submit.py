@@ -9,10 +9,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 from pathlib import Path
 from typing import Any
 
+from sfs_kit._redact import redact_url
 from sfs_kit.cli._common import EXIT_OK, print_json
 from sfs_kit.errors import InputError, ScaleAuthError
 
@@ -51,6 +53,8 @@ def run(args: argparse.Namespace) -> int:
     """Build and check the request, then send it (or print it for ``--dry-run``)."""
     from sfs_kit.submit import DryRunRequest, ScaleClient, TaskRequest
 
+    if args.scene_format == "split_base64":
+        _check_frames_self_contained(list(args.attachment))
     request = TaskRequest(
         project=args.project,
         batch=args.batch,
@@ -82,6 +86,63 @@ def run(args: argparse.Namespace) -> int:
     else:
         print(result.task_id)
     return EXIT_OK
+
+
+_TAIL_BYTES = 65536  # our frames end with their images[] list; a ranged GET reads the tail
+_CHECKED_REMOTE = 3  # frames fetched (tails only) to check that they are self-contained
+_IMAGE_URL = re.compile(r'"image_url"\s*:\s*"((?:[^"\\]|\\.)*)"')
+
+
+def _check_frames_self_contained(attachments: list[str]) -> None:
+    """Refuse split_base64 frames whose images[].image_url is still relative (Scale could not
+    fetch those images): every ``file://`` frame is read, and the tail of the first few http(s)
+    frames is fetched with one ranged GET each (a frame that cannot be fetched is left to the
+    request's own checks)."""
+    from urllib.parse import unquote, urlsplit
+
+    from sfs_kit.codecs.frame_refs import is_relative_url, relative_image_urls
+    from sfs_kit.errors import TaskRequestError
+
+    remote = 0
+    for index, url in enumerate(attachments):
+        parts = urlsplit(url)
+        relative: list[str] = []
+        if parts.scheme == "file" and Path(unquote(parts.path)).is_file():
+            relative = relative_image_urls(Path(unquote(parts.path)))
+        elif parts.scheme in ("http", "https") and remote < _CHECKED_REMOTE:
+            remote += 1
+            relative = [u for u in _remote_image_urls(url) if is_relative_url(u)]
+        if relative:
+            raise TaskRequestError(
+                f"Attachment {index} ({redact_url(url)}) is a frame whose images[].image_url "
+                f"{relative[0]!r} is relative, so Scale cannot fetch the image; upload the frames "
+                f"folder with `sfs-kit upload FOLDER --bucket B` (it uploads the images first and "
+                f"rewrites each frame's image_url), or use `sfs-kit run`.",
+                field=f"attachments.{index}", rule="self_contained")
+
+
+def _remote_image_urls(url: str) -> list[str]:
+    """The image URLs found in the last bytes of a frame at ``url`` ([] if it cannot be read)."""
+    import urllib3
+
+    try:
+        response = urllib3.request("GET", url, headers={"Range": f"bytes=-{_TAIL_BYTES}"},
+                                   timeout=urllib3.Timeout(connect=5.0, read=10.0),
+                                   retries=False, preload_content=False)
+        try:
+            tail = response.read(_TAIL_BYTES + 1) if response.status in (200, 206) else b""
+        finally:
+            response.release_conn()
+    except urllib3.exceptions.HTTPError:
+        return []
+    text = tail[-_TAIL_BYTES:].decode("utf-8", errors="replace")
+    found: list[str] = []
+    for match in _IMAGE_URL.finditer(text):
+        try:
+            found.append(json.loads(f'"{match.group(1)}"'))
+        except ValueError:
+            continue
+    return found
 
 
 def _read(path_text: str, option: str) -> str:

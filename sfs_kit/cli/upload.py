@@ -15,11 +15,12 @@ from typing import TYPE_CHECKING, Any
 from sfs_kit._paths import is_inside
 from sfs_kit.cli._common import EXIT_OK, Progress, print_json
 from sfs_kit.cli._outputs import check_output_folder
+from sfs_kit.cli._upload_frames import frames_folder, upload_frames_folder
 from sfs_kit.errors import InputError, PresignError
 
 if TYPE_CHECKING:
     from sfs_kit.storage import LocalStore as LocalStoreT
-    from sfs_kit.storage import ObjectStore, ProgressEvent
+    from sfs_kit.storage import ObjectStore, ProgressEvent, SignedUrl, StoredObject
     from sfs_kit.storage import S3Store as S3StoreT
 
 __all__ = ["collect_files", "register", "run"]
@@ -151,24 +152,33 @@ def run(args: argparse.Namespace) -> int:
                          + ".")
     if args.store is not None:
         check_output_folder(args.store)  # may be new, but its parent must exist
+    folder = frames_folder(args.paths)
     store = _open_store(args)
-    items = [(path, store.key_for(rel)) for path, rel in files]
     # Signing is local (no request): a URL that would live too short (temporary credentials)
     # is refused here, before any byte is sent.
-    store.url_for(items[0][1], expires_s=expires_s, min_lifetime_s=min_lifetime_s,
-                  as_s3_uri=args.s3_uri)
-    total = sum(path.stat().st_size for path, _ in items)
-    seen = 0
-    with Progress("upload", total, unit="B") as bar:
+    store.url_for(store.key_for(files[0][1]), expires_s=expires_s,
+                  min_lifetime_s=min_lifetime_s, as_s3_uri=args.s3_uri)
 
-        def on_progress(event: ProgressEvent) -> None:
-            nonlocal seen
-            bar.update(event.bytes_done - seen)
-            seen = event.bytes_done
+    def send(pairs: list[tuple[Path, str]], label: str) -> list[tuple[StoredObject, SignedUrl]]:
+        """Upload ``(file, relative key)`` pairs with a bar, then sign each object."""
+        items = [(path, store.key_for(rel)) for path, rel in pairs]
+        total = sum(path.stat().st_size for path, _ in items)
+        seen = 0
+        with Progress(label, total, unit="B") as bar:
 
-        stored = store.upload_many(items, on_progress=on_progress)
-    urls = [store.url_for(obj.key, expires_s=expires_s, min_lifetime_s=min_lifetime_s,
-                          as_s3_uri=args.s3_uri) for obj in stored]
+            def on_progress(event: ProgressEvent) -> None:
+                nonlocal seen
+                bar.update(event.bytes_done - seen)
+                seen = event.bytes_done
+
+            stored = store.upload_many(items, on_progress=on_progress)
+        return [(obj, store.url_for(obj.key, expires_s=expires_s, min_lifetime_s=min_lifetime_s,
+                                    as_s3_uri=args.s3_uri)) for obj in stored]
+
+    # a frames folder: images first, then the frames pointing at their URLs (as run does)
+    signed = send(files, "upload") if folder is None else upload_frames_folder(folder, files, send)
+    stored = [obj for obj, _ in signed]
+    urls = [url for _, url in signed]
     verify = not args.no_verify and not args.s3_uri
     if args.s3_uri and not args.no_verify:
         print("sfs-kit: warning: s3:// URIs are not verified (only readers with access to the "

@@ -139,11 +139,14 @@ def _upload_relative(stage_root: Path, frame: Path, image_url: str) -> str:
     return joined
 
 
-def rewrite_frame_urls(src: Path, dest: Path, url_by_name: Mapping[str, str]) -> tuple[int, str]:
+def rewrite_frame_urls(src: Path, dest: Path, url_by_name: Mapping[str, str], *,
+                       root: Path | None = None) -> tuple[int, str]:
     """Copy frame ``src`` to ``dest`` with each relative ``images[].image_url`` presigned.
 
-    ``url_by_name`` maps an image's path below the staging folder to its URL. The JSON keeps its
-    key order and compact separators; floats survive (shortest repr). Returns (size, sha256).
+    ``url_by_name`` maps an image's path below the frames folder ``root`` (default: the
+    ``staged`` folder above ``src``, as ``run`` writes it) to its URL. The JSON keeps its key
+    order and compact separators; floats survive (shortest repr). Returns (size, sha256).
+    ``run`` and ``upload`` of a frames folder both write their frames with it.
     """
     source = str(src)
     try:
@@ -155,8 +158,8 @@ def rewrite_frame_urls(src: Path, dest: Path, url_by_name: Mapping[str, str]) ->
     if not isinstance(images, list):
         raise FrameFormatError(f"Frame {source!r} key 'images' must be a list.", source=source,
                                key="images")
-    stage_root = src.parent
-    while stage_root.name != STAGE_DIR and stage_root != stage_root.parent:
+    stage_root = src.parent if root is None else root
+    while root is None and stage_root.name != STAGE_DIR and stage_root != stage_root.parent:
         stage_root = stage_root.parent
     for index, image in enumerate(images):
         url = image.get("image_url") if isinstance(image, dict) else None
