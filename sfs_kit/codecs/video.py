@@ -35,16 +35,13 @@ from sfs_kit.models._video import (
     open_video,
     probe_video,
 )
-from sfs_kit.models.sensors import CameraSensor
 
 __all__ = [
     "D8_SETTINGS",
     "Mp4Encoder",
     "VideoInfo",
     "VideoSettings",
-    "camera_frame",
     "decode_frame",
-    "decode_image",
     "even_size",
     "fps_from_timestamps",
     "have_av",
@@ -270,12 +267,13 @@ def iter_frames(data: VideoData, *, source: str = "video content") -> Iterator[A
 
 
 def decode_frame(
-    data: VideoData, index: int, *, source: str = "video content"
+    data: VideoData, index: int, *, max_width: int | None = None, source: str = "video content"
 ) -> npt.NDArray[np.uint8]:
     """Frame ``index`` (0-based, presentation order) as RGB uint8 (H, W, 3).
 
     Seeks to the nearest keyframe before it (every second frame in a D8 video), so reading one
-    frame of a long video decodes at most a GOP, not the whole stream.
+    frame of a long video decodes at most a GOP, not the whole stream. A frame wider than
+    ``2 * max_width`` is scaled down by a power of two (1/2..1/8), as preview draws JPEGs.
     """
     av = load_av("Decoding a camera video")
     if isinstance(index, bool) or not isinstance(index, int) or index < 0:
@@ -300,7 +298,12 @@ def decode_frame(
         container.seek(target, backward=True, any_frame=False, stream=stream)
         for frame in container.decode(stream):
             if frame.pts is not None and frame.pts >= target:
-                out: npt.NDArray[np.uint8] = frame.to_ndarray(format="rgb24")
+                scale = 1
+                if max_width is not None and frame.width > 2 * max_width:
+                    scale = min(8, 1 << max(0, (frame.width // max_width).bit_length() - 1))
+                out: npt.NDArray[np.uint8] = frame.to_ndarray(
+                    format="rgb24", width=frame.width // scale, height=frame.height // scale
+                )
                 return out
         raise InputError(f"{source}: frame {index} could not be decoded.", source=source)
     except av.FFmpegError as err:
@@ -338,46 +341,6 @@ def probe_sfs_videos(
             finally:
                 del data
     return out
-
-
-def decode_image(data: bytes | memoryview, *, source: str = "image") -> npt.NDArray[np.uint8]:
-    """A JPEG or PNG file's bytes as RGB uint8 (H, W, 3), with FFmpeg's decoders (PyAV)."""
-    av = load_av("Decoding a camera image")
-    head = bytes(data[:8])
-    codec = (
-        "mjpeg" if head.startswith(JPEG_MAGIC) else "png" if head.startswith(PNG_MAGIC) else None
-    )
-    if codec is None:
-        raise InputError(
-            f"{source}: is neither a JPEG nor a PNG file.", source=source, field="content"
-        )
-    try:
-        frames = av.CodecContext.create(codec, "r").decode(av.Packet(bytes(data)))
-    except av.FFmpegError as err:
-        raise InputError(f"{source}: cannot decode the image: {err}.", source=source) from err
-    if len(frames) != 1:
-        raise InputError(
-            f"{source}: the image decoded to {len(frames)} pictures, expected 1.", source=source
-        )
-    out: npt.NDArray[np.uint8] = frames[0].to_ndarray(format="rgb24")
-    return out
-
-
-def camera_frame(camera: CameraSensor, index: int) -> npt.NDArray[np.uint8]:
-    """Picture ``index`` of a camera as RGB uint8 (H, W, 3), whether it holds images or a video:
-    what a preview draws. Encoded images are decoded; decoded-pixel content is returned as is."""
-    source = f"camera {camera.id!r} frame {index}"
-    if camera.video is not None:
-        return decode_frame(camera.video.content, index, source=source)
-    images = camera.images or ()
-    if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < len(images):
-        raise InputError(
-            f"{source}: the camera has {len(images)} images.", source=source, field="index"
-        )
-    content = images[index].content
-    if content.ndim == 3:
-        return content
-    return decode_image(content.data, source=source)
 
 
 def mux_h264(

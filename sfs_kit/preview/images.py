@@ -1,11 +1,12 @@
-"""Camera content -> RGB pixels: the one decoding entry point of preview (images now, video later).
+"""Camera content -> RGB pixels: the one decoding entry point of preview (images and videos).
 
 ``decode_camera_image(camera, index)`` returns the ``index``-th image of a camera as an
 ``(H, W, 3)`` uint8 array. JPEG and PNG are decoded with Pillow (the ``preview`` extra); a JPEG is
 decoded at a reduced scale with Pillow's DCT ``draft`` mode when ``max_width`` allows it, which
 is several times faster for a 1920x1080 image drawn in a 500-pixel panel. The array may thus be
 smaller than the intrinsics' size: scale pixel coordinates by ``array.shape[1] / width``.
-Video cameras are the seam for the video decoder (``_decode_video_frame``).
+A video camera's frame is decoded with PyAV (the ``video`` extra, ``sfs_kit.codecs.video``),
+seeking to the keyframe before it, and scaled down the same way when ``max_width`` allows.
 """
 
 from __future__ import annotations
@@ -16,8 +17,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from sfs_kit.errors import InputError, MissingDependencyError
-from sfs_kit.models.sensors import CameraSensor
+from sfs_kit.errors import InputError
+from sfs_kit.models.sensors import CameraSensor, CameraVideo
 from sfs_kit.preview._deps import require
 
 __all__ = ["decode_camera_image", "decode_image_bytes"]
@@ -48,7 +49,7 @@ def decode_image_bytes(data: bytes | npt.NDArray[np.uint8], *, max_width: int | 
 def decode_camera_image(camera: CameraSensor, index: int, *, max_width: int | None = None) -> RGB:
     """The ``index``-th image (or video frame) of ``camera`` as ``(H, W, 3)`` uint8 RGB."""
     if camera.video is not None:
-        return _decode_video_frame(camera, index)
+        return _decode_video_frame(camera.id, camera.video, index, max_width=max_width)
     images = camera.images or ()
     if not 0 <= index < len(images):
         raise InputError(f"Camera {camera.id!r} has {len(images)} images; there is no image "
@@ -60,9 +61,14 @@ def decode_camera_image(camera: CameraSensor, index: int, *, max_width: int | No
                               source=f"sensors[{camera.id}].images[{index}]")
 
 
-def _decode_video_frame(camera: CameraSensor, index: int) -> RGB:
-    """Video frames are decoded by the video support (the ``video`` extra); not here yet."""
-    raise MissingDependencyError(
-        f"Camera {camera.id!r} stores video; decoding video frames for preview needs the video "
-        "support (the 'video' extra), which this version does not have."
-    )
+def _decode_video_frame(camera_id: object, video: CameraVideo, index: int, *,
+                        max_width: int | None) -> RGB:
+    """Frame ``index`` of the camera's MP4 (``video.timestamps[index]``), RGB."""
+    from sfs_kit.codecs.video import decode_frame
+
+    count = len(video.timestamps)
+    if not 0 <= index < count:
+        raise InputError(f"Camera {camera_id!r} has {count} video frames; there is no frame "
+                         f"{index}.", field=f"sensors[{camera_id}].video")
+    return decode_frame(video.content, index, max_width=max_width,
+                        source=f"sensors[{camera_id}].video")

@@ -190,28 +190,6 @@ def test_damaged_mp4s_are_input_errors_never_crashes(small_mp4: bytes, data: st.
         pass
 
 
-def test_camera_frame_draws_image_and_video_cameras_alike(tmp_path: Path) -> None:
-    """The preview seam: the same picture from a camera stored as images or as video."""
-    from sfs_kit.capture import read_capture_scene
-    from sfs_kit.codecs.video import camera_frame
-    from sfs_kit.models import CameraSensor
-
-    sample = PHOTO.parents[1] / "sample_capture"
-    as_images = read_capture_scene(sample)
-    as_video = read_capture_scene(sample, camera_video=True)
-    for scene_images, scene_video in zip(as_images.sensors, as_video.sensors, strict=True):
-        if not isinstance(scene_images, CameraSensor):
-            continue
-        assert isinstance(scene_video, CameraSensor)
-        for k in (0, 4):
-            from_jpeg = camera_frame(scene_images, k)
-            from_mp4 = camera_frame(scene_video, k)
-            assert from_jpeg.shape == from_mp4.shape == (240, 320, 3)
-            assert np.abs(from_jpeg.astype(int) - from_mp4.astype(int)).mean() < 6.0
-        with pytest.raises(InputError, match="has 5 images"):
-            camera_frame(scene_images, 5)
-
-
 def test_odd_sizes_lose_their_last_column_and_row(tmp_path: Path) -> None:
     """H.264 4:2:0 needs even sides: a 321x241 picture becomes 320x240, pixels kept in place."""
     src = np.asarray(cv2.imread(str(PHOTO)), np.uint8)[:241, :321, ::-1]
