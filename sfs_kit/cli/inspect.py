@@ -159,6 +159,19 @@ def _vector(values: object) -> str:
     return "[" + ", ".join(_num(v) for v in values) + "]" if isinstance(values, list) else "-"
 
 
+def _observed_lines(observed: object) -> list[str]:
+    """Observed column ranges of a headerless file and what cannot be its layout."""
+    if not isinstance(observed, Mapping):
+        return []
+    lines = [f"  observed ({observed['bytes']:,} bytes, {observed['record_bytes']}-byte "
+             f"records as {observed['layout']}):"]
+    for name, col in observed["columns"].items():
+        bad = f", {col['nonfinite']} NaN/inf" if col["nonfinite"] else ""
+        lines.append(f"    {name}: {_num(col['min'])} .. {_num(col['max'])}{bad}")
+    lines += [f"  warning: {w}" for w in observed["warnings"]]
+    return lines
+
+
 def describe_lines(summary: Mapping[str, Any]) -> list[str]:
     """Human-readable lines for a ``describe_input`` summary: no Python reprs."""
     kind = summary.get("kind")
@@ -188,7 +201,10 @@ def describe_lines(summary: Mapping[str, Any]) -> list[str]:
                          f"{_vector(summary['viewpoint'])}")
         if any(summary.get("origin_m") or ()):
             lines.append(f"  origin_m: {_vector(summary['origin_m'])}")
-        return lines
+        return lines + _observed_lines(summary.get("observed"))
+    if kind == "raw_points":
+        return [head + f"headerless float32 data, not readable as {summary['format']}: "
+                f"{summary['error']}", *_observed_lines(summary.get("observed"))]
     if kind == "image":
         return [head + f"{str(summary['format']).upper()} image {summary['width']}x"
                 f"{summary['height']}, {summary['bytes']:,} bytes"]

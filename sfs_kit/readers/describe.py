@@ -28,8 +28,10 @@ from sfs_kit.readers.calibration import (
 )
 from sfs_kit.readers.dispatch import POINT_CLOUD_SUFFIXES, read_point_cloud
 from sfs_kit.readers.image import read_image
+from sfs_kit.readers.kitti_bin import KITTI_COLUMNS, NUSCENES_COLUMNS
 from sfs_kit.readers.pcd import fields_of, parse_header
 from sfs_kit.readers.poses import PoseLayout, QuatOrder, TimeUnit, read_poses
+from sfs_kit.readers.raw_layout import observe_raw_floats
 
 __all__ = ["describe_input"]
 
@@ -63,6 +65,28 @@ def _describe_cloud(cloud: PointCloud) -> dict[str, object]:
             "viewpoint": cloud.extra["viewpoint"].tolist() if "viewpoint" in cloud.extra else None}
 
 
+def _describe_raw(path: str | os.PathLike[str], columns: Sequence[str] | None
+                  ) -> dict[str, object]:
+    """A headerless .bin: what the bytes hold as the named (or declared) layout, and the cloud.
+
+    The observation comes first, so a file that cannot be the layout is still described (as
+    ``raw_points``, with the reason) instead of only failing.
+    """
+    name = os.fspath(path)
+    nuscenes = name.lower().endswith(".pcd.bin")
+    layout = "raw" if columns is not None else ("nuscenes_bin" if nuscenes else "kitti_bin")
+    names = list(columns) if columns is not None else list(
+        NUSCENES_COLUMNS if nuscenes else KITTI_COLUMNS)
+    data, _ = read_all(path)
+    observed = observe_raw_floats(data, names, layout=layout)
+    try:
+        cloud = read_point_cloud(path, columns=columns)
+    except InputError as err:
+        return {"path": name, "kind": "raw_points", "format": layout, "observed": observed,
+                "error": str(err.args[0])}
+    return {"path": name, **_describe_cloud(cloud), "observed": observed}
+
+
 def _pcd_stored(path: str | os.PathLike[str]) -> dict[str, object]:
     """The PCD header as stored: DATA kind and each field's dtype and count (no data read)."""
     data, name = read_all(path)
@@ -90,6 +114,8 @@ def describe_input(
     """
     name = os.fspath(path)
     lower = name.lower()
+    if lower.endswith(".bin"):
+        return _describe_raw(path, columns)
     if lower.endswith(POINT_CLOUD_SUFFIXES):
         info = {"path": name, **_describe_cloud(read_point_cloud(path, columns=columns))}
         if lower.endswith(".pcd"):
