@@ -25,7 +25,7 @@ from sfs_kit.errors import MissingDependencyError
 from sfs_kit.pipeline import RunConfig
 from sfs_kit.pipeline.limits import SlotKind
 
-__all__ = ["RayEngine", "RayLimiter"]
+__all__ = ["RayEngine", "RayLimiter", "task_name"]
 
 _POLL_S = 0.05
 _FORWARDED = ("AWS_", "SCALE_", "SFS_KIT_")
@@ -135,7 +135,8 @@ class RayEngine:
                                         "retry_exceptions": False}
         if options.ray_memory_bytes is not None:
             task_options["memory"] = options.ray_memory_bytes
-        self._remote = ray.remote(_ray_execute).options(**task_options)
+        self._task_options = task_options
+        self._remote = ray.remote(_ray_execute)
         self._running: dict[Any, tuple[Job, float]] = {}
 
     @property
@@ -146,7 +147,8 @@ class RayEngine:
         return self._slots - len(self._running)
 
     def submit(self, job: Job) -> int | None:
-        ref = self._remote.remote(job, self._config, self._limiter, _forwarded_env())
+        ref = self._remote.options(**self._task_options, name=task_name(job)).remote(
+            job, self._config, self._limiter, _forwarded_env())
         self._running[ref] = (job, time.monotonic())
         return None
 
@@ -184,6 +186,15 @@ class RayEngine:
         self._ray.kill(self._actor)
         if self._owns:
             self._ray.shutdown()
+
+
+def task_name(job: Job) -> str:
+    """The Ray task's name, which is also its worker's process title (``ray::<name>``) while it
+    runs: the capture's file name and its ledger key, so ``ray list tasks``, the dashboard and
+    ``ps`` say which capture a worker is on."""
+    name = "".join(c if c.isprintable() and not c.isspace() else "_"
+                   for c in os.path.basename(job.row.path.rstrip("/")))[:80]
+    return f"sfs_kit:{name}:{job.key}"
 
 
 def _forwarded_env() -> dict[str, str]:

@@ -71,15 +71,16 @@ def _json(out: str) -> Any:
 
 
 def _kill_a_ray_worker(fleet: Fleet, killed: list[int]) -> None:
-    """SIGKILL a Ray worker while it runs a capture (during r04's slow upload): Ray runs that
-    task again on a new worker (a system failure), and the capture still gets one task."""
+    """SIGKILL the Ray worker running r04 during its slow upload (found by its process title,
+    the task name ``sfs_kit:r04.msgpack:<key>``): Ray runs that task again on a new worker (a
+    system failure), and the capture still gets one task."""
     import psutil
 
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if any("/r04-" in r.path for r in fleet.proxy.in_flight()):
             for process in psutil.process_iter(["cmdline"]):
-                if "ray::_ray_execute" in " ".join(process.info["cmdline"] or []):
+                if "ray::sfs_kit:r04.msgpack:" in " ".join(process.info["cmdline"] or []):
                     os.kill(process.pid, signal.SIGKILL)
                     killed.append(process.pid)
                     return
