@@ -43,11 +43,11 @@ def test_sample_sfs_streamed_equals_in_memory_scene(tmp_path: Path) -> None:
 def test_sample_sfs_with_a_too_small_header_estimate_falls_back_to_copying(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from sfs_kit.capture import convert as convert_module
+    from sfs_kit.capture.convert import to_sfs
 
     out = tmp_path / "sample.sfs"
     convert_capture(SAMPLE, out, format="sfs")
-    monkeypatch.setattr(convert_module, "_header_reserve", lambda cap, plan: 64)
+    monkeypatch.setattr(to_sfs, "_header_reserve", lambda cap, plan: 64)
     copied = tmp_path / "copied.sfs"
     convert_capture(SAMPLE, copied, format="sfs")
     data, fallback = out.read_bytes(), copied.read_bytes()
