@@ -66,8 +66,9 @@ def _passes_through(info: VideoInfo, path: Path) -> bool:
 
 
 def stream_path(temp_path: Path) -> Path:
-    """Where a video stream (no file of its own) is written before it is checked."""
-    return temp_path.with_name(temp_path.name + ".in.mp4")
+    """Where a video stream (no file of its own) is written before it is checked (an MP4 or an
+    IVF file: PyAV tells them apart by their first bytes)."""
+    return temp_path.with_name(temp_path.name + ".in")
 
 
 def camera_video_file(

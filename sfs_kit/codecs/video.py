@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import struct
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
@@ -38,6 +39,7 @@ from sfs_kit.models._video import (
 
 __all__ = [
     "D8_SETTINGS",
+    "STREAM_FORMATS",
     "Mp4Encoder",
     "VideoInfo",
     "VideoSettings",
@@ -46,9 +48,9 @@ __all__ = [
     "fps_from_timestamps",
     "have_av",
     "iter_frames",
-    "mux_h264",
     "probe_sfs_videos",
     "probe_video",
+    "write_stream",
 ]
 
 _MPEG_RANGE = 1  # AVCOL_RANGE_MPEG (= swscale's ColorRange.MPEG): limited (16-235) range
@@ -343,27 +345,92 @@ def probe_sfs_videos(
     return out
 
 
-def mux_h264(
-    access_units: Iterable[bytes], dest: str | os.PathLike[str], *, fps: float, source: str
+STREAM_FORMATS = ("h264", "h265", "vp9", "av1")
+"""The picture formats of a ``foxglove_msgs/CompressedVideo`` message, as its ``format`` says."""
+
+_ANNEX_B_DEMUXERS = {"h264": "h264", "h265": "hevc"}
+_IVF_FOURCCS = {"vp9": b"VP90", "av1": b"AV01"}
+
+
+def write_stream(
+    units: Iterable[bytes],
+    dest: str | os.PathLike[str],
+    *,
+    fmt: str,
+    fps: float,
+    source: str,
 ) -> int:
-    """Put H.264 access units (Annex B, one picture each, as a ROS ``CompressedVideo`` carries
-    them) into an MP4 at ``dest`` without re-encoding; frame k is at k / fps. Returns the frame
-    count. The elementary stream goes through a temporary file beside ``dest``."""
+    """Store compressed pictures, one per unit as a ROS ``CompressedVideo`` carries them, as a
+    container file at ``dest`` without re-encoding; returns the frame count (frame k at k / fps).
+
+    ``h264`` and ``h265`` units (Annex B access units) are muxed into an MP4; ``vp9`` frames and
+    ``av1`` temporal units (low-overhead OBUs) go into an IVF file. The converter then passes an
+    H.264 MP4 through and re-encodes the others (D8). Empty units are skipped.
+    """
+    if fmt in _ANNEX_B_DEMUXERS:
+        return _mux_annex_b(
+            units, Path(dest), demuxer=_ANNEX_B_DEMUXERS[fmt], fps=fps, source=source
+        )
+    if fmt in _IVF_FOURCCS:
+        return _write_ivf(units, Path(dest), fourcc=_IVF_FOURCCS[fmt], fps=fps, source=source)
+    raise InputError(
+        f"{source}: the video format is {fmt!r}; a CompressedVideo stream is one of "
+        f"{', '.join(STREAM_FORMATS)}.",
+        source=source,
+        field="format",
+    )
+
+
+def _write_ivf(
+    units: Iterable[bytes], dest: Path, *, fourcc: bytes, fps: float, source: str
+) -> int:
+    """IVF (a 32-byte file header, then a 12-byte size + pts header per frame): the container
+    FFmpeg reads VP9 and AV1 frames from as they are; the frame count is patched in at the end."""
+    rate = _rate(fps)
+    count = 0
+    try:
+        with dest.open("wb") as f:
+            f.write(
+                b"DKIF"
+                + struct.pack(
+                    "<HH4sHHIII4x", 0, 32, fourcc, 0, 0, rate.numerator, rate.denominator, 0
+                )
+            )
+            for unit in units:
+                if unit:
+                    f.write(struct.pack("<IQ", len(unit), count))
+                    f.write(unit)
+                    count += 1
+            f.seek(24)
+            f.write(struct.pack("<I", count))
+    except OSError as err:
+        dest.unlink(missing_ok=True)
+        raise InputError(f"{source}: cannot write {dest}: {err.strerror}.", source=source) from err
+    except BaseException:
+        dest.unlink(missing_ok=True)
+        raise
+    return count
+
+
+def _mux_annex_b(
+    units: Iterable[bytes], dest: Path, *, demuxer: str, fps: float, source: str
+) -> int:
+    """Annex B access units (H.264 or H.265) into an MP4; the elementary stream goes through a
+    temporary file beside ``dest``."""
     av = load_av("Reading a camera video stream")
-    dest_path = Path(dest)
-    raw = dest_path.with_name(dest_path.name + ".h264")
+    raw = dest.with_name(dest.name + ".es")
     try:
         with raw.open("wb") as f:
-            for unit in access_units:
+            for unit in units:
                 f.write(unit)
         time_base = 1 / _rate(fps)
         count = 0
         try:
-            with av.open(str(raw), mode="r", format="h264") as inp:
+            with av.open(str(raw), mode="r", format=demuxer) as inp:
                 if not inp.streams.video:
-                    raise InputError(f"{source}: holds no H.264 stream.", source=source)
+                    raise InputError(f"{source}: holds no {demuxer.upper()} stream.", source=source)
                 ist = inp.streams.video[0]
-                with av.open(os.fspath(dest_path), mode="w", format="mp4") as out:
+                with av.open(os.fspath(dest), mode="w", format="mp4") as out:
                     ost = out.add_stream_from_template(ist)
                     ost.time_base = time_base
                     for packet in inp.demux(ist):
@@ -376,9 +443,9 @@ def mux_h264(
                         out.mux(packet)
                         count += 1
         except av.FFmpegError as err:
-            dest_path.unlink(missing_ok=True)
+            dest.unlink(missing_ok=True)
             raise InputError(
-                f"{source}: the H.264 stream cannot be read: {err}.", source=source
+                f"{source}: the {demuxer.upper()} stream cannot be read: {err}.", source=source
             ) from err
         return count
     finally:

@@ -4,8 +4,8 @@ Automatic: every ``PointCloud2`` topic is a lidar; an ``Image``/``CompressedImag
 camera when a ``CameraInfo`` topic shares its camera namespace
 (``/cam/front/image_raw[/compressed]`` and ``/cam/front/camera_info``); when a namespace has
 both, the compressed one is used (its bytes pass through). A ``foxglove_msgs/CompressedVideo``
-topic (H.264) with a CameraInfo is a camera too, stored as video. Explicit topics are checked to
-exist and to have a usable type. Sensor ids are derived from topic names
+topic (H.264, H.265, VP9 or AV1) with a CameraInfo is a camera too, stored as video. Explicit
+topics are checked to exist and to have a usable type. Sensor ids are derived from topic names
 (``/sensing/lidar/top/points`` -> ``sensing_lidar_top``): safe as folder names and
 unique; the topic itself is kept in the scene metadata.
 """
@@ -37,7 +37,7 @@ __all__ = [
 
 POINTCLOUD2_TYPE = "sensor_msgs/msg/PointCloud2"
 IMAGE_TYPES = ("sensor_msgs/msg/Image", "sensor_msgs/msg/CompressedImage")
-VIDEO_TYPES = ("foxglove_msgs/msg/CompressedVideo",)  # H.264 access units: a camera video
+VIDEO_TYPES = ("foxglove_msgs/msg/CompressedVideo",)  # H.264/H.265/VP9/AV1: a camera video
 CAMERA_TYPES = IMAGE_TYPES + VIDEO_TYPES
 CAMERA_INFO_TYPE = "sensor_msgs/msg/CameraInfo"
 POSE_TYPES = (

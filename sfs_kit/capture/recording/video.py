@@ -1,10 +1,11 @@
 """A recording's ``foxglove_msgs/CompressedVideo`` topic as a camera video (no re-encoding).
 
-Each message carries one H.264 access unit (Annex B) in ``data``, ``format`` ``"h264"``; the
-messages of the topic, in log order, are put into an MP4 when the camera is converted
-(``sfs_kit.codecs.video.mux_h264``), so the scene stores the recorded stream as it is, one
-timestamp per message. Other formats (h265, vp9, av1) are refused by name. ROS 1 bags are refused
-too: there the message has no ``std_msgs/Header`` layout to read its stamp from.
+Each message carries one picture in ``data``: an H.264 or H.265 access unit (Annex B), a VP9
+frame or an AV1 temporal unit, as ``format`` (``h264``, ``h265``, ``vp9``, ``av1``) says. When the
+camera is converted, the messages of the topic, in log order, are written to one container file
+without re-encoding (``sfs_kit.codecs.video.write_stream``): an H.264 stream is then stored as it
+was recorded, the others are re-encoded to H.264 (D8), one timestamp per message either way. ROS 1
+bags are refused: there the message has no ``std_msgs/Header`` layout to read its stamp from.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from pathlib import Path
 
 from sfs_kit.capture.base import VideoFileSource
 from sfs_kit.capture.recording.bag import Bag
-from sfs_kit.codecs.video import fps_from_timestamps, mux_h264
+from sfs_kit.codecs.video import STREAM_FORMATS, fps_from_timestamps, write_stream
 from sfs_kit.errors import InputError
 
 __all__ = ["video_source"]
@@ -40,23 +41,44 @@ def video_source(
             field=topic,
         )
 
-    def units() -> Iterator[bytes]:
+    def messages() -> Iterator[tuple[str, int, bytes]]:
         wanted = set(log_ns)
         for _, msgtype, t, raw in bag.messages([topic], start_ns=log_ns[0], stop_ns=log_ns[-1] + 1):
-            if t not in wanted:
-                continue
-            msg = bag.deserialize(raw, msgtype, where=f"{where} at {t} ns")
-            fmt = str(msg.format).lower()
-            if fmt != "h264":
-                raise InputError(
-                    f"{where} at {t} ns: the video format is {msg.format!r}; only 'h264' "
-                    "CompressedVideo topics can be stored (re-encode the recording).",
-                    source=bag.name,
-                    field="format",
-                )
-            yield bytes(msg.data)
+            if t in wanted:
+                msg = bag.deserialize(raw, msgtype, where=f"{where} at {t} ns")
+                yield str(msg.format).strip().lower(), t, bytes(msg.data)
 
     def write(dest: Path) -> int:
-        return mux_h264(units(), dest, fps=fps_from_timestamps(timestamps_us), source=where)
+        stream = messages()
+        head = next(stream, None)
+        if head is None:
+            raise InputError(
+                f"{where}: the video topic has no messages left to read.",
+                source=bag.name,
+                field=topic,
+            )
+        fmt, t, first = head
+        if fmt not in STREAM_FORMATS:
+            raise InputError(
+                f"{where} at {t} ns: the video format is {fmt!r}; a CompressedVideo topic is one "
+                f"of {', '.join(STREAM_FORMATS)}.",
+                source=bag.name,
+                field="format",
+            )
+
+        def units() -> Iterator[bytes]:
+            yield first
+            for other, t, data in stream:
+                if other != fmt:
+                    raise InputError(
+                        f"{where} at {t} ns: the video format changes from {fmt!r} to "
+                        f"{other!r}; a camera video is one stream.",
+                        source=bag.name,
+                        field="format",
+                    )
+                yield data
+
+        fps = fps_from_timestamps(timestamps_us)
+        return write_stream(units(), dest, fmt=fmt, fps=fps, source=where)
 
     return VideoFileSource(path=None, timestamps_us=tuple(timestamps_us), source=where, write=write)

@@ -1,4 +1,5 @@
-"""A recording's foxglove_msgs/CompressedVideo topic becomes a camera video, not re-encoded."""
+"""A recording's foxglove_msgs/CompressedVideo topic becomes a camera video: H.264 kept as
+recorded, H.265, VP9 and AV1 re-encoded to H.264."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from rosbags.typesys import get_types_from_msg
 from sfs_kit.capture import convert_capture, open_capture
 from sfs_kit.capture.recording import RecordingOptions
 from sfs_kit.codecs.sfs import read_sfs_dict
-from sfs_kit.codecs.video import iter_frames
+from sfs_kit.codecs.video import iter_frames, probe_video, write_stream
 from sfs_kit.errors import InputError
 
 from . import drive as d
@@ -28,12 +29,22 @@ N = 10
 OPTIONS = RecordingOptions(intensity_max={d.OUSTER: d.OUSTER_INTENSITY_MAX})
 
 
-def _access_units(n: int) -> list[bytes]:
-    """H.264 access units (Annex B, no B-frames) of a moving gradient, one per picture."""
-    ctx: Any = av.CodecContext.create("libx264", "w")
+# the encoder for each CompressedVideo format, set for one output packet per picture (no B-frames)
+ENCODERS = {
+    "h264": ("libx264", {"bframes": "0", "g": "5", "crf": "20"}),
+    "h265": ("libx265", {"x265-params": "bframes=0:keyint=5:log-level=none", "crf": "20"}),
+    "vp9": ("libvpx-vp9", {"lag-in-frames": "0", "crf": "20", "b": "0"}),
+    "av1": ("libsvtav1", {"preset": "12", "crf": "20"}),
+}
+
+
+def _access_units(n: int, fmt: str = "h264") -> list[bytes]:
+    """Access units of a moving gradient in ``fmt``, one per picture (Annex B for H.264/H.265)."""
+    codec, options = ENCODERS[fmt]
+    ctx: Any = av.CodecContext.create(codec, "w")
     ctx.width, ctx.height, ctx.pix_fmt = 64, 48, "yuv420p"
     ctx.time_base, ctx.framerate = Fraction(1, 20), Fraction(20)
-    ctx.options = {"bframes": "0", "g": "5", "crf": "20"}
+    ctx.options = options
     yy, xx = np.mgrid[0:48, 0:64]
     units: list[bytes] = []
     for k in range(n):
@@ -47,8 +58,11 @@ def _access_units(n: int) -> list[bytes]:
     return units
 
 
-def _video_drive(path: Path, fmt: str = "h264") -> tuple[Path, list[bytes], list[int]]:
-    units = _access_units(N)
+def _video_drive(
+    path: Path, fmt: str = "h264", *, formats: list[str] | None = None
+) -> tuple[Path, list[bytes], list[int]]:
+    units = _access_units(N, fmt if fmt in ENCODERS else "h264")
+    labels = formats or [fmt] * N
     stamps = [d.T0_NS + 15_000_000 + k * 50_000_000 for k in range(N)]  # 20 Hz
 
     def extra(_writer: Any, store: Any, write: Any) -> None:
@@ -60,7 +74,7 @@ def _video_drive(path: Path, fmt: str = "h264") -> tuple[Path, list[bytes], list
                 timestamp=time,
                 frame_id="cam_front_optical_frame",
                 data=np.frombuffer(unit, np.uint8),
-                format=fmt,
+                format=labels[k],
             )
             write(VIDEO, VIDEO_TYPE, ts + 2_000_000, msg)
             if k % 2 == 0:
@@ -108,8 +122,56 @@ def test_a_compressed_video_topic_is_stored_as_the_recorded_stream(tmp_path: Pat
         np.testing.assert_array_equal(a, b)  # the same bitstream: no re-encoding
 
 
-def test_another_video_format_is_refused_by_name(tmp_path: Path) -> None:
-    mcap, _, _ = _video_drive(tmp_path / "drive", fmt="vp9")
-    with pytest.raises(InputError, match="the video format is 'vp9'; only 'h264'"):
+def _decoded(data: bytes, demuxer: str) -> list[np.ndarray]:
+    with av.open(io.BytesIO(data), "r", format=demuxer) as raw:
+        return [f.to_ndarray(format="rgb24") for f in raw.decode(video=0)]
+
+
+def _psnr(a: np.ndarray, b: np.ndarray) -> float:
+    mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
+    return float("inf") if mse == 0 else 10 * float(np.log10(255.0**2 / mse))
+
+
+@pytest.mark.parametrize("fmt", ["h265", "vp9", "av1"])
+def test_other_compressed_video_formats_are_re_encoded_to_h264(
+    fmt: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SVT_LOG", "1")  # SVT-AV1's banner: errors only
+    mcap, units, stamps = _video_drive(tmp_path / "drive", fmt)
+    out = tmp_path / "drive.sfs"
+    result = convert_capture(open_capture(mcap, recording=OPTIONS), out, format="sfs")
+    assert not any("stored without re-encoding" in n for n in result.notes)
+    assert [i for i in result.issues if i.severity == "error"] == []
+    tree = read_sfs_dict(out)
+    cam = next(s for s in tree["sensors"] if "video" in s)
+    assert cam["video"]["timestamps"] == [t // 1000 - tree["time_offset"] for t in stamps]
+    content = cam["video"]["content"]
+    info = probe_video(content)
+    assert (info.container, info.codec, info.pix_fmt) == ("mp4", "h264", "yuv420p")
+    assert (info.frame_count, info.width, info.height) == (N, 64, 48)
+    if fmt == "h265":
+        recorded = _decoded(b"".join(units), "hevc")
+    else:  # an IVF file of the frames, as an independent container for the decoder
+        ivf = tmp_path / "recorded.ivf"
+        write_stream(units, ivf, fmt=fmt, fps=20.0, source="test")
+        recorded = _decoded(ivf.read_bytes(), "ivf")
+    assert len(recorded) == N
+    for k, frame in enumerate(iter_frames(content)):
+        assert _psnr(frame.to_ndarray(format="rgb24"), recorded[k]) > 30.0, k
+
+
+def test_an_unknown_video_format_is_refused_by_name(tmp_path: Path) -> None:
+    mcap, _, _ = _video_drive(tmp_path / "drive", fmt="mjpeg")
+    with pytest.raises(InputError, match="the video format is 'mjpeg'; a CompressedVideo topic"):
         convert_capture(open_capture(mcap, recording=OPTIONS), tmp_path / "s.sfs", format="sfs")
     assert not (tmp_path / "s.sfs").exists()
+    assert list(tmp_path.glob(".s.sfs*")) == []
+
+
+def test_a_format_change_midway_is_refused(tmp_path: Path) -> None:
+    formats = ["h264"] * 6 + ["h265"] * (N - 6)
+    mcap, _, _ = _video_drive(tmp_path / "drive", formats=formats)
+    with pytest.raises(InputError, match="changes from 'h264' to 'h265'"):
+        convert_capture(open_capture(mcap, recording=OPTIONS), tmp_path / "s.sfs", format="sfs")
+    assert not (tmp_path / "s.sfs").exists()
+    assert list(tmp_path.glob(".s.sfs*")) == []
