@@ -36,6 +36,16 @@ import numpy.typing as npt
 
 from sfs_kit.errors import InputError, MissingDependencyError
 from sfs_kit.readers._cloud import PointCloud, colors_from_channels, positions_from_xyz
+from sfs_kit.readers._laz import (
+    LASZIP_RECORD,
+    LASZIP_USER,
+    LAZ_MAX_RATIO,
+    check_chunk_table,
+    check_laszip_vlr,
+    check_variable_chunks,
+)
+from sfs_kit.readers._laz import header_error as _fail
+from sfs_kit.readers._rust_panics import is_panic, native_stderr_held
 from sfs_kit.readers._source import Source, read_all
 
 __all__ = ["LasHeaderInfo", "check_las_header", "read_las"]
@@ -48,15 +58,6 @@ _VLR_HEADER = 54
 _EVLR_HEADER = 60
 # the bytes of one point record of each point data format (LAS 1.4 R15, table 7 onwards)
 _POINT_SIZES = {0: 20, 1: 28, 2: 26, 3: 34, 4: 57, 5: 63, 6: 30, 7: 36, 8: 38, 9: 59, 10: 67}
-# LAZ compresses real clouds 5-15x; a point count implying more than this many decompressed
-# bytes per compressed byte is a lie that would make lazrs allocate without bound
-_LAZ_MAX_RATIO = 256
-_LASZIP_USER = b"laszip encoded"
-_LASZIP_RECORD = 22204
-_VARIABLE_CHUNKS = 0xFFFFFFFF
-_MAX_CHUNK_BYTES = 256 << 20
-# LASzip item type codes -> their sizes in bytes (0 = variable: BYTE/BYTE14 extra bytes)
-_LASZIP_ITEMS = {0: 0, 6: 20, 7: 8, 8: 6, 9: 29, 10: 30, 11: 6, 12: 8, 13: 29, 14: 0}
 
 
 @dataclass(frozen=True)
@@ -70,6 +71,7 @@ class LasHeaderInfo:
     point_count: int
     vlr_count: int
     offset_to_points: int
+    laszip_vlr: tuple[int, int] | None  # (byte offset, length) of the LASzip VLR's data
 
 
 def _laspy(source: str) -> ModuleType:
@@ -78,69 +80,6 @@ def _laspy(source: str) -> ModuleType:
     except ImportError as err:
         raise MissingDependencyError(
             "Reading LAS/LAZ needs laspy: pip install 'sfs_kit[las]'.", source=source) from err
-
-
-def _fail(name: str, message: str, *, field: str, offset: int) -> InputError:
-    return InputError(f"LAS header: {message}", source=name, field=field, offset=offset)
-
-
-def _check_laszip_vlr(data: bytes, start: int, length: int, point_size: int, name: str) -> None:
-    """The LASzip VLR's items must be known and add up to the point record (lazrs panics else)."""
-    if length < 34:
-        raise _fail(name, f"the LASzip VLR at byte {start} has {length} bytes, fewer than the 34 "
-                    "of its fixed part.", field="laszip_vlr", offset=start)
-    compressor = struct.unpack_from("<H", data, start)[0]
-    if compressor not in (1, 2, 3):
-        raise _fail(name, f"the LASzip VLR names compressor {compressor}; only 1 (pointwise), "
-                    "2 (chunked) and 3 (layered chunked) exist.", field="laszip_vlr.compressor",
-                    offset=start)
-    chunk = struct.unpack_from("<I", data, start + 12)[0]
-    if compressor != 1 and chunk != _VARIABLE_CHUNKS and (
-            chunk == 0 or chunk * point_size > _MAX_CHUNK_BYTES):
-        # lazrs allocates a whole chunk up front; Rust aborts the process when that fails
-        raise _fail(name, f"the LASzip VLR's chunk size {chunk} points is outside [1, "
-                    f"{_MAX_CHUNK_BYTES // max(point_size, 1)}] for {point_size}-byte points.",
-                    field="laszip_vlr.chunk_size", offset=start + 12)
-    items = struct.unpack_from("<H", data, start + 32)[0]
-    if items == 0 or 34 + 6 * items > length:
-        raise _fail(name, f"the LASzip VLR declares {items} item(s) in {length} bytes; a "
-                    "compressed point needs at least one item, 6 bytes each.",
-                    field="laszip_vlr.num_items", offset=start + 32)
-    total = 0
-    for i in range(items):
-        kind, size, _version = struct.unpack_from("<HHH", data, start + 34 + 6 * i)
-        if kind not in _LASZIP_ITEMS or (_LASZIP_ITEMS[kind] and size != _LASZIP_ITEMS[kind]):
-            raise _fail(name, f"LASzip item {i} has type {kind} and size {size}, which is no "
-                        "LASzip item.", field="laszip_vlr.items", offset=start + 34 + 6 * i)
-        total += size
-    if total != point_size:
-        raise _fail(name, f"the LASzip items add up to {total} bytes a point but the header's "
-                    f"point record length is {point_size}.", field="laszip_vlr.items",
-                    offset=start + 34)
-
-
-def _check_chunk_table(data: bytes, offset_to_points: int, name: str) -> None:
-    """LAZ's chunk table (its offset is the point data's first 8 bytes) must fit the file.
-
-    lazrs allocates 16 bytes per declared chunk before reading any: a corrupt count of 10**9
-    chunks would abort the process (Rust aborts when an allocation fails).
-    """
-    size = len(data)
-    if offset_to_points + 8 > size:
-        raise _fail(name, f"the LAZ point data at byte {offset_to_points} is shorter than its "
-                    "8-byte chunk table offset.", field="chunk_table", offset=offset_to_points)
-    table = struct.unpack_from("<q", data, offset_to_points)[0]
-    if table == -1 and size >= 8:  # written last: the real offset is in the file's last 8 bytes
-        table = struct.unpack_from("<q", data, size - 8)[0]
-    if not offset_to_points + 8 <= table <= size - 8:
-        raise _fail(name, f"the LAZ chunk table offset {table} lies outside the point data "
-                    f"[{offset_to_points + 8}, {size - 8}].", field="chunk_table",
-                    offset=offset_to_points)
-    chunks = struct.unpack_from("<I", data, table + 4)[0]
-    if chunks > size - offset_to_points:
-        raise _fail(name, f"the LAZ chunk table declares {chunks} chunks, more than the "
-                    f"{size - offset_to_points} bytes of point data could hold.",
-                    field="chunk_table.number_of_chunks", offset=table + 4)
 
 
 def check_las_header(data: bytes, name: str) -> LasHeaderInfo:
@@ -193,7 +132,7 @@ def check_las_header(data: bytes, name: str) -> LasHeaderInfo:
                                and evlr_start + evlr_count * _EVLR_HEADER <= size):
             raise _fail(name, f"{evlr_count} EVLRs starting at byte {evlr_start} do not fit the "
                         f"file's {size} bytes.", field="number_of_evlrs", offset=243)
-    laszip = False
+    laszip: tuple[int, int] | None = None
     pos = header_size
     for i in range(vlr_count):
         if pos + _VLR_HEADER > offset_to_points:
@@ -205,17 +144,17 @@ def check_las_header(data: bytes, name: str) -> LasHeaderInfo:
             raise _fail(name, f"VLR {i} at byte {pos} declares {length} bytes, past the point "
                         f"data offset {offset_to_points}.", field=f"vlrs[{i}].record_length",
                         offset=pos + 20)
-        if user == _LASZIP_USER and record == _LASZIP_RECORD:
-            laszip = True
-            _check_laszip_vlr(data, pos + _VLR_HEADER, length, point_size, name)
+        if user == LASZIP_USER and record == LASZIP_RECORD:
+            laszip = (pos + _VLR_HEADER, length)
+            check_laszip_vlr(data, pos + _VLR_HEADER, length, point_size, name)
         pos += _VLR_HEADER + length
     body = size - offset_to_points
     if compressed and count:
-        if not laszip:
+        if laszip is None:
             raise _fail(name, "the point format is compressed (LAZ) but no LASzip VLR "
                         "describes the compression.", field="laszip_vlr", offset=104)
-        _check_chunk_table(data, offset_to_points, name)
-        if count * point_size > _LAZ_MAX_RATIO * body + (1 << 20):
+        check_chunk_table(data, offset_to_points, name)
+        if count * point_size > LAZ_MAX_RATIO * body + (1 << 20):
             raise _fail(name, f"{count} points of {point_size} bytes cannot come out of "
                         f"{body} compressed bytes.", field="point_count", offset=107)
     elif count * point_size > body:
@@ -224,7 +163,8 @@ def check_las_header(data: bytes, name: str) -> LasHeaderInfo:
                     field="point_count", offset=107)
     return LasHeaderInfo(
         version=(major, minor), point_format=fmt, compressed=compressed, point_size=point_size,
-        point_count=count, vlr_count=vlr_count, offset_to_points=offset_to_points)
+        point_count=count, vlr_count=vlr_count, offset_to_points=offset_to_points,
+        laszip_vlr=laszip)
 
 
 class _Held(logging.Handler):
@@ -255,13 +195,8 @@ def _held_laspy_logs() -> Iterator[_Held]:
         laspy_logger.propagate = before
 
 
-def _is_panic(err: BaseException) -> bool:
-    """pyo3's PanicException (a Rust panic in lazrs) derives from BaseException, not Exception."""
-    return type(err).__name__ == "PanicException"
-
-
 def _read(laspy: ModuleType, data: bytes, name: str) -> Any:
-    with _held_laspy_logs() as held:
+    with _held_laspy_logs() as held, native_stderr_held() as watch:
         try:
             las = laspy.read(io.BytesIO(data))
         except laspy.errors.LaspyException as err:
@@ -275,8 +210,9 @@ def _read(laspy: ModuleType, data: bytes, name: str) -> Any:
             raise InputError(f"LAS/LAZ data is malformed or truncated: "
                              f"{str(err).rstrip('.') or type(err).__name__}.", source=name) from err
         except BaseException as err:
-            if not _is_panic(err):
+            if not is_panic(err):
                 raise
+            watch.panicked()
             first = str(err).splitlines()[0] if str(err) else "panic"
             raise InputError(f"LAS/LAZ decompression failed inside lazrs ({first}); the LAZ "
                              "data is malformed or from an unsupported LASzip version.",
@@ -295,8 +231,34 @@ def read_las(source: Source) -> PointCloud:
     name = os.fspath(source) if isinstance(source, str | os.PathLike) else None
     laspy = _laspy(name or "<stream>")
     data, name = read_all(source)
-    check_las_header(data, name)
+    info = check_las_header(data, name)
+    if info.compressed and info.laszip_vlr is not None and info.point_count:
+        _check_chunks(data, info, name)
     return _cloud(_read(laspy, data, name), name)
+
+
+def _check_chunks(data: bytes, info: LasHeaderInfo, name: str) -> None:
+    """Per-chunk point counts of a variable-chunk LAZ, read with lazrs under the same guard."""
+    try:
+        lazrs = importlib.import_module("lazrs")
+    except ImportError:
+        return  # laspy reports the missing LAZ backend itself
+    assert info.laszip_vlr is not None
+    with native_stderr_held() as watch:
+        try:
+            check_variable_chunks(lazrs, data, info.laszip_vlr,
+                                  offset_to_points=info.offset_to_points,
+                                  point_count=info.point_count, point_size=info.point_size,
+                                  name=name)
+        except (ValueError, OSError, RuntimeError, OverflowError, MemoryError) as err:
+            raise InputError(f"The LAZ chunk table is malformed: {err}.", source=name,
+                             field="chunk_table") from err
+        except BaseException as err:
+            if not is_panic(err):
+                raise
+            watch.panicked()
+            raise InputError("The LAZ chunk table is malformed (lazrs panicked reading it).",
+                             source=name, field="chunk_table") from None
 
 
 def _cloud(las: Any, name: str) -> PointCloud:

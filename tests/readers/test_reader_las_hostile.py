@@ -7,12 +7,15 @@ The files are laspy's real samples with header fields rewritten at their documen
 from __future__ import annotations
 
 import contextlib
+import importlib
 import io
 import logging
+import os
 import random
 import struct
 import time
 
+import numpy as np
 import pytest
 from reader_helpers import FIXTURES
 
@@ -22,6 +25,7 @@ from sfs_kit.readers import read_las
 
 SIMPLE_LAS = (FIXTURES / "laspy" / "simple.las").read_bytes()
 SIMPLE_LAZ = (FIXTURES / "laspy" / "simple.laz").read_bytes()
+lazrs = importlib.import_module("lazrs")  # laspy's LAZ backend, untyped
 LASZIP_VLR_DATA = 227 + 54  # simple.laz: header 227 bytes, then the LASzip VLR's 54-byte header
 
 
@@ -77,14 +81,99 @@ def test_laszip_vlr_is_checked_before_lazrs_sees_it(offset: int, value: int, mat
         read_las(io.BytesIO(_patched(SIMPLE_LAZ, "<H", offset, value)))
 
 
-def test_a_real_lazrs_panic_is_caught_at_our_boundary(monkeypatch: pytest.MonkeyPatch) -> None:
-    # without our header check this LASzip VLR (no items) makes lazrs raise pyo3's
-    # PanicException, a BaseException that ``except Exception`` does not catch
-    monkeypatch.setattr(las_module, "check_las_header", lambda data, name: None)
+def test_a_real_lazrs_panic_is_caught_at_our_boundary(
+        monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]) -> None:
+    # without our LASzip VLR check this VLR (no items) makes lazrs raise pyo3's PanicException,
+    # a BaseException that ``except Exception`` does not catch, after Rust's panic hook wrote
+    # "thread ... panicked at" and a backtrace to file descriptor 2
+    monkeypatch.setattr(las_module, "check_laszip_vlr", lambda *args: None)
     data = _patched(SIMPLE_LAZ, "<H", LASZIP_VLR_DATA + 32, 0)
     with pytest.raises(InputError, match=r"decompression failed inside lazrs") as err:
         read_las(io.BytesIO(data))
     assert err.value.__cause__ is None  # the Rust panic text is summarised, not chained
+    assert capfd.readouterr().err == ""  # our error is the only message
+
+
+def test_other_stderr_output_during_a_lazrs_read_is_kept(
+        monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]) -> None:
+    import laspy
+
+    real_read = laspy.read
+
+    def chatty(source: object) -> object:
+        os.write(2, b"a C library said this\n")
+        return real_read(source)
+
+    monkeypatch.setattr(laspy, "read", chatty)
+    monkeypatch.setattr(las_module, "check_laszip_vlr", lambda *args: None)
+    with pytest.raises(InputError, match=r"inside lazrs"):
+        read_las(io.BytesIO(_patched(SIMPLE_LAZ, "<H", LASZIP_VLR_DATA + 32, 0)))
+    assert capfd.readouterr().err == "a C library said this\n"
+    assert read_las(io.BytesIO(SIMPLE_LAZ)).positions.shape == (1065, 3)
+    assert capfd.readouterr().err == "a C library said this\n"  # and none of it lost
+
+
+def _variable_chunk_laz(chunk_points: list[int]) -> bytes:
+    """simple.las's points LAZ-compressed by lazrs in chunks of the given (variable) sizes."""
+    count, record = struct.unpack_from("<I", SIMPLE_LAS, 107)[0], SIMPLE_LAS[105]
+    at = struct.unpack_from("<I", SIMPLE_LAS, 96)[0]
+    raw = SIMPLE_LAS[at:at + count * record]
+    vlr = lazrs.LazVlr.new_for_compression(3, 0, True)
+    out = io.BytesIO()
+    out.write(SIMPLE_LAZ[:LASZIP_VLR_DATA])  # simple.laz's header and LASzip VLR header
+    out.write(vlr.record_data())  # the same 52 bytes, chunk size 0xFFFFFFFF
+    compressor = lazrs.LasZipCompressor(out, vlr)
+    starts = [sum(chunk_points[:i]) for i in range(len(chunk_points))]
+    compressor.compress_chunks(
+        [raw[s * record:(s + n) * record] for s, n in zip(starts, chunk_points, strict=True)])
+    compressor.done()
+    return out.getvalue()
+
+
+def _with_chunk_table(data: bytes, table: list[tuple[int, int]]) -> bytes:
+    at = struct.unpack_from("<q", data, 333)[0]
+    out = io.BytesIO(data[:at])
+    out.seek(at)
+    lazrs.write_chunk_table(out, table, lazrs.LazVlr(data[LASZIP_VLR_DATA:333]))
+    return out.getvalue()
+
+
+def test_variable_chunk_laz_reads_like_the_las_it_came_from() -> None:
+    got = read_las(io.BytesIO(_variable_chunk_laz([100, 500, 465])))
+    want = read_las(io.BytesIO(SIMPLE_LAS))
+    assert np.array_equal(got.positions, want.positions)
+    assert np.array_equal(got.intensity, want.intensity)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(("chunk", "match", "field"), [
+    ((2_000_000_000, 8748), r"LAZ chunk 1 declares 2000000000 points",
+     "chunk_table[1].point_count"),
+    ((500_000, 8748), r"LAZ chunk 1 declares 500000 points of 34 bytes in 8748",
+     "chunk_table[1].point_count"),
+    ((600, 8748), r"the LAZ chunks hold 1165 points but the header declares 1065",
+     "chunk_table.point_count"),
+    ((500, 87_480_000), r"declare 87490113 compressed bytes but only", "chunk_table.byte_count"),
+])
+def test_variable_chunk_point_counts_are_checked_before_lazrs_allocates(
+        chunk: tuple[int, int], match: str, field: str,
+        capfd: pytest.CaptureFixture[str]) -> None:
+    # lazrs allocates count * 34 bytes for a chunk up front: 2e9 points is a Rust abort (or a
+    # "capacity overflow" panic), 500,000 points a silent 17 MB for 8.7 kB of data
+    data = _variable_chunk_laz([100, 500, 465])
+    table = lazrs.read_chunk_table(_at(data, 333), lazrs.LazVlr(data[LASZIP_VLR_DATA:333]))
+    table[1] = chunk
+    started = time.monotonic()
+    with pytest.raises(InputError, match=match) as err:
+        read_las(io.BytesIO(_with_chunk_table(data, table)))
+    assert time.monotonic() - started < 1.0
+    assert err.value.field == field
+    assert capfd.readouterr().err == ""
+
+
+def _at(data: bytes, offset: int) -> io.BytesIO:
+    stream = io.BytesIO(data)
+    stream.seek(offset)
+    return stream
 
 
 def test_header_date_overflow_is_our_error() -> None:
