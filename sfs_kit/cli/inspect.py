@@ -1,4 +1,5 @@
-"""``sfs-kit inspect FILE``: what a .sfs holds (from its header only) or what a raw input is.
+"""``sfs-kit inspect PATH``: what a .sfs holds (from its header only), what split_base64 frames or a
+capture hold (what will be converted: sensors, frames, time span, warnings), or what a raw input is.
 
 For a .sfs file only the header and item table are read (``index_sfs``), so inspecting a
 multi-GB scene touches no data page. Any other file goes to ``sfs_kit.readers.describe_input``.
@@ -22,13 +23,15 @@ def register(subparsers: Any) -> None:
     """Add the ``inspect`` subcommand."""
     parser = subparsers.add_parser(
         "inspect",
-        help="summarise a .sfs scene or a raw input file",
+        help="summarise a .sfs scene, split_base64 frames, a capture or a raw input file",
         description="Summarise a .sfs scene (sensors, frames, points, time span, bytes per "
-        "sensor) without reading its arrays, or describe a raw input (point cloud, image, poses, "
-        "calibration).",
+        "sensor) without reading its arrays, split_base64 frames (counts, time span, image URLs, "
+        "problems), a capture (what will be converted: sensors, frames, time span, warnings), "
+        "or describe a raw input (point cloud, image, poses, calibration).",
     )
     parser.add_argument(
-        "file", help="a .sfs file, a raw input file, or a ROS recording (.bag, .mcap, bag folder)"
+        "file", help="a .sfs file, split_base64 frames (file or folder), a capture (folder, "
+        "capture.yaml, .msgpack, ROS recording) or a raw input file"
     )
     parser.add_argument("--json", action="store_true", help="print JSON")
     parser.add_argument(
@@ -89,6 +92,13 @@ def run(args: argparse.Namespace) -> int:
             for line in recording_lines(report):
                 print(line)
         return EXIT_OK
+    from sfs_kit.cli import _targets
+
+    kind = _targets.target_kind(path)
+    if kind == "frames":
+        return _targets.describe_frames(path, args.json)
+    if kind == "capture":
+        return _targets.describe_the_capture(path, args)
     try:
         if path.suffix.lower() == ".sfs":
             from sfs_kit.codecs.sfs import index_sfs

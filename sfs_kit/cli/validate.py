@@ -1,4 +1,7 @@
-"""``sfs-kit validate FILE.sfs``: every validation issue; exit 0 valid, 1 invalid, 2 unreadable.
+"""``sfs-kit validate PATH``: every validation issue; exit 0 valid, 1 invalid, 2 unreadable.
+
+PATH is a .sfs scene, split_base64 frames (a frame-N.json or their folder: F-* rules) or a capture
+(a dry conversion: every frame converted and checked, nothing written).
 
 ``--geometry`` adds the geometric pre-flight rules (G-*, ``sfs_kit.models.validate_geometry``)
 with the thresholds of ``sfs-kit.toml`` (``[geometry]`` or ``[run.geometry]``, or ``--config``).
@@ -21,11 +24,14 @@ def register(subparsers: Any) -> None:
     """Add the ``validate`` subcommand."""
     parser = subparsers.add_parser(
         "validate",
-        help="check a .sfs scene against the SFS 1.0 rules",
-        description="List every problem in a .sfs scene (errors and warnings). Exit 0 when valid "
-        "(warnings allowed), 1 when invalid, 2 when the file cannot be read.",
+        help="check a .sfs scene, split_base64 frames or a capture",
+        description="List every problem in a .sfs scene against the SFS 1.0 rules, in "
+        "split_base64 frames (a frame-N.json or their folder), or in a capture (converted in "
+        "memory, frame by frame, with the conversion options of sfs-kit.toml; nothing is "
+        "written). Exit 0 when valid (warnings allowed), 1 when invalid, 2 when the input "
+        "cannot be read.",
     )
-    parser.add_argument("file", help="a .sfs file")
+    parser.add_argument("file", help="a .sfs file, a frames file or folder, or a capture")
     parser.add_argument(
         "--mode",
         choices=("compat", "spec"),
@@ -46,14 +52,26 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Read the file's tree (no model), validate it, print the issues."""
+    from sfs_kit.cli import _targets
     from sfs_kit.codecs.sfs import read_sfs_dict
+    from sfs_kit.errors import FormatError
     from sfs_kit.models.validate import validate_tree
 
     path: str = args.file
+    kind = _targets.target_kind(Path(path))
+    if kind == "frames":
+        return _targets.validate_frames(Path(path), args)
+    if kind == "capture":
+        return _targets.validate_capture(Path(path), args)
     try:
         tree = read_sfs_dict(path)
     except OSError as err:
         print(f"sfs-kit: error: cannot read {path!r}: {err.strerror or err}.", file=sys.stderr)
+        return EXIT_UNREADABLE
+    except FormatError as err:
+        if kind == "sfs":
+            raise
+        _targets.not_sfs(path, str(err).removeprefix(f"{path!r} ").rstrip("."))
         return EXIT_UNREADABLE
     issues = validate_tree(tree, mode=args.mode)
     if getattr(args, "geometry", False):

@@ -10,7 +10,7 @@ import sfs_kit.capture.convert as convert
 PACKAGE = Path(convert.__file__).parent
 # lowest first: a module may import only the modules before it
 ORDER = ["result", "progress", "plan", "frame", "trees", "video", "notes", "build", "to_sfs",
-         "to_frames", "__init__"]
+         "to_frames", "check", "__init__"]
 
 
 def _siblings(path: Path) -> set[str]:
