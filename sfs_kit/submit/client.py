@@ -223,7 +223,7 @@ class ScaleClient:
             raise TaskRequestError(f"task_id must be a non-empty string, found {task_id!r}.",
                                    field="task_id", rule="non_empty")
         path = f"/v1/task/{quote(task_id, safe='')}"
-        payload = self._get_json(path)
+        payload = self._request_json("GET", path)[1]
         task = _task_or_none(payload)
         if task is None:
             raise ScaleApiError(f"GET {path} answered without a task_id.", status_code=200,
@@ -236,7 +236,7 @@ class ScaleClient:
             raise TaskRequestError(f"unique_id must be a non-empty string, found {unique_id!r}.",
                                    field="unique_id", rule="non_empty")
         path = "/v1/tasks?" + urlencode({"unique_id": unique_id})
-        payload = self._get_json(path)
+        payload = self._request_json("GET", path)[1]
         docs = payload.get("docs") if isinstance(payload, dict) else None
         tasks = [_task_or_none(doc) for doc in docs] if isinstance(docs, list) else [None]
         if any(task is None for task in tasks):
@@ -257,7 +257,7 @@ class ScaleClient:
         body: dict[str, object] = {"project": project, "name": name, "metadata": metadata or {}}
         if callback is not None:
             body["callback"] = callback
-        status, payload = self._post_json(BATCHES_PATH, body, conflict_ok=True)
+        status, payload = self._request_json("POST", BATCHES_PATH, body, conflict_ok=True)
         if status == 409:
             batch = self.get_batch(name)
             if batch.project is not None and batch.project != project:
@@ -271,14 +271,14 @@ class ScaleClient:
     def get_batch(self, name: str) -> Batch:
         """``GET /v1/batches/<name>``; retried like every GET."""
         path = f"{BATCHES_PATH}/{quote(name, safe='')}"
-        return _batch_from(self._get_json(path), f"GET {path}")
+        return _batch_from(self._request_json("GET", path)[1], f"GET {path}")
 
     def finalize_batch(self, name: str) -> Batch:
         """``POST /v1/batches/<name>/finalize``: staging -> in_progress. A batch that is already
         past staging is returned as it is (finalizing twice is not an error)."""
         path = f"{BATCHES_PATH}/{quote(name, safe='')}/finalize"
         try:
-            _, payload = self._post_json(path, None)
+            _, payload = self._request_json("POST", path)
         except ScaleRequestError:
             batch = self.get_batch(name)
             if batch.status in (None, "staging"):
@@ -338,75 +338,52 @@ class ScaleClient:
         return error_for_response(response.status, response.data, what=what, note=note,
                                   retry_after=response.retry_after, secrets=self._secrets())
 
-    def _post_json(self, path: str, body: object, *,
-                   conflict_ok: bool = False) -> tuple[int, object]:
-        """POST a request that is safe to repeat (batch calls: the name is the identity); retried
-        like a GET. A 409 is returned as ``(409, payload)`` when ``conflict_ok``."""
+    def _request_json(self, method: str, path: str, body: object = None, *,
+                      conflict_ok: bool = False) -> tuple[int, object]:
+        """``method path`` with a JSON ``body`` (None: no body), retried per D25, and its parsed
+        JSON answer. Only for requests safe to repeat: GETs, and POSTs whose body is their
+        identity (batch calls); task creation has its own policy (``_CreateCall``). A 409 is
+        returned as ``(409, payload)`` when ``conflict_ok``; a POST's empty answer is None."""
         data = None if body is None else compact_json(body).encode("utf-8")
         headers = self._headers(json_body=body is not None)
+        what = f"{method} {path}"
         attempts = _Attempts(self)
         while True:
             attempts.count += 1
             retry_after = None
             try:
-                response = self._send("POST", path, data, headers,
+                response = self._send(method, path, data, headers,
                                       min(self.get_read_timeout_s, attempts.remaining_s()))
             except ScaleNetworkError as err:
                 failure: SubmitError = err
             else:
-                payload: object = None
-                if response.data:
-                    try:
-                        payload = json.loads(response.data)
-                    except ValueError as err:
-                        if 200 <= response.status < 300:
-                            raise ScaleApiError(
-                                f"POST {path} answered HTTP {response.status} with a body that "
-                                f"is not JSON.", status_code=response.status,
-                                body_excerpt=_excerpt(response.data)) from err
-                if 200 <= response.status < 300 or (conflict_ok and response.status == 409):
-                    return response.status, payload
-                failure = self._error(response, f"POST {path}")
+                ok = 200 <= response.status < 300
+                if ok or (conflict_ok and response.status == 409):
+                    return response.status, _json_answer(response, what, ok, method == "GET")
+                failure = self._error(response, what)
                 if not _retryable_status(response.status):
                     raise failure
                 retry_after = _honoured_retry_after(response, failure)
             delay = attempts.next_delay_s(retry_after)
             if delay is None:
                 raise failure
-            logger.warning("Scale API: POST %s attempt %d/%d failed (%s); retrying in %.1f s.",
-                           path, attempts.count, self.max_attempts, type(failure).__name__, delay)
+            logger.warning("Scale API: %s attempt %d/%d failed (%s); retrying in %.1f s.",
+                           what, attempts.count, self.max_attempts, type(failure).__name__, delay)
             self._sleep(delay)
 
-    def _get_json(self, path: str) -> object:
-        """GET ``path`` and parse its JSON; GETs are always safe to retry."""
-        headers = self._headers(json_body=False)
-        attempts = _Attempts(self)
-        while True:
-            attempts.count += 1
-            retry_after = None
-            try:
-                response = self._send("GET", path, None, headers,
-                                      min(self.get_read_timeout_s, attempts.remaining_s()))
-            except ScaleNetworkError as err:
-                failure: SubmitError = err
-            else:
-                if 200 <= response.status < 300:
-                    try:
-                        return json.loads(response.data)
-                    except ValueError as err:
-                        raise ScaleApiError(f"GET {path} answered HTTP {response.status} with a "
-                                            f"body that is not JSON.", status_code=response.status,
-                                            body_excerpt=_excerpt(response.data)) from err
-                failure = self._error(response, f"GET {path}")
-                if not _retryable_status(response.status):
-                    raise failure
-                retry_after = _honoured_retry_after(response, failure)
-            delay = attempts.next_delay_s(retry_after)
-            if delay is None:
-                raise failure
-            logger.warning("Scale API: GET %s attempt %d/%d failed (%s); retrying in %.1f s.",
-                           path, attempts.count, self.max_attempts, type(failure).__name__, delay)
-            self._sleep(delay)
+
+def _json_answer(response: _Response, what: str, ok: bool, required: bool) -> object:
+    """The answer's JSON; a 2xx answer that is not JSON (or, when ``required``, empty) raises."""
+    if not response.data and not required:
+        return None
+    try:
+        return json.loads(response.data)
+    except ValueError as err:
+        if not ok:
+            return None
+        raise ScaleApiError(f"{what} answered HTTP {response.status} with a body that is not "
+                            f"JSON.", status_code=response.status,
+                            body_excerpt=_excerpt(response.data)) from err
 
 
 class _CreateCall:
