@@ -95,10 +95,7 @@ def run(args: argparse.Namespace) -> int:
     cameras = [c.strip() for c in args.cameras.split(",") if c.strip()] if args.cameras else None
     options = PreviewOptions(frame=args.frame, frames=args.frames, cameras=cameras,
                              max_points=args.max_points, lidar=args.lidar)
-    keep = None
-    if isinstance(args.frames, list):
-        keep = {*args.frames, *([args.frame] if args.frame is not None else [])}
-    with open_preview_scene(args.input, keep_frames=keep,
+    with open_preview_scene(args.input, options=options,
                             recording=recording_options(args)) as source:
         layout, _ = render_preview(source.scene, out, options)
         recorded = None

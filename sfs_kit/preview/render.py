@@ -7,15 +7,17 @@ Layout (figure pixels, white background)::
     | frames in the world, |  image of the chosen frame with the   |
     | coloured by frame;   |  lidar points projected, coloured by  |
     | trajectory; cameras  |  depth                                |
-    | and view directions  | camera 4 | ...                        |
+    | with their views     | camera 4 | ...    [depth colour bar]  |
     +----------------------+--------------------------------------+
     | timeline: one row per time stamp list (lidar frames, poses, camera images)     |
     +---------------------------------------------------------------------------------+
 
 Only the frames drawn are read: ``frames`` lidar frames for the bird's-eye view, the chosen
 ``frame`` for the cameras, each through ``sample_rows`` (a few contiguous runs of a memory-mapped
-array), so memory does not grow with the length of the scene. The returned ``PreviewLayout``
-says where every panel landed in the PNG, so tests (and tools) can check what was drawn.
+array), so memory does not grow with the length of the scene. Points are painted with numpy
+into rasters of exactly the panel's pixel size (``raster``), so dots stay crisp and the cost
+does not depend on matplotlib. The returned ``PreviewLayout`` says where every panel landed in
+the PNG, so tests (and tools) can check what was drawn.
 """
 
 from __future__ import annotations
@@ -33,23 +35,27 @@ import numpy.typing as npt
 from sfs_kit._atomic import write_bytes_atomic
 from sfs_kit.errors import InputError, MissingDependencyError, OutputError
 from sfs_kit.models.geometry import interpolate_pose, quat_to_matrix
-from sfs_kit.models.projection import project_world_points
+from sfs_kit.models.projection import Projection, project_camera_points, project_world_points
 from sfs_kit.models.sensors import CameraSensor, LidarSensor
 from sfs_kit.models.validate_geometry import sample_rows
 from sfs_kit.preview._deps import require
 from sfs_kit.preview.images import decode_camera_image
+from sfs_kit.preview.raster import colours, fit, paint_dots
+from sfs_kit.preview.timeline import draw_timeline, timeline_rows
 
 if TYPE_CHECKING:
+    from sfs_kit.models.calibration import CameraIntrinsics
     from sfs_kit.models.scene import Scene
 
-__all__ = ["CameraPanel", "PanelBox", "PreviewLayout", "PreviewOptions", "render_preview",
-           "world_points"]
+__all__ = ["CameraPanel", "PanelBox", "PreviewLayout", "PreviewOptions", "frames_drawn",
+           "render_preview", "world_points"]
 
 F64 = npt.NDArray[np.float64]
 BACKGROUND = (255, 255, 255)
 _DEFAULT_BEV_FRAMES = 10
 _CAMERA_COLUMNS = 3
-_MAX_DEPTH_COLOUR_M = 60.0
+_FIGURE_WIDTH_IN = 17.0
+_NEAR_M = 40.0  # points counted in a panel's "near points in view" share
 
 
 @dataclass(frozen=True)
@@ -105,6 +111,7 @@ class PreviewLayout:
     timeline_box: PanelBox
     cameras: tuple[CameraPanel, ...] = field(default_factory=tuple)
     bev_points: int = 0
+    bev_extent_m: tuple[float, float, float, float] | None = None  # world x0, x1, y0, y1
 
 
 def _matplotlib() -> tuple[Any, Any]:
@@ -164,9 +171,78 @@ def _bev_frames(n: int, frames: int | Sequence[int] | None) -> tuple[int, ...]:
     return tuple(sorted(set(frames)))
 
 
+def frames_drawn(n_frames: int, options: PreviewOptions) -> set[int]:
+    """The lidar frame indices ``render_preview`` reads for ``options`` out of ``n_frames``
+    (the bird's-eye frames and the camera frame), so a reader can skip the others."""
+    if n_frames == 0:
+        return set()
+    frame = options.frame if options.frame is not None else n_frames // 2
+    return {*_bev_frames(n_frames, options.frames), frame}
+
+
 def _box(ax: Any, height: int) -> PanelBox:
     bb = ax.get_window_extent()
     return PanelBox(float(bb.x0), float(height - bb.y1), float(bb.x1), float(height - bb.y0))
+
+
+def _pixel_size(ax: Any) -> tuple[int, int]:
+    """The axes' box in PNG pixels (its final position: set before anything is drawn)."""
+    fig = ax.figure
+    pos = ax.get_position()
+    w_px, h_px = fig.bbox.width, fig.bbox.height
+    return max(1, int(pos.width * w_px)), max(1, int(pos.height * h_px))
+
+
+@dataclass(frozen=True, eq=False)
+class _Shot:
+    """One camera at the chosen frame: which image, and the lidar points in its view."""
+
+    camera: CameraSensor
+    index: int
+    timestamp: int
+    uv: F64
+    depth_m: F64
+    near_share: float | None
+
+
+def _shoot(camera: CameraSensor, points: F64, near: npt.NDArray[np.bool_] | None,
+           frame_time: int | None) -> _Shot:
+    stamps = camera.content_timestamps().astype(np.int64)
+    index = _nearest(stamps, frame_time) if frame_time is not None else 0
+    t_img = int(stamps[index]) if len(stamps) else 0
+    if not len(points):
+        return _Shot(camera, index, t_img, np.zeros((0, 2)), np.zeros(0), None)
+    proj: Projection = project_world_points(points, camera.poses, camera.intrinsics, t_img)
+    share = float(proj.in_image[near].mean()) if near is not None and near.any() else None
+    return _Shot(camera, index, t_img, proj.uv[proj.in_image], proj.depth_m[proj.in_image], share)
+
+
+def _depth_range(shots: Sequence[_Shot]) -> float:
+    """Top of the depth colour scale: the 95th percentile of what the cameras see, rounded."""
+    depths = [s.depth_m for s in shots if len(s.depth_m)]
+    if not depths:
+        return 60.0
+    top = float(np.percentile(np.concatenate(depths), 95))
+    step = 5.0 if top <= 50 else 10.0
+    return max(step, math.ceil(top / step) * step)
+
+
+def _plan(cameras: Sequence[CameraSensor], rows_in_timeline: list[str], dpi: int
+          ) -> dict[str, float]:
+    """Figure size and margins (inches and figure fractions) for this many cameras and rows."""
+    cols = max(1, min(_CAMERA_COLUMNS, len(cameras)))
+    rows = max(1, math.ceil(len(cameras) / _CAMERA_COLUMNS))
+    longest = max((len(r) for r in rows_in_timeline), default=10)
+    left_in = min(3.0, max(0.75, (14 + 5.6 * longest) / dpi))
+    camera_w_in = (_FIGURE_WIDTH_IN - left_in - 0.2) * 1.9 / 3.0 / cols
+    aspect = max((c.intrinsics.height / c.intrinsics.width for c in cameras), default=0.75)
+    row_in = camera_w_in * aspect + 0.45
+    top_in = max(5.0, rows * row_in + 0.6)
+    timeline_in = 0.85 + 0.19 * max(1, len(rows_in_timeline))
+    height_in = round((top_in + timeline_in + 0.55) * dpi) / dpi  # whole pixels
+    return {"width_in": _FIGURE_WIDTH_IN, "height_in": height_in, "top_in": top_in,
+            "timeline_in": timeline_in, "left": left_in / _FIGURE_WIDTH_IN,
+            "top": 1 - 0.3 / height_in, "bottom": 0.45 / height_in, "rows": rows, "cols": cols}
 
 
 def render_preview(
@@ -191,40 +267,47 @@ def render_preview(
     frame_time = int(lidar.frames[frame].timestamp) if lidar is not None and frame is not None \
         else None
 
-    rows = max(1, math.ceil(len(cameras) / _CAMERA_COLUMNS))
-    cols = max(1, min(_CAMERA_COLUMNS, len(cameras)))
-    timeline_rows = _timeline_rows(scene)
-    top_h = max(6.0, 2.9 * rows)
-    tl_h = 0.8 + 0.22 * len(timeline_rows)
-    fig = figure_cls(figsize=(17.0, top_h + tl_h), dpi=opts.dpi, facecolor="white")
+    rows_tl = timeline_rows(scene, ticks_per_s)
+    plan = _plan(cameras, [label for label, _ in rows_tl], opts.dpi)
+    fig = figure_cls(figsize=(plan["width_in"], plan["height_in"]), dpi=opts.dpi,
+                     facecolor="white")
     canvas = canvas_cls(fig)
-    grid = fig.add_gridspec(2, 2, width_ratios=[1.0, 1.9], height_ratios=[top_h, tl_h],
-                            left=0.07, right=0.99, top=0.96, bottom=0.05, wspace=0.08,
-                            hspace=0.25)
+    grid = fig.add_gridspec(2, 2, width_ratios=[1.0, 1.9],
+                            height_ratios=[plan["top_in"], plan["timeline_in"]],
+                            left=plan["left"], right=0.985, top=plan["top"],
+                            bottom=plan["bottom"], wspace=0.1, hspace=0.55 / plan["top_in"] * 2)
     bev_ax = fig.add_subplot(grid[0, 0])
-    bev_count = _draw_bev(bev_ax, scene, lidar, cameras, bev_frames, frame, frame_time, opts)
-    panels_spec = []
+    shots: list[_Shot] = []
+    cam_axes: list[Any] = []
     if cameras:
-        sub = grid[0, 1].subgridspec(rows, cols, wspace=0.04, hspace=0.18)
         points = world_points(lidar, frame, opts.max_points) if lidar is not None and \
             frame is not None else np.zeros((0, 3))
         centre = interpolate_pose(lidar.poses, [frame_time])[0][0] if lidar is not None and \
             frame_time is not None else None
-        near = None if centre is None else np.linalg.norm(points - centre, axis=1) < 40.0
-        panel_w_px = 17.0 * opts.dpi * 1.9 / 2.9 / cols
-        for k, camera in enumerate(cameras):
-            ax = fig.add_subplot(sub[k // cols, k % cols])
-            panels_spec.append((ax, *_draw_camera(ax, camera, points, near, frame_time,
-                                                  ticks_per_s, int(panel_w_px))))
+        near = None if centre is None else np.linalg.norm(points - centre, axis=1) < _NEAR_M
+        shots = [_shoot(camera, points, near, frame_time) for camera in cameras]
+        cols = int(plan["cols"])
+        sub = grid[0, 1].subgridspec(int(plan["rows"]), cols, wspace=0.04,
+                                     hspace=0.42 / (plan["top_in"] / plan["rows"]))
+        cam_axes = [fig.add_subplot(sub[k // cols, k % cols]) for k in range(len(cameras))]
+    depth_max = _depth_range(shots)
+    if any(len(s.uv) for s in shots):
+        _colour_bar(fig, cam_axes, "turbo", depth_max, "lidar depth (m)", horizontal=True)
+    bev_count, bev_extent = _draw_bev(bev_ax, lidar, cameras, bev_frames, frame, frame_time, opts)
+    for ax, shot in zip(cam_axes, shots, strict=True):
+        _draw_camera(ax, shot, frame_time, ticks_per_s, depth_max)
     tl_ax = fig.add_subplot(grid[1, :])
-    _draw_timeline(tl_ax, timeline_rows, frame_time, ticks_per_s)
+    draw_timeline(tl_ax, rows_tl, frame_time, ticks_per_s)
     canvas.draw()
-    width, height = (round(float(v)) for v in fig.bbox.size)
+    rgba = np.asarray(canvas.buffer_rgba())
+    height, width = rgba.shape[:2]
     panels = tuple(
-        CameraPanel(str(cam.id), idx, ts, size, _box(ax, height), uv, depth, share)
-        for ax, cam, idx, ts, size, uv, depth, share in panels_spec
+        CameraPanel(str(s.camera.id), s.index, s.timestamp,
+                    (s.camera.intrinsics.width, s.camera.intrinsics.height), _box(ax, height),
+                    s.uv, s.depth_m, s.near_share)
+        for ax, s in zip(cam_axes, shots, strict=True)
     )
-    png = _encode_png(np.asarray(canvas.buffer_rgba()))
+    png = _encode_png(rgba)
     if out is not None:
         try:
             write_bytes_atomic(out, png)
@@ -234,37 +317,50 @@ def render_preview(
     layout = PreviewLayout(width=width, height=height,
                            lidar=str(lidar.id) if lidar is not None else None, frame=frame,
                            frames=bev_frames, bev_box=_box(bev_ax, height),
-                           timeline_box=_box(tl_ax, height), cameras=panels, bev_points=bev_count)
+                           timeline_box=_box(tl_ax, height), cameras=panels, bev_points=bev_count,
+                           bev_extent_m=bev_extent)
     return layout, png
+
+
+def _colour_bar(fig: Any, axes: Any, cmap: str, vmax: float, label: str, *,
+                horizontal: bool) -> Any:
+    """A colour bar beside ``axes`` (it takes its room from them, before their size is read)."""
+    cm = require("matplotlib.cm", "preview", "The preview")
+    colors = require("matplotlib.colors", "preview", "The preview")
+    mappable = cm.ScalarMappable(norm=colors.Normalize(0.0, vmax), cmap=cmap)
+    if horizontal:
+        bar = fig.colorbar(mappable, ax=axes, orientation="horizontal", fraction=0.035,
+                           pad=0.02, aspect=70, shrink=0.6, anchor=(1.0, 1.0))
+    else:
+        bar = fig.colorbar(mappable, ax=axes, fraction=0.035, pad=0.015, aspect=30)
+    bar.set_label(label, fontsize=8)
+    bar.ax.tick_params(labelsize=7)
+    return bar
 
 
 # --- bird's-eye view -----------------------------------------------------------------------------
 
 
-def _paint(canvas: npt.NDArray[np.uint8], rows: npt.NDArray[np.intp], cols: npt.NDArray[np.intp],
-           colours: npt.NDArray[np.uint8], radius: int) -> None:
-    """Paint square dots of ``2 radius + 1`` pixels into ``canvas`` (later points on top)."""
-    height, width = canvas.shape[:2]
-    for dr in range(-radius, radius + 1):
-        for dc in range(-radius, radius + 1):
-            r, c = rows + dr, cols + dc
-            ok = (r >= 0) & (r < height) & (c >= 0) & (c < width)
-            canvas[r[ok], c[ok]] = colours[ok]
-
-
-def _colours(cmap: str, values: F64, vmin: float, vmax: float) -> npt.NDArray[np.uint8]:
-    colormaps = require("matplotlib", "preview", "The preview").colormaps
-    t = np.clip((values - vmin) / max(vmax - vmin, 1e-9), 0.0, 1.0)
-    rgba = colormaps[cmap](t)
-    return np.asarray(rgba[:, :3] * 255, dtype=np.uint8)
+def _horizontal_fov(intr: CameraIntrinsics) -> tuple[float, float]:
+    """The camera's horizontal field of view: the extreme angles (radians, + to the image's
+    right) of rays in its optical x-z plane that land inside the image, for any model."""
+    angles = np.radians(np.arange(-179.5, 180.0, 1.0))
+    rays = np.column_stack([np.sin(angles), np.zeros_like(angles), np.cos(angles)])
+    seen = project_camera_points(rays, intr).in_image
+    if not seen.any():
+        return -0.5, 0.5
+    return float(angles[seen].min()), float(angles[seen].max())
 
 
 def _draw_bev(  # noqa: PLR0917
-    ax: Any, scene: Scene, lidar: LidarSensor | None, cameras: list[CameraSensor],
+    ax: Any, lidar: LidarSensor | None, cameras: list[CameraSensor],
     frames: tuple[int, ...], frame: int | None, frame_time: int | None, opts: PreviewOptions,
-) -> int:
-    """Points rasterised with numpy into one image (fast for any count), vectors on top."""
+) -> tuple[int, tuple[float, float, float, float] | None]:
+    """Points painted with numpy into a raster of the panel's pixel size, vectors on top;
+    returns the points drawn and the world extent shown (x0, x1, y0, y1)."""
     drawn = 0
+    span = 8.0
+    extent = None
     if lidar is not None and frames:
         per_frame = max(1, opts.max_points // len(frames))
         clouds = [world_points(lidar, f, per_frame) for f in frames]
@@ -272,92 +368,93 @@ def _draw_bev(  # noqa: PLR0917
         order = np.concatenate([np.full(len(c), i, dtype=np.float64)
                                 for i, c in enumerate(clouds)])
         drawn = len(xy)
-        traj = lidar.poses.values[:, :2]
-        view = np.concatenate([xy, traj]) if drawn else traj
-        lo, hi = np.percentile(view, 1, axis=0), np.percentile(view, 99, axis=0)
-        pad = 0.05 * float(np.max(hi - lo)) + 1.0
-        x0, x1, y0, y1 = lo[0] - pad, hi[0] + pad, lo[1] - pad, hi[1] + pad
-        if drawn:
-            side = 900
-            m_per_px = max(x1 - x0, y1 - y0) / side
-            w, h = max(1, int((x1 - x0) / m_per_px)), max(1, int((y1 - y0) / m_per_px))
-            raster = np.full((h, w, 3), 255, dtype=np.uint8)
-            cols = ((xy[:, 0] - x0) / m_per_px).astype(np.intp)
-            rows = ((y1 - xy[:, 1]) / m_per_px).astype(np.intp)
-            vmax = max(len(frames) - 1, 1)
-            _paint(raster, rows, cols, _colours("viridis", order, 0.0, vmax), 0)
-            ax.imshow(raster, extent=(x0, x0 + w * m_per_px, y1 - h * m_per_px, y1),
-                      interpolation="nearest", origin="upper")
-            cm = require("matplotlib.cm", "preview", "The preview")
-            colors = require("matplotlib.colors", "preview", "The preview")
-            mappable = cm.ScalarMappable(norm=colors.Normalize(0, vmax), cmap="viridis")
-            bar = ax.figure.colorbar(mappable, ax=ax, fraction=0.04, pad=0.01)
-            bar.set_label("frame")
-            ticks = list(range(len(frames)))[:: max(1, len(frames) // 6)]
+        vmax = max(len(frames) - 1, 1)
+        if len(frames) > 1:
+            bar = _colour_bar(ax.figure, ax, "viridis", vmax, "frame (bird's-eye view)",
+                              horizontal=False)
+            ticks = list(range(len(frames)))[:: max(1, math.ceil(len(frames) / 8))]
             bar.set_ticks(ticks)
             bar.set_ticklabels([str(frames[i]) for i in ticks])
+        w_px, h_px = _pixel_size(ax)
+        traj = lidar.poses.values[:, :2]
+        lo, hi = traj.min(axis=0), traj.max(axis=0)  # the whole drive, and most points
+        if drawn:
+            lo = np.minimum(lo, np.percentile(xy, 1, axis=0))
+            hi = np.maximum(hi, np.percentile(xy, 99, axis=0))
+        pad = 0.04 * float(np.max(hi - lo)) + 1.0
+        lo, hi = lo - pad, hi + pad
+        m_per_px = max((hi[0] - lo[0]) / w_px, (hi[1] - lo[1]) / h_px)
+        mid = (lo + hi) / 2
+        x0, y1 = mid[0] - w_px * m_per_px / 2, mid[1] + h_px * m_per_px / 2
+        x1, y0 = x0 + w_px * m_per_px, y1 - h_px * m_per_px
+        span = max(x1 - x0, y1 - y0)
+        extent = (float(x0), float(x1), float(y0), float(y1))
+        if drawn:
+            raster = np.full((h_px, w_px, 3), 255, dtype=np.uint8)
+            cols = np.floor((xy[:, 0] - x0) / m_per_px).astype(np.intp)
+            rows = np.floor((y1 - xy[:, 1]) / m_per_px).astype(np.intp)
+            radius = 0 if drawn > 0.08 * w_px * h_px else 1
+            paint_dots(raster, rows, cols, colours("viridis", order, 0.0, vmax), radius)
+            ax.imshow(raster, extent=(x0, x1, y0, y1), interpolation="nearest", origin="upper")
         ax.plot(traj[:, 0], traj[:, 1], "-", color="black", linewidth=1.2, label="trajectory")
         if frame_time is not None:
             here = interpolate_pose(lidar.poses, [frame_time])[0][0]
             ax.plot(here[0], here[1], "o", color="red", markersize=6, label=f"frame {frame}")
         ax.set_xlim(x0, x1)
         ax.set_ylim(y0, y1)
-    xlim, ylim = ax.get_xlim(), ax.get_ylim()
-    length = 0.06 * max(xlim[1] - xlim[0], ylim[1] - ylim[0]) if lidar is not None else 4.0
+    _draw_cameras_bev(ax, cameras, frame_time, 0.07 * span)
+    ax.set_aspect("equal", adjustable="box")
+    ax.set_title(f"bird's-eye view: {len(frames)} frames of {lidar.id if lidar else '-'} in the "
+                 "world (a smear of static structure = bad poses)", fontsize=9)
+    ax.set_xlabel("x (m)", fontsize=8)
+    ax.set_ylabel("y (m)", fontsize=8)
+    ax.tick_params(labelsize=7)
+    if lidar is not None:
+        ax.legend(loc="upper right", fontsize=7, framealpha=0.8)
+    return drawn, extent
+
+
+def _draw_cameras_bev(ax: Any, cameras: list[CameraSensor], frame_time: int | None,
+                      length: float) -> None:
+    """Each camera at the frame time: a wedge of its horizontal field of view and its id."""
     for camera in cameras:
         t = frame_time if frame_time is not None else int(camera.poses.timestamps[0])
         pos, quat = interpolate_pose(camera.poses, [t])
-        axis = quat_to_matrix(quat[0])[:, 2]
-        ax.annotate("", xy=(pos[0, 0] + length * axis[0], pos[0, 1] + length * axis[1]),
-                    xytext=(pos[0, 0], pos[0, 1]),
-                    arrowprops={"arrowstyle": "->", "color": "crimson", "linewidth": 1.4})
-        ax.text(pos[0, 0] + length * axis[0], pos[0, 1] + length * axis[1], str(camera.id),
-                fontsize=7, color="crimson")
-    ax.set_aspect("equal", adjustable="box")
-    ax.set_title(f"bird's-eye view: {len(frames)} frames of {lidar.id if lidar else '-'} in the "
-                 "world", fontsize=10)
-    ax.set_xlabel("x (m)")
-    ax.set_ylabel("y (m)")
-    if lidar is not None:
-        ax.legend(loc="upper right", fontsize=7)
-    return drawn
+        rot = quat_to_matrix(quat[0])
+        left, right = _horizontal_fov(camera.intrinsics)
+        arc = np.linspace(left, right, 24)
+        rays = rot @ np.vstack([np.sin(arc), np.zeros_like(arc), np.cos(arc)])
+        tips = pos[0, :2, None] + length * rays[:2]
+        wedge = np.column_stack([pos[0, :2], tips, pos[0, :2]])
+        ax.fill(wedge[0], wedge[1], color="crimson", alpha=0.12, linewidth=0)
+        ax.plot(wedge[0], wedge[1], color="crimson", linewidth=0.8)
+        axis = rot[:, 2]
+        ax.text(pos[0, 0] + 1.15 * length * axis[0], pos[0, 1] + 1.15 * length * axis[1],
+                str(camera.id), fontsize=7, color="crimson", ha="center", va="center")
 
 
 # --- camera panels -------------------------------------------------------------------------------
 
 
-def _draw_camera(  # noqa: PLR0917
-    ax: Any, camera: CameraSensor, points: F64, near: npt.NDArray[np.bool_] | None,
-    frame_time: int | None,
-    ticks_per_s: float, panel_px: int,
-) -> tuple[CameraSensor, int, int, tuple[int, int], F64, F64, float | None]:
-    intr = camera.intrinsics
-    stamps = camera.content_timestamps().astype(np.int64)
-    index = _nearest(stamps, frame_time) if frame_time is not None else 0
-    t_img = int(stamps[index]) if len(stamps) else 0
+def _draw_camera(ax: Any, shot: _Shot, frame_time: int | None, ticks_per_s: float,
+                 depth_max: float) -> None:
+    camera, intr = shot.camera, shot.camera.intrinsics
+    box_w, box_h = _pixel_size(ax)
+    shown_w = max(1, min(box_w, round(box_h * intr.width / intr.height)))
+    shown_h = max(1, round(shown_w * intr.height / intr.width))
     note = None
     try:
-        pixels = np.array(decode_camera_image(camera, index, max_width=max(panel_px, 64)))
+        pixels = decode_camera_image(camera, shot.index, max_width=shown_w)
+        pixels = np.array(fit(pixels, shown_w, shown_h))
     except (InputError, MissingDependencyError) as err:
-        scale = max(1, intr.width // max(panel_px, 64))
-        pixels = np.full((intr.height // scale, intr.width // scale, 3), 200, dtype=np.uint8)
+        pixels = np.full((shown_h, shown_w, 3), 200, dtype=np.uint8)
         note = f"image not shown:\n{err}"
-    uv = np.zeros((0, 2))
-    depth = np.zeros(0)
-    share: float | None = None
-    if len(points):
-        proj = project_world_points(points, camera.poses, intr, t_img)
-        uv, depth = proj.uv[proj.in_image], proj.depth_m[proj.in_image]
-        if near is not None and near.any():
-            share = float(proj.in_image[near].mean())
-        if len(uv):
-            order = np.argsort(-depth)  # near points painted last, on top
-            sx, sy = pixels.shape[1] / intr.width, pixels.shape[0] / intr.height
-            cols = (uv[order, 0] * sx).astype(np.intp)
-            rows = (uv[order, 1] * sy).astype(np.intp)
-            colours = _colours("turbo", depth[order], 0.0, _MAX_DEPTH_COLOUR_M)
-            _paint(pixels, rows, cols, colours, 1 if pixels.shape[1] >= 400 else 0)
-    ax.imshow(pixels, extent=(0, intr.width, intr.height, 0), interpolation="bilinear")
+    if len(shot.uv):
+        order = np.argsort(-shot.depth_m)  # near points painted last, on top
+        cols = np.floor(shot.uv[order, 0] * shown_w / intr.width).astype(np.intp)
+        rows = np.floor(shot.uv[order, 1] * shown_h / intr.height).astype(np.intp)
+        paint_dots(pixels, rows, cols, colours("turbo", shot.depth_m[order], 0.0, depth_max), 1)
+    ax.imshow(pixels, extent=(0, intr.width, intr.height, 0), interpolation="nearest")
     if note is not None:
         ax.text(0.5, 0.5, note, ha="center", va="center", fontsize=7, transform=ax.transAxes,
                 wrap=True)
@@ -366,11 +463,14 @@ def _draw_camera(  # noqa: PLR0917
     ax.set_aspect("equal")
     ax.set_xticks([])
     ax.set_yticks([])
-    skew = "" if frame_time is None else f", {(t_img - frame_time) * 1e3 / ticks_per_s:+.0f} ms"
-    share_text = "" if share is None else f", {share:.0%} of near points in view"
-    ax.set_title(f"{camera.id} #{index} ({t_img / ticks_per_s:.2f} s{skew}){share_text}",
-                 fontsize=8)
-    return camera, index, t_img, (intr.width, intr.height), uv, depth, share
+    name = str(camera.id)
+    name = name if len(name) <= 30 else name[:28] + ".."
+    skew = "" if frame_time is None else \
+        f", {(shot.timestamp - frame_time) * 1e3 / ticks_per_s:+.0f} ms"
+    share = "" if shot.near_share is None else \
+        f"; {shot.near_share:.0%} of points within {_NEAR_M:g} m in view"
+    ax.set_title(f"{name}  image {shot.index}\n{shot.timestamp / ticks_per_s:.2f} s{skew}, "
+                 f"{len(shot.uv)} points{share}", fontsize=7, linespacing=1.2)
 
 
 def _encode_png(rgba: npt.NDArray[np.uint8]) -> bytes:
@@ -380,39 +480,3 @@ def _encode_png(rgba: npt.NDArray[np.uint8]) -> bytes:
     image_mod.fromarray(np.ascontiguousarray(rgba[..., :3])).save(buf, format="PNG",
                                                                  compress_level=3)
     return buf.getvalue()
-
-
-# --- timeline ------------------------------------------------------------------------------------
-
-
-def _timeline_rows(scene: Scene) -> list[tuple[str, npt.NDArray[np.int64]]]:
-    rows: list[tuple[str, npt.NDArray[np.int64]]] = []
-    for sensor in scene.sensors:
-        sid = str(sensor.id)
-        frames = getattr(sensor, "frames", None)
-        if frames is not None:
-            rows.append((f"{sid} frames", np.array([f.timestamp for f in frames], np.int64)))
-        if isinstance(sensor, CameraSensor):
-            kind = "video" if sensor.video is not None else "images"
-            rows.append((f"{sid} {kind}", sensor.content_timestamps().astype(np.int64)))
-        poses = getattr(sensor, "poses", None)
-        if poses is not None:
-            rows.append((f"{sid} poses", poses.timestamps.astype(np.int64)))
-    return rows
-
-
-def _draw_timeline(ax: Any, rows: list[tuple[str, npt.NDArray[np.int64]]],
-                   frame_time: int | None, ticks_per_s: float) -> None:
-    if rows:
-        ax.eventplot([r[1] / ticks_per_s for r in rows], lineoffsets=list(range(len(rows))),
-                     linelengths=0.7, linewidths=0.8,
-                     colors=["tab:blue" if "frames" in r[0] else "tab:orange"
-                             if "poses" in r[0] else "tab:green" for r in rows])
-        ax.set_yticks(list(range(len(rows))))
-        ax.set_yticklabels([r[0] for r in rows], fontsize=7)
-        ax.set_ylim(-0.7, len(rows) - 0.3)
-        ax.invert_yaxis()
-    if frame_time is not None:
-        ax.axvline(frame_time / ticks_per_s, color="red", linewidth=1.0)
-    ax.set_xlabel("scene time (s)")
-    ax.set_title("time stamps (red: the frame shown)", fontsize=9)

@@ -10,6 +10,7 @@ bytes as stored, decoded by the viewer). Needs the ``viz`` extra (``rerun-sdk``)
 from __future__ import annotations
 
 import os
+import secrets
 from collections.abc import Sequence
 from typing import Any
 
@@ -52,8 +53,10 @@ def write_rerun(
 ) -> int:
     """Write ``scene`` to ``out`` as a Rerun recording; returns the number of frames written.
 
-    ``frames`` (lidar frame indices, default all) and ``max_points`` per frame bound the work;
-    ``cameras`` limits the cameras; ``images=False`` leaves the images out (poses only).
+    ``frames`` (lidar frame indices, default all; with them only the camera images nearest
+    those frames are kept) and ``max_points`` per frame bound the work; ``cameras`` limits the
+    cameras; ``images=False`` leaves the images out (poses only). The file appears complete or
+    not at all (written beside ``out``, then renamed).
     """
     rr = _rerun()
     path = os.fspath(out)
@@ -61,15 +64,37 @@ def write_rerun(
     if not os.path.isdir(parent):
         raise OutputError(f"Cannot write {path!r}: folder {parent!r} does not exist.", path=path)
     ticks_per_s = 1e9 if scene.time_unit == "nanoseconds" else 1e6
+    temp = os.path.join(parent, f".{os.path.basename(path)}.{secrets.token_hex(6)}.tmp")
     rec = rr.RecordingStream("sfs_kit_preview")
-    rec.save(path)
+    try:
+        rec.save(temp)
+        written = _log_scene(rr, rec, scene, frames, max_points, cameras, images, ticks_per_s)
+        rec.flush()
+        rec.disconnect()
+        os.replace(temp, path)  # a reader never sees a half-written recording
+    except OSError as err:
+        raise OutputError(f"Cannot write {path!r}: {err.strerror or err}.", path=path) from err
+    finally:
+        if os.path.exists(temp):
+            rec.disconnect()
+            os.unlink(temp)
+    return written
+
+
+def _log_scene(  # noqa: PLR0917 - write_rerun's arguments, passed on
+    rr: Any, rec: Any, scene: Scene, frames: Sequence[int] | None, max_points: int,
+    cameras: Sequence[str] | None, images: bool, ticks_per_s: float,
+) -> int:
+    """Log every entity of ``scene`` to ``rec``; returns the lidar frames written."""
     rec.log("world", rr.ViewCoordinates.RIGHT_HAND_Z_UP, static=True)
     written = 0
     for lidar in (s for s in scene.sensors if isinstance(s, LidarSensor)):
         sid = str(lidar.id)
         traj = lidar.poses.values[:, :3]
         rec.log(f"world/{sid}/trajectory", rr.LineStrips3D([traj]), static=True)
-        picks = range(len(lidar.frames)) if frames is None else frames
+        # the indices are the drawn lidar's; another lidar keeps those it has
+        picks = range(len(lidar.frames)) if frames is None else \
+            [i for i in frames if 0 <= i < len(lidar.frames)]
         for i in picks:
             pts = world_points(lidar, i, max_points)
             rec.set_time(TIMELINE, duration=lidar.frames[i].timestamp / ticks_per_s)
@@ -77,6 +102,10 @@ def write_rerun(
                                                        radii=0.03))
             written += 1
     wanted = None if cameras is None else set(cameras)
+    lidars = [s for s in scene.sensors if isinstance(s, LidarSensor)]
+    drawn = max(lidars, key=lambda s: len(s.frames)) if lidars else None
+    frame_times = None if frames is None or drawn is None else np.array(
+        [drawn.frames[i].timestamp for i in frames if 0 <= i < len(drawn.frames)], np.int64)
     for camera in (s for s in scene.sensors if isinstance(s, CameraSensor)):
         cid = str(camera.id)
         if wanted is not None and cid not in wanted:
@@ -87,17 +116,19 @@ def write_rerun(
             width=intr.width, height=intr.height, camera_xyz=rr.ViewCoordinates.RDF,
             image_plane_distance=1.0), static=True)
         stamps = camera.content_timestamps()
+        # every pose; with ``frames``, only the images nearest those frames (they are the bulk)
+        shown = set(range(len(stamps))) if frame_times is None or not len(stamps) else {
+            int(np.argmin(np.abs(stamps - t))) for t in frame_times}
         for k, t in enumerate(stamps):
             rec.set_time(TIMELINE, duration=int(t) / ticks_per_s)
             pos, quat = interpolate_pose(camera.poses, [int(t)])
             rec.log(f"world/{cid}", rr.Transform3D(translation=pos[0],
                                                    quaternion=rr.Quaternion(xyzw=quat[0])))
-            if images and camera.images is not None and camera.images[k].content.ndim == 1:
+            if (images and k in shown and camera.images is not None
+                    and camera.images[k].content.ndim == 1):
                 content = camera.images[k].content
                 media = {"jpeg": "image/jpeg", "png": "image/png"}.get(image_kind(content) or "")
                 if media is not None:
                     rec.log(f"world/{cid}", rr.EncodedImage(contents=content.tobytes(),
                                                             media_type=media))
-    rec.flush()
-    rec.disconnect()
     return written

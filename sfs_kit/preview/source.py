@@ -22,6 +22,7 @@ from sfs_kit.codecs.scene_from_frames import find_frame_files, read_frames_scene
 from sfs_kit.codecs.scene_io import read_sfs
 from sfs_kit.errors import InputError
 from sfs_kit.models.scene import Scene
+from sfs_kit.preview.render import PreviewOptions, frames_drawn
 
 if TYPE_CHECKING:
     from sfs_kit.capture.recording.options import RecordingOptions
@@ -70,19 +71,26 @@ def open_preview_scene(
     keep_frames: Collection[int] | None = None,
     max_points_per_frame: int | None = None,
     recording: RecordingOptions | None = None,
+    options: PreviewOptions | None = None,
 ) -> Iterator[PreviewInput]:
     """Open ``path`` for preview; the scene stays valid inside the ``with`` block.
 
     ``keep_frames`` and ``max_points_per_frame`` bound what a frames folder keeps in memory
-    (a ``.sfs`` needs no bound: it is memory-mapped); ``recording`` maps a ROS recording's
+    (a ``.sfs`` needs no bound: it is memory-mapped); given the preview's ``options`` instead,
+    only the frames it draws keep their points, at most ``options.max_points`` each. A capture
+    is converted with at most that many points per frame. ``recording`` maps a ROS recording's
     topics, as for ``convert``.
     """
     p = Path(path)
     kind = input_kind(p)
+    if options is not None and max_points_per_frame is None:
+        max_points_per_frame = options.max_points
     if kind == "sfs":
         yield PreviewInput(p, kind, read_sfs(p, lenient=True))
         return
     if kind == "frames":
+        if keep_frames is None and options is not None:
+            keep_frames = frames_drawn(len(find_frame_files(p)), options)
         scene = read_frames_scene(p, keep_points=keep_frames, max_points=max_points_per_frame)
         yield PreviewInput(p, kind, scene)
         return
@@ -91,5 +99,6 @@ def open_preview_scene(
     capture = open_capture(p, recording=recording)
     with tempfile.TemporaryDirectory(prefix="sfs-kit-preview-") as tmp:
         out = Path(tmp) / "preview.sfs"
-        result = convert_capture(capture, out, format="sfs")
+        result = convert_capture(capture, out, format="sfs",
+                                 max_points_per_frame=max_points_per_frame)
         yield PreviewInput(p, kind, read_sfs(out), tuple(result.notes))

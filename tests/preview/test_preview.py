@@ -22,7 +22,7 @@ from models.geometry_scenes import build_geometry_scene
 from sfs_kit import write_sfs
 from sfs_kit.capture import convert_capture
 from sfs_kit.cli import main
-from sfs_kit.models import Scene
+from sfs_kit.models import CameraSensor, LidarSensor, Scene
 from sfs_kit.models.geometry import matrix_to_quat
 from sfs_kit.preview import (
     PreviewOptions,
@@ -108,6 +108,58 @@ def test_projected_points_land_where_the_geometry_says(tmp_path: Path) -> None:
     assert u.max() > PATCH_U[1] - 4
     assert v.min() < PATCH_V[0] + 4
     assert v.max() > PATCH_V[1] - 4
+
+
+def test_birds_eye_view_puts_the_points_where_they_are_in_the_world(tmp_path: Path) -> None:
+    """The patch moved to stand 10 m ahead along world +x, spanning y 1..5: in the bird's-eye
+    raster (one array pixel per PNG pixel) its dots sit on that line segment and nowhere else."""
+    from matplotlib import colormaps
+
+    tree = _known_scene().to_sfs_dict()
+    lidar = tree["sensors"][0]  # world-frame points; the lidar drives to y = -6 (below)
+    for frame in lidar["frames"]:
+        frame["points"]["positions"] = frame["points"]["positions"] + np.array([0, 3, 0],
+                                                                               np.float32)
+    lidar["poses"]["values"] = [[0.0, -3.0 * i, 1.5, 0.0, 0.0, 0.0, 1.0] for i in range(3)]
+    layout, png = render_preview(Scene.model_validate(tree), None)
+    assert layout.bev_extent_m is not None
+    x0, x1, y0, y1 = layout.bev_extent_m
+    box = layout.bev_box
+    m_per_px = (x1 - x0) / (box.right - box.left)
+    assert (y1 - y0) / (box.bottom - box.top) == pytest.approx(m_per_px, rel=0.01)  # square px
+    last = np.round(np.asarray(colormaps["viridis"](1.0)[:3]) * 255).astype(int)
+    pixels = _pixels(png)
+    rows, cols = np.nonzero(np.all(np.abs(pixels - last) <= 1, axis=2))
+    inside = ((cols >= box.left) & (cols < box.right) & (rows >= box.top) & (rows < box.bottom))
+    x = x0 + (cols[inside] + 0.5 - box.left) * m_per_px
+    y = y1 - (rows[inside] + 0.5 - box.top) * m_per_px
+    assert len(x) > 20
+    assert np.all(np.abs(x - 10.0) < 2.5 * m_per_px)
+    assert np.all(np.abs(y - 3.0) < 2.0 + 2.5 * m_per_px)
+    assert y.min() < 1.5
+    assert y.max() > 4.5
+
+
+def test_camera_wedges_span_the_horizontal_field_of_view() -> None:
+    from sfs_kit.models import CameraIntrinsics, Distortion
+    from sfs_kit.preview.render import _horizontal_fov
+
+    pinhole = CameraIntrinsics(fx=F, fy=F, cx=W / 2, cy=H / 2, width=W, height=H)
+    left, right = _horizontal_fov(pinhole)  # 2 atan(160 / 160) = 90 degrees
+    assert math.degrees(left) == pytest.approx(-44.5)
+    assert math.degrees(right) == pytest.approx(44.5)
+    full = CameraIntrinsics(fx=W / (2 * math.pi), fy=H / math.pi, cx=W / 2, cy=H / 2, width=W,
+                            height=H, distortion=Distortion(model="equirectangular"))
+    left, right = _horizontal_fov(full)
+    assert math.degrees(right - left) > 355
+
+
+def test_timeline_rows_say_how_many_stamps_at_what_rate() -> None:
+    from sfs_kit.preview.timeline import timeline_rows
+
+    labels = [label for label, _ in timeline_rows(build_geometry_scene(frames=4), 1e6)]
+    assert labels[:3] == ["lidar_top frames (4, 10 Hz)", "lidar_top poses (4, 10 Hz)",
+                          "cam_front images (4, 10 Hz)"]
 
 
 def test_street_scene_golden_statistics(tmp_path: Path) -> None:
@@ -225,6 +277,22 @@ def test_preview_of_a_capture_and_of_its_frames(tmp_path: Path,
                                                              for c in report["cameras"]]
 
 
+def test_inputs_keep_only_what_the_preview_draws(tmp_path: Path) -> None:
+    capture = FIXTURES / "sample_capture"
+    options = PreviewOptions(frame=1, frames=[0, 3], max_points=300)
+    with open_preview_scene(capture, options=options) as source:  # converted, thinned
+        (lidar,) = [s for s in source.scene.sensors if isinstance(s, LidarSensor)]
+        sizes = [len(f.points.positions) for f in lidar.frames]
+        assert max(sizes) == 300
+    frames_dir = tmp_path / "frames"
+    convert_capture(capture, frames_dir, format="split_base64")
+    with open_preview_scene(frames_dir, options=options) as source:
+        (lidar,) = [s for s in source.scene.sensors if isinstance(s, LidarSensor)]
+        sizes = [len(f.points.positions) for f in lidar.frames]
+        assert [n > 0 for n in sizes] == [True, True, False, True, False]
+        assert max(sizes) == 300
+
+
 def _real_capture(root: Path) -> Path:
     """The laspy cloud (its x, y, z, read by our LAS reader: its GPS-week point times span 74
     minutes, more than one frame can hold) as two lidar frames in the world, and the OpenCV
@@ -282,6 +350,17 @@ def _chunks_by_entity(path: Path) -> dict[str, list[Any]]:
     return out
 
 
+def _values(chunks: list[Any], suffix: str) -> list[Any]:
+    """The non-empty values of the column ending in ``suffix``, over all ``chunks``."""
+    out: list[Any] = []
+    for chunk in chunks:
+        batch = chunk.to_record_batch()
+        for name, col in zip(batch.schema.names, batch.columns, strict=True):
+            if name.endswith(suffix):
+                out.extend(v for v in col.to_pylist() if v is not None)
+    return out
+
+
 def test_rerun_recording_loads_back(tmp_path: Path) -> None:
     pytest.importorskip("rerun")
     scene = build_geometry_scene(frames=5)
@@ -302,8 +381,13 @@ def test_rerun_recording_loads_back(tmp_path: Path) -> None:
         assert any(n.endswith("Pinhole:image_from_camera") for n in columns)
         assert any(n.endswith("Transform3D:translation") for n in columns)
         assert any(n.endswith("EncodedImage:blob") for n in columns)
-        rows = [c for c in chunks[f"/world/{cam}"] if not c.is_static]
-        assert max(c.num_rows for c in rows) == 5
+        # one pose and one image per camera image (however rerun batched them into chunks)
+        translations = _values(chunks[f"/world/{cam}"], "Transform3D:translation")
+        assert len(translations) == 5
+        assert len(_values(chunks[f"/world/{cam}"], "EncodedImage:blob")) == 5
+        camera = next(s for s in scene.sensors if isinstance(s, CameraSensor) and s.id == cam)
+        np.testing.assert_allclose(sorted(np.asarray(translations).reshape(-1, 3).tolist()),
+                                   sorted(camera.poses.values[:, :3].tolist()), rtol=1e-6)
 
 
 def test_cli_preview_writes_the_rerun_file_too(street_sfs: Path, tmp_path: Path,
@@ -313,8 +397,13 @@ def test_cli_preview_writes_the_rerun_file_too(street_sfs: Path, tmp_path: Path,
     assert main(["preview", str(street_sfs), "-o", str(tmp_path / "s.png"), "--frames", "4",
                  "--rerun", str(rrd)]) == 0
     assert "Rerun recording of 4 lidar frames" in capsys.readouterr().out
-    points = _chunks_by_entity(rrd)["/world/lidar_top/points"]
-    assert sum(c.num_rows for c in points) == 4
+    chunks = _chunks_by_entity(rrd)
+    assert sum(c.num_rows for c in chunks["/world/lidar_top/points"]) == 4
+    # every camera pose, but only the images of the four frames drawn
+    for cam in ("cam_front", "cam_left", "cam_rear"):
+        assert len(_values(chunks[f"/world/{cam}"], "EncodedImage:blob")) == 4
+        assert len(_values(chunks[f"/world/{cam}"], "Transform3D:translation")) == 30
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s.png", "s.rrd"]  # no temp left
 
 
 def test_the_readme_preview_example_runs(tmp_path: Path) -> None:
