@@ -194,6 +194,10 @@ def _extrinsics(ctx: _Ctx, entry: ExtrinsicsEntry | None, field: str, *, require
         path = ctx.existing(entry.file, f"{field}.file")
         return read_extrinsics(path, direction=entry.direction)
     if entry.matrix is not None:
+        if len(entry.matrix) != 4 or any(len(row) != 4 for row in entry.matrix):
+            shape = [len(row) for row in entry.matrix]
+            raise ctx.fail(f"{field}.matrix",
+                           f"must be 4x4 finite numbers, found rows of {excerpt(shape)} values.")
         m = np.asarray(entry.matrix, dtype=np.float64)
         if m.shape != (4, 4) or not np.isfinite(m).all():
             raise ctx.fail(

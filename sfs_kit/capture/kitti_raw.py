@@ -53,6 +53,7 @@ from sfs_kit.capture.base import (
 from sfs_kit.capture.sync import check_increasing
 from sfs_kit.errors import InputError
 from sfs_kit.models.geometry import matrix_to_quat
+from sfs_kit.readers._rigid import check_rigid
 from sfs_kit.readers.image import read_image
 from sfs_kit.readers.kitti_bin import read_kitti_bin
 
@@ -69,7 +70,7 @@ __all__ = [
 F64 = npt.NDArray[np.float64]
 EARTH_RADIUS_M = 6378137.0
 POSE_TOLERANCE_US = 50_000
-_TS = re.compile(r"^(\d{4})-(\d{2})-(\d{2}) (\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?$")
+_TS = re.compile(r"^(\d{4})-(\d{2})-(\d{2}) (\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?$", re.ASCII)
 _OXTS_FIELDS = 30
 
 
@@ -154,7 +155,8 @@ def _rigid(calib: dict[str, F64], path: Path, r_key: str = "R", t_key: str = "T"
     m = np.eye(4)
     m[:3, :3] = _calib(calib, r_key, 9, path).reshape(3, 3)
     m[:3, 3] = _calib(calib, t_key, 3, path)
-    return m
+    # a KITTI R is printed to ~7 digits; one that is no rotation would convert with "0 errors"
+    return check_rigid(m, source=str(path), field=f"{r_key}/{t_key}")
 
 
 def _find_calib(drive: Path, name: str) -> Path:

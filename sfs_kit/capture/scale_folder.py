@@ -57,7 +57,7 @@ _CLOUD_SUFFIXES = (".ply", ".pcd")
 _IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
 _INTRINSICS_NAMES = ("intrinsics.json", "intrinsics.yaml", "intrinsics.yml")
 _EPOCH_DIGITS = {10: 1_000_000, 13: 1_000, 16: 1}  # digits -> µs per unit (19 digits: ns)
-_NUMBER = re.compile(r"^\d+(\.\d+)?$")
+_NUMBER = re.compile(r"^\d+(\.\d+)?$", re.ASCII)
 
 
 def is_scale_folder(path: Path) -> bool:

@@ -57,6 +57,7 @@ import numpy as np
 import numpy.typing as npt
 
 from sfs_kit._atomic import write_bytes_atomic
+from sfs_kit._documents import strict_int
 from sfs_kit._paths import read_input
 from sfs_kit.errors import FrameFormatError, InputError
 
@@ -801,7 +802,7 @@ def decode_frame(data: bytes | str, *, source: str = "<frame>") -> LidarFrameDat
         text = data.decode("utf-8") if isinstance(data, bytes | bytearray | memoryview) else data
         if not isinstance(text, str):
             _fail(f"expected bytes or str, found {type(data).__name__}.", source, None)
-        tree = json.loads(text, parse_constant=_reject_constant)
+        tree = json.loads(text, parse_constant=_reject_constant, parse_int=strict_int)
     except UnicodeDecodeError as err:
         raise FrameFormatError(
             f"Frame {source!r}: is not UTF-8 (byte {err.start}).", source=source, offset=err.start

@@ -21,7 +21,6 @@ and the result is always ``ego_from_sensor`` (4x4 float64, validated rigid).
 
 from __future__ import annotations
 
-import json
 import math
 import os
 from collections.abc import Mapping, Sequence
@@ -32,6 +31,8 @@ import numpy as np
 import numpy.typing as npt
 import yaml
 
+from sfs_kit._documents import StrictYamlLoader, load_json, load_yaml
+from sfs_kit._excerpt import excerpt
 from sfs_kit._paths import read_input_text
 from sfs_kit.errors import InputError
 from sfs_kit.readers._rigid import check_rigid, matrix_from_quat
@@ -52,6 +53,8 @@ _MATRIX_KEYS = ("camera_matrix", "K", "k", "intrinsic_matrix", "cameraMatrix", "
                 "M", "P")
 _DISTORTION_KEYS = ("distortion_coefficients", "D", "d", "dist_coeffs", "distCoeffs",
                     "distortion", "distortion_params")
+MAX_SIDE = 2**31 - 1
+"""Largest image width/height (PNG's own limit; a JPEG side is at most 65535)."""
 _WIDTH_KEYS = ("image_width", "width", "imageWidth")
 _HEIGHT_KEYS = ("image_height", "height", "imageHeight")
 
@@ -74,8 +77,12 @@ class CameraCalibration:
     skew: float = 0.0
 
 
-class _OpenCvLoader(yaml.SafeLoader):
-    """SafeLoader that also builds ``!!opencv-matrix`` maps into float64 arrays."""
+class _OpenCvLoader(StrictYamlLoader):
+    """The strict safe loader that also builds ``!!opencv-matrix`` maps into float64 arrays.
+
+    NaN/inf values pass the loader: the readers name the matrix they sit in."""
+
+    allow_nonfinite = True
 
 
 def _opencv_matrix(loader: yaml.SafeLoader, node: yaml.Node) -> npt.NDArray[np.float64]:
@@ -110,23 +117,11 @@ def load_calibration_document(path: str | os.PathLike[str]) -> dict[str, object]
     name = os.fspath(path)
     text = read_input_text(path, what="calibration file")
     if name.lower().endswith(".json"):
-        try:
-            document = json.loads(text)
-        except json.JSONDecodeError as err:
-            raise InputError(f"Calibration file is not valid JSON: {err.msg}.", source=name,
-                             line=err.lineno) from err
+        document = load_json(text, source=name, what="Calibration file", allow_nonfinite=True)
     else:
         if text.startswith("%YAML:"):
             text = "#" + text  # keep line numbers; the OpenCV directive is not valid YAML
-        try:
-            document = yaml.load(text, Loader=_OpenCvLoader)  # noqa: S506 (a SafeLoader)
-        except yaml.MarkedYAMLError as err:
-            mark = err.problem_mark or err.context_mark
-            raise InputError(
-                f"Calibration file is not valid YAML: {err.problem or err.context}.",
-                source=name, line=mark.line + 1 if mark else None) from err
-        except yaml.YAMLError as err:
-            raise InputError(f"Calibration file is not valid YAML: {err}.", source=name) from err
+        document = load_yaml(text, source=name, what="Calibration file", loader=_OpenCvLoader)
     if not isinstance(document, dict):
         raise InputError(f"Calibration file must hold a map at the top, found "
                          f"{type(document).__name__}.", source=name)
@@ -238,13 +233,13 @@ def _size(document: Mapping[str, object], keys: Sequence[str], given: int | None
     found: int | None = None
     if key is not None:
         value = document[key]
-        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-            raise InputError(f"Image {label} {key!r} = {value!r} must be a positive integer.",
-                             source=source, field=key)
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= MAX_SIDE:
+            raise InputError(f"Image {label} {key!r} = {excerpt(value)} must be an integer "
+                             f"1..{MAX_SIDE}.", source=source, field=key)
         found = value
     elif isinstance(document.get("resolution"), list) and len(document["resolution"]) == 2:  # type: ignore[arg-type]
         value = document["resolution"][0 if label == "width" else 1]  # type: ignore[index]
-        if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+        if isinstance(value, int) and not isinstance(value, bool) and 0 < value <= MAX_SIDE:
             found = value
     if found is not None and given is not None and found != given:
         raise InputError(f"Image {label} {given} was given but the calibration says {found}.",
@@ -254,6 +249,9 @@ def _size(document: Mapping[str, object], keys: Sequence[str], given: int | None
                          field=label)
     result = found if found is not None else given
     assert result is not None
+    if result > MAX_SIDE:
+        raise InputError(f"Image {label} {result} is more than {MAX_SIDE}.", source=source,
+                         field=label)
     return result
 
 

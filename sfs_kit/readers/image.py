@@ -24,6 +24,7 @@ __all__ = ["ImageInfo", "check_image_complete", "check_image_size", "image_size"
 
 ImageFormat = Literal["jpeg", "png"]
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+_PNG_MAX_SIDE = 2**31 - 1  # the PNG specification's limit
 _JPEG_MAGIC = b"\xff\xd8\xff"
 _SOF_MARKERS = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
 _STANDALONE = frozenset([0x01, *range(0xD0, 0xD8)])
@@ -62,9 +63,9 @@ def _png_size(data: bytes, source: str) -> tuple[int, int]:
         raise InputError(f"PNG first chunk is {data[12:16]!r}, not IHDR.", source=source,
                          offset=12)
     width, height = struct.unpack_from(">II", data, 16)
-    if width == 0 or height == 0:
-        raise InputError(f"PNG IHDR size {width}x{height} has a zero side.", source=source,
-                         offset=16)
+    if width == 0 or height == 0 or max(width, height) > _PNG_MAX_SIDE:
+        raise InputError(f"PNG IHDR size {width}x{height} is not one: each side is "
+                         f"1..{_PNG_MAX_SIDE}.", source=source, offset=16)
     return width, height
 
 

@@ -8,7 +8,9 @@ arrays are refused (``allow_pickle=False``).
 from __future__ import annotations
 
 import io
+import tokenize
 import zipfile
+import zlib
 from collections.abc import Sequence
 
 import numpy as np
@@ -23,6 +25,8 @@ __all__ = ["read_npy"]
 
 
 _NPY_MAGIC = b"\x93NUMPY"
+_MAX_DEFLATE_RATIO = 1100
+"""Deflate expands at most ~1032:1; a member claiming more is a zip bomb or a lie."""
 
 
 def _header_text(data: bytes, size_bytes: int) -> str:
@@ -59,7 +63,8 @@ def _parse_npy(data: bytes, name: str, what: str) -> npt.NDArray[np.generic]:
             shape, fortran, dtype = np.lib.format.read_array_header_1_0(stream)
         else:
             shape, fortran, dtype = np.lib.format.read_array_header_2_0(stream)
-    except (ValueError, TypeError, SyntaxError) as err:
+    except (ValueError, TypeError, SyntaxError, tokenize.TokenError, RecursionError,
+            MemoryError) as err:
         raise InputError(f"Cannot read a NumPy array from {what}: its header "
                          f"{_header_text(data, size_bytes)!r} is not a valid array description.",
                          source=name, offset=8) from err
@@ -67,6 +72,9 @@ def _parse_npy(data: bytes, name: str, what: str) -> npt.NDArray[np.generic]:
         raise InputError(f"The array in {what} holds Python objects ({dtype}); pickled arrays are "
                          "refused.", source=name, field="dtype")
     offset = stream.tell()
+    if any(int(side) < 0 for side in shape):
+        raise InputError(f"The .npy header of {what} declares shape {tuple(shape)!r}: a "
+                         "dimension is negative.", source=name, field="shape", offset=8)
     count = 1
     for side in shape:
         count *= int(side)
@@ -99,9 +107,16 @@ def _load(data: bytes, name: str, key: str | None) -> tuple[npt.NDArray[np.gener
             if key not in members:
                 raise InputError(f"The .npz archive has no array {key!r} (it has {keys!r}).",
                                  source=name, field=key)
+            info = members[key]
+            if info.file_size > _MAX_DEFLATE_RATIO * info.compress_size + 4096:
+                raise InputError(
+                    f"Array {key!r} of the .npz archive claims {info.file_size} bytes from "
+                    f"{info.compress_size} compressed ones, more than deflate can expand to.",
+                    source=name, field=key)
             # zipfile checks the member against its declared size and CRC while reading
-            member = archive.read(members[key])
-    except (OSError, EOFError, zipfile.BadZipFile, NotImplementedError) as err:
+            member = archive.read(info)
+    except (OSError, EOFError, zipfile.BadZipFile, NotImplementedError, zlib.error, ValueError,
+            RuntimeError, OverflowError) as err:
         raise InputError(f"Cannot read array {key!r} of the .npz archive: "
                          f"{str(err).rstrip('.')}.", source=name, field=key) from err
     return _parse_npy(member, name, f"array {key!r}"), "npz"

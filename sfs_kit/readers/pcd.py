@@ -257,8 +257,18 @@ def _read_binary(data: bytes, header: PcdHeader, source: str
             f"PCD binary data is truncated: {header.points} points of {record.itemsize} bytes "
             f"need {needed} bytes after the header (byte {header.data_offset}), found "
             f"{available}.", source=source, offset=header.data_offset + max(available, 0))
-    if available > needed:
-        logger.debug("%s: %d bytes after the PCD binary data ignored", source, available - needed)
+    surplus = data[header.data_offset + needed:]
+    if surplus and (len(surplus) >= max(record.itemsize, 1) or surplus.strip(b"\0\r\n\t ")):
+        # bytes inserted inside the data section would shift every later point, and nothing
+        # tells them from bytes appended after it: only padding shorter than a record passes
+        raise InputError(
+            f"PCD binary data has {len(surplus)} bytes more than the header's {header.points} "
+            f"points of {record.itemsize} bytes ({needed} bytes from byte "
+            f"{header.data_offset}); WIDTH/HEIGHT/POINTS or SIZE/COUNT do not match the data.",
+            source=source, offset=header.data_offset + needed)
+    if surplus:
+        logger.debug("%s: %d padding bytes after the PCD binary data ignored", source,
+                     len(surplus))
     table = np.frombuffer(data, dtype=record, count=header.points, offset=header.data_offset)
     return {name: table[name] for name in header.names}
 

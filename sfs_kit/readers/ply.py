@@ -17,6 +17,7 @@ from typing import BinaryIO
 import numpy as np
 import numpy.typing as npt
 
+from sfs_kit._excerpt import excerpt
 from sfs_kit.errors import InputError
 from sfs_kit.readers._cloud import PointCloud, TimeUnit, cloud_from_fields
 from sfs_kit.readers._source import Source, read_all, write_payload
@@ -60,7 +61,7 @@ def _parse_header(data: bytes, source: str) -> tuple[str, list[_Element], int, i
         if words[0] == "format":
             if len(words) < 2 or words[1] not in _FORMATS:
                 raise InputError(
-                    f"PLY format {' '.join(words[1:])!r} is unknown; expected ascii, "
+                    f"PLY format {excerpt(' '.join(words[1:]))} is unknown; expected ascii, "
                     "binary_little_endian or binary_big_endian.", source=source, line=number,
                     field="format")
             fmt = words[1]
@@ -68,8 +69,12 @@ def _parse_header(data: bytes, source: str) -> tuple[str, list[_Element], int, i
             try:
                 count = int(words[2])
             except (IndexError, ValueError) as err:
-                raise InputError(f"PLY element line {line!r} needs a name and a count.",
+                raise InputError(f"PLY element line {excerpt(line)} needs a name and a count.",
                                  source=source, line=number, field="element") from err
+            if count < 0:
+                raise InputError(
+                    f"PLY element {excerpt(words[1])} declares {excerpt(words[2])} items; a "
+                    "count is not negative.", source=source, line=number, field="element")
             current = []
             elements.append((words[1], count, current, number))
         elif words[0] == "property":
@@ -77,14 +82,19 @@ def _parse_header(data: bytes, source: str) -> tuple[str, list[_Element], int, i
                 raise InputError("PLY property line comes before any element.", source=source,
                                  line=number, field="property")
             if len(words) >= 5 and words[1] == "list":
-                current.append((words[4], "list"))
+                prop = (words[4], "list")
             elif len(words) == 3 and words[1] in _TYPES:
-                current.append((words[2], _TYPES[words[1]]))
+                prop = (words[2], _TYPES[words[1]])
             else:
-                raise InputError(f"PLY property line {line!r} has an unknown type.",
+                raise InputError(f"PLY property line {excerpt(line)} has an unknown type.",
                                  source=source, line=number, field="property")
+            if any(prop[0] == known for known, _ in current):
+                raise InputError(f"PLY property {excerpt(prop[0])} is declared twice in element "
+                                 f"{excerpt(elements[-1][0])}.", source=source, line=number,
+                                 field=prop[0])
+            current.append(prop)
         else:
-            raise InputError(f"PLY header line {line!r} is not understood.", source=source,
+            raise InputError(f"PLY header line {excerpt(line)} is not understood.", source=source,
                              line=number, field="header")
     if not fmt:
         raise InputError("PLY header has no 'format' line.", source=source, field="format")
@@ -117,6 +127,9 @@ def read_ply(source: Source, *, time_unit: TimeUnit = "s", color_max: float | No
         found = [e.name for e in elements]
         raise InputError(f"PLY file has no 'vertex' element (found {found!r}).", source=name,
                          field="vertex")
+    if not vertex.properties:
+        raise InputError("PLY element 'vertex' has no properties.", source=name,
+                         line=vertex.line, field="vertex")
     lists = [p for p, kind in vertex.properties if kind == "list"]
     if lists:
         raise InputError(f"PLY vertex property {lists[0]!r} is a list; lists are not supported.",

@@ -20,8 +20,8 @@ with a ``poses`` list; a record has a timestamp and ``position``/``translation``
 
 from __future__ import annotations
 
-import json
 import os
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation, localcontext
@@ -30,6 +30,8 @@ from typing import Literal
 import numpy as np
 import numpy.typing as npt
 
+from sfs_kit._documents import load_json
+from sfs_kit._excerpt import excerpt
 from sfs_kit._paths import read_input_text
 from sfs_kit.errors import InputError
 from sfs_kit.readers._rigid import check_rigid, quat_from_matrix
@@ -75,20 +77,30 @@ class PoseTable:
         return int(self.timestamps_us.shape[0])
 
 
+_DECIMAL = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+"""A timestamp as text: ASCII digits only (``Decimal`` also takes ``1_0``, Arabic-Indic digits
+and ``NaN``, each a sign of a wrong column rather than a time)."""
+
+
 def timestamp_to_us(value: object, unit: TimeUnit, *, source: str, field: str,
                     line: int | None = None) -> int:
     """One timestamp (decimal string, int or Decimal) in ``unit`` -> int microseconds, floored."""
+    where = f" (in {field})" if field else ""
     if isinstance(value, bool) or not isinstance(value, str | int | float | Decimal):
-        raise InputError(f"Timestamp {value!r} is not a number.", source=source, field=field,
-                         line=line)
+        raise InputError(f"Timestamp {excerpt(value)} is not a number{where}.", source=source,
+                         field=field, line=line)
     try:
         number = Decimal(value.strip()) if isinstance(value, str) else Decimal(value)
     except InvalidOperation as err:
-        raise InputError(f"Timestamp {value!r} is not a number.", source=source, field=field,
-                         line=line) from err
+        raise InputError(f"Timestamp {excerpt(value)} is not a number{where}.", source=source,
+                         field=field, line=line) from err
     if not number.is_finite():
-        raise InputError(f"Timestamp {value!r} is not finite.", source=source, field=field,
-                         line=line)
+        raise InputError(f"Timestamp {excerpt(value)} is not finite{where}.", source=source,
+                         field=field, line=line)
+    if isinstance(value, str) and _DECIMAL.fullmatch(value.strip()) is None:
+        raise InputError(f"Timestamp {excerpt(value)} is not a number{where}: only ASCII "
+                         "digits, a sign, a point and an exponent are.", source=source,
+                         field=field, line=line)
     if number.adjusted() > 30:  # |value| >= 1e30: outside int64 us in every unit
         raise InputError(f"Timestamp {value!r} {unit} is outside the int64 microsecond range.",
                          source=source, field=field, line=line)
@@ -295,11 +307,7 @@ def _matrix_row(t_us: int, flat: Sequence[float], source: str, *, line: int | No
 def _json_rows(text: str, source: str, mapping: dict[str, str | Sequence[str]], *,
                unit: TimeUnit | None, order: QuatOrder | None, layout: PoseLayout
                ) -> list[_Row]:
-    try:
-        document = json.loads(text, parse_float=Decimal)
-    except json.JSONDecodeError as err:
-        raise InputError(f"Pose file is not valid JSON: {err.msg}.", source=source,
-                         line=err.lineno) from err
+    document = load_json(text, source=source, what="Pose file", parse_float=Decimal)
     records = document.get("poses") if isinstance(document, dict) else document
     if not isinstance(records, list):
         raise InputError("Pose JSON must be a list of records or an object with a 'poses' list.",

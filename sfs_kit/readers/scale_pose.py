@@ -10,12 +10,12 @@ object with ``w``/``x``/``y``/``z`` keys; ``position`` is ``[x, y, z]`` or ``{x,
 
 from __future__ import annotations
 
-import json
 import math
 import os
 from dataclasses import dataclass
-from pathlib import Path
 
+from sfs_kit._documents import load_json
+from sfs_kit._paths import open_input
 from sfs_kit.errors import InputError
 
 __all__ = ["ScalePose", "read_scale_pose"]
@@ -60,7 +60,7 @@ def read_scale_pose(path: str | os.PathLike[str]) -> ScalePose:
     """Read one heading/position JSON document; errors name the file and the key."""
     source = os.fspath(path)
     try:
-        with Path(path).open("rb") as stream:
+        with open_input(path, what="pose file") as stream:
             raw = stream.read(_MAX_BYTES + 1)
     except OSError as err:
         raise InputError(f"Cannot read pose file {source!r}: {err.strerror or err}.",
@@ -69,9 +69,11 @@ def read_scale_pose(path: str | os.PathLike[str]) -> ScalePose:
         raise InputError(f"{source}: a pose document larger than {_MAX_BYTES} bytes is not one.",
                          source=source)
     try:
-        document = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as err:
-        raise InputError(f"{source}: not valid JSON ({err}).", source=source) from err
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise InputError(f"{source}: not UTF-8 text (byte {err.start}).", source=source,
+                         offset=err.start) from err
+    document = load_json(text, source=source, what="Pose document")
     if not isinstance(document, dict):
         raise InputError(f"{source}: a pose document is a JSON object with 'heading' and "
                          f"'position', found {type(document).__name__}.", source=source)

@@ -224,17 +224,15 @@ def test_readme_manifest_example_opens_the_fixture(sample_copy: Path) -> None:
     assert (cap.frame_count, [c.sensor_id for c in cap.cameras]) == (5, ["cam_front", "cam_left"])
 
 
-def test_manifest_loads_the_same_with_libyaml_and_pure_python(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    import yaml
-
-    from sfs_kit.capture import manifest
+def test_manifest_loads_the_same_with_libyaml_and_pure_python() -> None:
+    from sfs_kit import _documents
+    from sfs_kit.capture.manifest import CaptureManifest
 
     path = Path(__file__).resolve().parents[2] / "fixtures" / "sample_capture" / "capture.yaml"
     fast = load_manifest(path)
-    monkeypatch.setattr(manifest, "_YAML_LOADER", yaml.SafeLoader)
-    assert load_manifest(path) == fast
+    pure = _documents.load_yaml(path.read_text(), source=str(path), what="Capture manifest",
+                                loader=_documents.PureStrictYamlLoader)
+    assert CaptureManifest.model_validate(pure) == fast
 
 
 # --- units and extrinsics direction are declared, never defaulted (issue 3) ------------------

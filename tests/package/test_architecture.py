@@ -29,7 +29,7 @@ ALLOWED: dict[str, set[str]] = {
     "cli": {"batch", "pipeline", "preview", "capture", "readers", "models", "codecs", "storage",
             "submit"},
 }
-EVERYONE = {"errors", "_version", "_redact", "_atomic", "_paths", "_excerpt"}
+EVERYONE = {"errors", "_version", "_redact", "_atomic", "_paths", "_excerpt", "_documents"}
 
 
 def _layer(path: Path) -> str:
@@ -74,7 +74,8 @@ def test_imports_flow_one_way(path: Path) -> None:
 def test_every_layer_is_known() -> None:
     layers = {_layer(p) for p in PACKAGE.rglob("*.py")}
     assert layers - set(ALLOWED) == {
-        "__init__", "__main__", "_version", "_redact", "_atomic", "_paths", "_excerpt"
+        "__init__", "__main__", "_version", "_redact", "_atomic", "_paths", "_excerpt",
+        "_documents",
     }
 
 

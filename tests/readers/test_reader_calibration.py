@@ -99,7 +99,7 @@ M = "!!opencv-matrix"
      r"not valid YAML: an opencv-matrix of 3x3 has 1 data values"),
     (f"%YAML:1.0\nK: {M}\n  rows: 1\n  cols: 1\n  dt: d\n  data: [a]\n", {},
      r"not valid YAML: opencv-matrix data is not numeric"),
-    ("a: [1\n", {}, r"Calibration file is not valid YAML: expected ',' or ']'"),
+    ("a: [1\n", {}, r"Calibration file is not valid YAML: .*expected ',' or ']'"),
     ("a: \x07\n", {}, r"Calibration file is not valid YAML: unacceptable character"),
     ("- 1\n", {}, r"Calibration file must hold a map at the top, found list"),
     ("K:\n  rows: 3\n  cols: 3\n  data: [1]\n" + SIZE, {}, r"Matrix 'K' is malformed"),
@@ -114,7 +114,8 @@ M = "!!opencv-matrix"
      r"and no 'fx'"),
     ("K: [-1, 0, 50, 0, 100, 40, 0, 0, 1]\n" + SIZE, {}, r"Intrinsic fx = -1.0 must be finite "
      r"and > 0"),
-    (K + "width: -3\nheight: 80\n", {}, r"Image width 'width' = -3 must be a positive integer"),
+    (K + "width: -3\nheight: 80\n", {}, r"Image width 'width' = -3 must be an "
+     r"integer 1..2147483647"),
     (K + SIZE, {"width": 640}, r"Image width 640 was given but the calibration says 100"),
     (K, {}, r"Calibration has no image width; pass width="),
     (K + SIZE, {"distortion_key": "D9"}, r"Calibration file has no key 'D9'"),

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
-import yaml
 from pydantic import ValidationError
 
+from sfs_kit._documents import load_document
+from sfs_kit._paths import read_input_text
 from sfs_kit.capture.recording.options import RecordingManifest
 from sfs_kit.errors import InputError
 
@@ -17,11 +17,8 @@ __all__ = ["load_recording_manifest", "recording_path"]
 def load_recording_manifest(path: Path) -> RecordingManifest | None:
     """The manifest's recording mapping, or ``None`` when it has no top-level ``recording`` key."""
     source = str(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-        raw = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError, yaml.YAMLError) as err:
-        raise InputError(f"Cannot read capture manifest {source!r}: {err}.", source=source) from err
+    text = read_input_text(path, what="capture manifest")
+    raw = load_document(text, source=source, what="Capture manifest")
     if not isinstance(raw, dict) or "recording" not in raw:
         return None
     try:
