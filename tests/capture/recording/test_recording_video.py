@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 from rosbags.typesys import get_types_from_msg
 
+from capture.video_support import psnr
 from sfs_kit.capture import convert_capture, open_capture
 from sfs_kit.capture.recording import RecordingOptions
 from sfs_kit.codecs.sfs import read_sfs_dict
@@ -127,11 +128,6 @@ def _decoded(data: bytes, demuxer: str) -> list[np.ndarray]:
         return [f.to_ndarray(format="rgb24") for f in raw.decode(video=0)]
 
 
-def _psnr(a: np.ndarray, b: np.ndarray) -> float:
-    mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
-    return float("inf") if mse == 0 else 10 * float(np.log10(255.0**2 / mse))
-
-
 @pytest.mark.parametrize("fmt", ["h265", "vp9", "av1"])
 def test_other_compressed_video_formats_are_re_encoded_to_h264(
     fmt: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
@@ -157,7 +153,7 @@ def test_other_compressed_video_formats_are_re_encoded_to_h264(
         recorded = _decoded(ivf.read_bytes(), "ivf")
     assert len(recorded) == N
     for k, frame in enumerate(iter_frames(content)):
-        assert _psnr(frame.to_ndarray(format="rgb24"), recorded[k]) > 30.0, k
+        assert psnr(frame.to_ndarray(format="rgb24"), recorded[k]) > 30.0, k
 
 
 def test_an_unknown_video_format_is_refused_by_name(tmp_path: Path) -> None:
