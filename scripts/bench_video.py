@@ -10,7 +10,11 @@ In the same run:
 - quality: PSNR of every decoded video frame against its decoded source JPEG (target: mean
   >= 35 dB, no frame < 30 dB), decoded with PyAV and, for one camera, OpenCV;
 - speed: encoder throughput in frames/s (``Mp4Encoder`` on the JPEG bytes, median of runs) and
-  the wall time of ``convert`` with and without video (medians);
+  the wall time of ``sfs-kit convert`` (a fresh process each run) with and without
+  ``--camera-video`` (medians);
+- the incumbent: Scale's own ``VideoWriter`` (scale-sensor-fusion-io, which pipes the JPEGs into
+  an ``ffmpeg`` binary: the imageio-ffmpeg wheel's, test extra) on the same camera in the same
+  run: its frames/s, MP4 size and PSNR against ours, with the ratios;
 - memory: peak RSS of a ``convert --camera-video`` subprocess for 10 and 50 frames per camera
   (flat with capture length: one frame at a time).
 
@@ -41,7 +45,6 @@ sys.path.insert(0, str(ROOT / "scripts"))
 
 from _synthetic_capture import CameraSpec, write_capture  # noqa: E402
 
-from sfs_kit.capture import convert_capture  # noqa: E402
 from sfs_kit.codecs.sfs import read_sfs_dict  # noqa: E402
 from sfs_kit.codecs.video import Mp4Encoder, VideoSettings, iter_frames, probe_video  # noqa: E402
 
@@ -121,6 +124,58 @@ def encoder_fps(images: list[bytes], settings: VideoSettings, out: Path, repeats
     return len(images) / median
 
 
+def cli_convert(capture: Path, out: Path, *video: str) -> None:
+    """``sfs-kit convert`` in a fresh process, as a user runs it."""
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "sfs_kit",
+            "-q",
+            "convert",
+            str(capture),
+            "--format",
+            "sfs",
+            "-o",
+            str(out),
+            "--overwrite",
+            *video,
+        ],
+        check=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+
+
+def scale_writer_fps(paths: list[str], out: Path, repeats: int) -> float | None:
+    """Frames/s of Scale's ``VideoWriter`` (its ffmpeg command line, D8's settings) on the same
+    JPEG files; None when scale-sensor-fusion-io or imageio-ffmpeg is not installed."""
+    try:
+        import imageio_ffmpeg
+        from scale_sensor_fusion_io.utils.video_helpers import VideoWriter
+    except ImportError as err:
+        print(f"(Scale's VideoWriter not measured: {err})")
+        return None
+    bin_dir = out.parent / "bin"
+    bin_dir.mkdir(exist_ok=True)
+    if not (bin_dir / "ffmpeg").exists():
+        (bin_dir / "ffmpeg").symlink_to(imageio_ffmpeg.get_ffmpeg_exe())
+    os.environ["PATH"] = f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"
+    writer = VideoWriter(str(out), fps=10, show_progress=False)
+    median, _ = timed(lambda: writer.encode(paths), repeats)
+    return len(paths) / median
+
+
+def decoded_psnr(mp4: bytes | Path, images: list[bytes]) -> list[float]:
+    """PSNR of each frame of ``mp4`` (decoded with PyAV) against its decoded source JPEG."""
+    data = mp4.read_bytes() if isinstance(mp4, Path) else mp4
+    scores = []
+    for k, frame in enumerate(iter_frames(data)):
+        ref = cv2.imdecode(np.frombuffer(images[k], np.uint8), cv2.IMREAD_COLOR)
+        scores.append(psnr(frame.to_ndarray(format="bgr24"), np.asarray(ref, np.uint8)))
+    assert len(scores) == len(images), (len(scores), len(images))
+    return scores
+
+
 def peak_rss_mb(capture: Path, out: Path) -> float:
     """Peak RSS of a fresh process converting ``capture`` with video: ``VmHWM`` of its own
     address space (``ru_maxrss`` would carry over this big parent's peak through fork/exec)."""
@@ -170,15 +225,9 @@ def main() -> int:
         )
 
         img_out, vid_out = tmp / "images.sfs", tmp / "video.sfs"
-        t_img, runs_img = timed(
-            lambda: convert_capture(tmp / "cap", img_out, format="sfs", overwrite=True),
-            args.repeats,
-        )
+        t_img, runs_img = timed(lambda: cli_convert(tmp / "cap", img_out), args.repeats)
         t_vid, runs_vid = timed(
-            lambda: convert_capture(
-                tmp / "cap", vid_out, format="sfs", camera_video=True, overwrite=True
-            ),
-            args.repeats,
+            lambda: cli_convert(tmp / "cap", vid_out, "--camera-video"), args.repeats
         )
         size_img, size_vid = img_out.stat().st_size, vid_out.stat().st_size
         n_images = args.frames * args.cameras
@@ -194,11 +243,7 @@ def main() -> int:
         for c, cam in enumerate(cams):
             content = cam["video"]["content"]
             info = probe_video(content)
-            scores = []
-            for k, frame in enumerate(iter_frames(content)):
-                ref = cv2.imdecode(np.frombuffer(images[c][k], np.uint8), cv2.IMREAD_COLOR)
-                scores.append(psnr(frame.to_ndarray(format="bgr24"), np.asarray(ref, np.uint8)))
-            assert len(scores) == args.frames, (cam["id"], len(scores))
+            scores = decoded_psnr(content.tobytes(), images[c])
             all_psnr += scores
             print(
                 f"{cam['id']:<7} {PHOTOS[c % len(PHOTOS)]:<13} {info.frame_count} frames "
@@ -234,11 +279,48 @@ def main() -> int:
                 images[0], VideoSettings(preset=preset), tmp / "enc.mp4", args.repeats
             )
             print(f"encoder (crf 24, preset {preset}): {extra[preset]:6.1f} frames/s")
-        print(f"convert with images: median {t_img:6.2f} s  runs {[round(t, 2) for t in runs_img]}")
         print(
-            f"convert with video : median {t_vid:6.2f} s  runs {[round(t, 2) for t in runs_vid]}"
-            f"  ({n_images / t_vid:.1f} images/s, {t_vid / t_img:.1f}x the images' time)"
+            f"sfs-kit convert               : median {t_img:6.2f} s  "
+            f"runs {[round(t, 2) for t in runs_img]}"
         )
+        print(
+            f"sfs-kit convert --camera-video: median {t_vid:6.2f} s  "
+            f"runs {[round(t, 2) for t in runs_vid]}  ({n_images / t_vid:.1f} images/s, "
+            f"{t_vid / t_img:.1f}x the images' time)"
+        )
+
+        print("\n== the incumbent: Scale's VideoWriter (ffmpeg CLI, same settings), cam_0 ==")
+        paths = []
+        for k, data in enumerate(images[0]):
+            paths.append(str(tmp / f"scale_{k}.jpg"))
+            Path(paths[-1]).write_bytes(data)
+        scale_mp4 = tmp / "scale.mp4"
+        scale_fps = scale_writer_fps(paths, scale_mp4, args.repeats)
+        scale_figures: dict[str, float] = {}
+        if scale_fps is not None:
+            ours = cams[0]["video"]["content"]
+            scale_scores = decoded_psnr(scale_mp4, images[0])
+            ours_scores = decoded_psnr(ours.tobytes(), images[0])
+            scale_size = scale_mp4.stat().st_size
+            print(
+                f"frames/s   ours {fps:6.1f}   Scale's {scale_fps:6.1f}   "
+                f"ratio {fps / scale_fps:.2f}"
+            )
+            print(
+                f"MP4 bytes  ours {ours.size / 1e6:6.2f} MB   Scale's {scale_size / 1e6:6.2f} MB   "
+                f"ratio {ours.size / scale_size:.2f}"
+            )
+            print(
+                f"PSNR mean  ours {statistics.mean(ours_scores):6.2f} dB   Scale's "
+                f"{statistics.mean(scale_scores):6.2f} dB   (min {min(ours_scores):.2f} / "
+                f"{min(scale_scores):.2f} dB)"
+            )
+            scale_figures = {
+                "scale_writer_fps": scale_fps,
+                "scale_writer_mp4_bytes": scale_size,
+                "scale_writer_psnr_mean_db": statistics.mean(scale_scores),
+                "ours_cam0_mp4_bytes": int(ours.size),
+            }
 
         print("\n== memory: peak RSS of convert --camera-video (subprocess) ==")
         short = tmp / "short"
@@ -264,6 +346,7 @@ def main() -> int:
             "convert_video_s": t_vid,
             "peak_rss_mb_10_frames": rss_short,
             f"peak_rss_mb_{args.frames}_frames": rss_long,
+            **scale_figures,
         }
     if args.json:
         args.json.write_text(json.dumps(figures, indent=2))
