@@ -106,13 +106,15 @@ class VideoFileSource:
 
     The converter passes an H.264 MP4 through unchanged and re-encodes anything else (D8). A
     video that is not a file yet (a recording's ``CompressedVideo`` topic) has ``path`` None and
-    ``write(dest)``, which writes it as a container file at ``dest`` when it is converted.
+    ``write(dest)``, which writes it as a container file at ``dest`` when it is converted and
+    returns how many leading frames it left out (those before the first keyframe): the file's
+    frame k has ``timestamps_us[dropped + k]``.
     """
 
     path: Path | None
     timestamps_us: tuple[int, ...]
     source: str
-    write: Callable[[Path], object] | None = None
+    write: Callable[[Path], int] | None = None
 
 
 @dataclass(frozen=True)

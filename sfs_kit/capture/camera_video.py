@@ -32,21 +32,32 @@ _PASS_PIX_FMTS = frozenset({"yuv420p", "yuvj420p"})
 
 @dataclass(frozen=True)
 class CameraVideoFile:
-    """The MP4 to store for one camera; ``temporary`` files are ours to delete afterwards."""
+    """The MP4 to store for one camera; ``temporary`` files are ours to delete afterwards.
+    ``dropped`` leading timestamps have no frame (a stream that started between keyframes)."""
 
     path: Path
     frame_count: int
     passed_through: bool
     temporary: bool
+    dropped: int = 0
 
 
-def _check_input(camera: CameraSource, info: VideoInfo, source: str) -> None:
+def _check_input(camera: CameraSource, info: VideoInfo, source: str, dropped: int) -> None:
     intr = camera.intrinsics
-    want = camera.content_count
+    want = camera.content_count - dropped
+    if info.first_keyframe != 0 and info.frame_count:
+        raise InputError(
+            f"{source}: camera {camera.sensor_id!r}: the video does not start with a keyframe "
+            f"(its first keyframe: {_frame_or_none(info.first_keyframe)}), so the frames before "
+            "it cannot be decoded and would not line up with the timestamps; cut it at a "
+            "keyframe.",
+            source=source,
+            field="video",
+        )
     if info.frame_count != want:
         raise InputError(
             f"{source}: camera {camera.sensor_id!r}: the video has {info.frame_count} frames but "
-            f"its timestamps file has {want} timestamps; they must pair one to one.",
+            f"there are {want} timestamps for them; they must pair one to one.",
             source=source,
             field="timestamps",
         )
@@ -57,6 +68,10 @@ def _check_input(camera: CameraSource, info: VideoInfo, source: str) -> None:
             source=source,
             field="width" if info.width != intr.width else "height",
         )
+
+
+def _frame_or_none(index: int | None) -> str:
+    return "it has none" if index is None else f"frame {index}"
 
 
 def _passes_through(info: VideoInfo, path: Path) -> bool:
@@ -92,18 +107,18 @@ def camera_video_file(
                 enc.add_image(load_image(k).data, source=image.source)
                 step()
         return CameraVideoFile(temp_path, enc.frames, passed_through=False, temporary=True)
-    path, written = video.path, False
-    if path is None:  # a stream (a recording topic): written out as an MP4 first
+    path, written, dropped = video.path, False, 0
+    if path is None:  # a stream (a recording topic): written out as a container file first
         if video.write is None:
             raise InputError(f"{video.source}: the video has no file.", source=video.source)
         path, written = stream_path(temp_path), True
-        video.write(path)
+        dropped = video.write(path)
     info = probe_video(path, source=video.source)
-    _check_input(camera, info, video.source)
+    _check_input(camera, info, video.source, dropped)
     if _passes_through(info, path):
-        for _ in range(info.frame_count):
+        for _ in range(camera.content_count):
             step()
-        return CameraVideoFile(path, info.frame_count, passed_through=True, temporary=written)
+        return CameraVideoFile(path, info.frame_count, True, temporary=written, dropped=dropped)
     logger.info(
         "camera %r: re-encoding %s (%s, %s) to H.264 MP4 (D8).",
         camera.sensor_id,
@@ -116,9 +131,16 @@ def camera_video_file(
         for frame in iter_frames(path, source=video.source):
             enc.add_frame(frame)
             step()
+        if enc.frames != info.frame_count:
+            raise InputError(
+                f"{source}: only {enc.frames} of the video's {info.frame_count} frames could be "
+                "decoded, so the pictures would not line up with the timestamps.",
+                source=video.source,
+                field="video",
+            )
     if written:
         path.unlink(missing_ok=True)
-    return CameraVideoFile(temp_path, enc.frames, passed_through=False, temporary=True)
+    return CameraVideoFile(temp_path, enc.frames, False, temporary=True, dropped=dropped)
 
 
 def _encoder(camera: CameraSource, temp_path: Path, fps: float, source: str) -> Mp4Encoder:

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 import numpy.typing as npt
@@ -41,6 +41,7 @@ __all__ = [
     "D8_SETTINGS",
     "STREAM_FORMATS",
     "Mp4Encoder",
+    "StreamWritten",
     "VideoInfo",
     "VideoSettings",
     "decode_frame",
@@ -352,6 +353,15 @@ _ANNEX_B_DEMUXERS = {"h264": "h264", "h265": "hevc"}
 _IVF_FOURCCS = {"vp9": b"VP90", "av1": b"AV01"}
 
 
+@dataclass(frozen=True)
+class StreamWritten:
+    """What ``write_stream`` stored: ``frames`` pictures, after leaving out the ``dropped``
+    leading ones that came before the stream's first keyframe (no decoder can show those)."""
+
+    frames: int
+    dropped: int
+
+
 def write_stream(
     units: Iterable[bytes],
     dest: str | os.PathLike[str],
@@ -359,94 +369,130 @@ def write_stream(
     fmt: str,
     fps: float,
     source: str,
-) -> int:
+) -> StreamWritten:
     """Store compressed pictures, one per unit as a ROS ``CompressedVideo`` carries them, as a
-    container file at ``dest`` without re-encoding; returns the frame count (frame k at k / fps).
+    container file at ``dest`` without re-encoding (frame k at k / fps).
 
     ``h264`` and ``h265`` units (Annex B access units) are muxed into an MP4; ``vp9`` frames and
-    ``av1`` temporal units (low-overhead OBUs) go into an IVF file. The converter then passes an
-    H.264 MP4 through and re-encodes the others (D8). Empty units are skipped.
+    ``av1`` temporal units (low-overhead OBUs) go into an IVF file. A recording that starts
+    between keyframes begins with pictures that reference frames it does not hold: they are left
+    out (``dropped``), so every stored frame decodes and frame k is unit ``dropped + k``. The
+    converter then passes an H.264 MP4 through and re-encodes the others (D8). Empty units are
+    skipped. The raw stream goes through a temporary file beside ``dest``.
     """
-    if fmt in _ANNEX_B_DEMUXERS:
-        return _mux_annex_b(
-            units, Path(dest), demuxer=_ANNEX_B_DEMUXERS[fmt], fps=fps, source=source
+    if fmt not in _ANNEX_B_DEMUXERS and fmt not in _IVF_FOURCCS:
+        raise InputError(
+            f"{source}: the video format is {fmt!r}; a CompressedVideo stream is one of "
+            f"{', '.join(STREAM_FORMATS)}.",
+            source=source,
+            field="format",
         )
-    if fmt in _IVF_FOURCCS:
-        return _write_ivf(units, Path(dest), fourcc=_IVF_FOURCCS[fmt], fps=fps, source=source)
-    raise InputError(
-        f"{source}: the video format is {fmt!r}; a CompressedVideo stream is one of "
-        f"{', '.join(STREAM_FORMATS)}.",
-        source=source,
-        field="format",
-    )
-
-
-def _write_ivf(
-    units: Iterable[bytes], dest: Path, *, fourcc: bytes, fps: float, source: str
-) -> int:
-    """IVF (a 32-byte file header, then a 12-byte size + pts header per frame): the container
-    FFmpeg reads VP9 and AV1 frames from as they are; the frame count is patched in at the end."""
-    rate = _rate(fps)
-    count = 0
-    try:
-        with dest.open("wb") as f:
-            f.write(
-                b"DKIF"
-                + struct.pack(
-                    "<HH4sHHIII4x", 0, 32, fourcc, 0, 0, rate.numerator, rate.denominator, 0
-                )
-            )
-            for unit in units:
-                if unit:
-                    f.write(struct.pack("<IQ", len(unit), count))
-                    f.write(unit)
-                    count += 1
-            f.seek(24)
-            f.write(struct.pack("<I", count))
-    except OSError as err:
-        dest.unlink(missing_ok=True)
-        raise InputError(f"{source}: cannot write {dest}: {err.strerror}.", source=source) from err
-    except BaseException:
-        dest.unlink(missing_ok=True)
-        raise
-    return count
-
-
-def _mux_annex_b(
-    units: Iterable[bytes], dest: Path, *, demuxer: str, fps: float, source: str
-) -> int:
-    """Annex B access units (H.264 or H.265) into an MP4; the elementary stream goes through a
-    temporary file beside ``dest``."""
     av = load_av("Reading a camera video stream")
+    dest = Path(dest)
     raw = dest.with_name(dest.name + ".es")
     try:
         with raw.open("wb") as f:
-            for unit in units:
-                f.write(unit)
-        time_base = 1 / _rate(fps)
-        count = 0
-        try:
-            with av.open(str(raw), mode="r", format=demuxer) as inp:
-                if not inp.streams.video:
-                    raise InputError(f"{source}: holds no {demuxer.upper()} stream.", source=source)
-                ist = inp.streams.video[0]
-                with av.open(os.fspath(dest), mode="w", format="mp4") as out:
-                    ost = out.add_stream_from_template(ist)
-                    ost.time_base = time_base
-                    for packet in inp.demux(ist):
-                        if not packet.size:
-                            continue
-                        packet.stream = ost
-                        packet.time_base = time_base
-                        packet.pts = packet.dts = count
-                        packet.duration = 1
-                        out.mux(packet)
-                        count += 1
-        except av.FFmpegError as err:
-            dest.unlink(missing_ok=True)
+            if fmt in _IVF_FOURCCS:
+                _write_ivf(f, (u for u in units if u), fourcc=_IVF_FOURCCS[fmt], fps=fps)
+            else:
+                for unit in units:
+                    f.write(unit)
+        if fmt in _IVF_FOURCCS:
+            return _drop_to_keyframe_ivf(
+                av, raw, dest, fourcc=_IVF_FOURCCS[fmt], fps=fps, source=source
+            )
+        return _mux_annex_b(av, raw, dest, demuxer=_ANNEX_B_DEMUXERS[fmt], fps=fps, source=source)
+    except BaseException as err:
+        dest.unlink(missing_ok=True)
+        if isinstance(err, av.FFmpegError):
             raise InputError(
-                f"{source}: the {demuxer.upper()} stream cannot be read: {err}.", source=source
+                f"{source}: the {fmt.upper()} stream cannot be read: {err}.", source=source
             ) from err
-        return count
+        if isinstance(err, OSError):
+            raise InputError(
+                f"{source}: cannot write {dest}: {err.strerror}.", source=source
+            ) from err
+        raise
     finally:
         raw.unlink(missing_ok=True)
+
+
+def _no_keyframe(source: str) -> InputError:
+    return InputError(
+        f"{source}: the video stream holds no keyframe, so none of its pictures can be decoded.",
+        source=source,
+        field="data",
+    )
+
+
+def _write_ivf(f: BinaryIO, frames: Iterable[bytes], *, fourcc: bytes, fps: float) -> int:
+    """IVF (a 32-byte file header, then a 12-byte size + pts header per frame): the container
+    FFmpeg reads VP9 and AV1 frames from as they are; the frame count is patched in at the end."""
+    rate = _rate(fps)
+    header = struct.pack("<HH4sHHIII4x", 0, 32, fourcc, 0, 0, rate.numerator, rate.denominator, 0)
+    f.write(b"DKIF" + header)
+    count = 0
+    for frame in frames:
+        f.write(struct.pack("<IQ", len(frame), count))
+        f.write(frame)
+        count += 1
+    f.seek(24)
+    f.write(struct.pack("<I", count))
+    return count
+
+
+def _ivf_frames(f: BinaryIO) -> Iterator[bytes]:
+    """The frames of an IVF file ``_write_ivf`` wrote."""
+    f.seek(32)
+    while head := f.read(12):
+        (size,) = struct.unpack("<I", head[:4])
+        yield f.read(size)
+
+
+def _drop_to_keyframe_ivf(
+    av: Any, raw: Path, dest: Path, *, fourcc: bytes, fps: float, source: str
+) -> StreamWritten:
+    """Copy the IVF at ``raw`` to ``dest`` from its first keyframe on (FFmpeg's parser says
+    which frames are keyframes)."""
+    with av.open(str(raw), mode="r", format="ivf") as inp:
+        keys = [p.is_keyframe for p in inp.demux(inp.streams.video[0]) if p.size]
+    if True not in keys:
+        raise _no_keyframe(source)
+    first = keys.index(True)
+    with raw.open("rb") as src, dest.open("wb") as out:
+        frames = _ivf_frames(src)
+        for _ in range(first):
+            next(frames)
+        count = _write_ivf(out, frames, fourcc=fourcc, fps=fps)
+    return StreamWritten(frames=count, dropped=first)
+
+
+def _mux_annex_b(
+    av: Any, raw: Path, dest: Path, *, demuxer: str, fps: float, source: str
+) -> StreamWritten:
+    """An Annex B elementary stream (H.264 or H.265) at ``raw`` into an MP4 at ``dest``, from
+    its first keyframe on."""
+    time_base = 1 / _rate(fps)
+    count = dropped = 0
+    with av.open(str(raw), mode="r", format=demuxer) as inp:
+        if not inp.streams.video:
+            raise _no_keyframe(source)
+        ist = inp.streams.video[0]
+        with av.open(os.fspath(dest), mode="w", format="mp4") as out:
+            ost = out.add_stream_from_template(ist)
+            ost.time_base = time_base
+            for packet in inp.demux(ist):
+                if not packet.size:
+                    continue
+                if count == 0 and not packet.is_keyframe:
+                    dropped += 1
+                    continue
+                packet.stream = ost
+                packet.time_base = time_base
+                packet.pts = packet.dts = count
+                packet.duration = 1
+                out.mux(packet)
+                count += 1
+    if count == 0:
+        raise _no_keyframe(source)
+    return StreamWritten(frames=count, dropped=dropped)

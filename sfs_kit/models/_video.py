@@ -117,6 +117,8 @@ class VideoInfo:
     duration_s: float | None
     bit_rate: int | None
     average_rate: float | None
+    first_keyframe: int | None = 0
+    """Index (decode order) of the first keyframe packet; no decoder shows the frames before it."""
 
     def to_dict(self) -> dict[str, object]:
         """JSON view (``sfs-kit inspect --json``)."""
@@ -130,6 +132,7 @@ class VideoInfo:
             "duration_s": self.duration_s,
             "bit_rate": self.bit_rate,
             "average_rate": self.average_rate,
+            "first_keyframe": self.first_keyframe,
         }
 
 
@@ -154,7 +157,8 @@ def _seconds(value: int | None, time_base: Fraction | None) -> float | None:
 
 
 def probe_video(data: VideoData, *, source: str = "video content") -> VideoInfo:
-    """Codec, size, pixel format, frame count (packets), duration and bit rate of ``data``.
+    """Codec, size, pixel format, frame count (packets), duration, bit rate and first keyframe
+    of ``data``.
 
     Raises ``MissingDependencyError`` without PyAV and ``InputError`` (naming ``source``) when the
     bytes are not a readable container with a video stream.
@@ -169,9 +173,12 @@ def probe_video(data: VideoData, *, source: str = "video content") -> VideoInfo:
         frames = 0
         last_end: int | None = None
         first: int | None = None
+        first_key: int | None = None
         for packet in container.demux(stream):
             if packet.size == 0:  # the demuxer's end-of-stream flush packet
                 continue
+            if first_key is None and packet.is_keyframe:
+                first_key = frames
             frames += 1
             if packet.pts is not None:
                 first = packet.pts if first is None else min(first, packet.pts)
@@ -195,6 +202,7 @@ def probe_video(data: VideoData, *, source: str = "video content") -> VideoInfo:
             duration_s=duration,
             bit_rate=None if bit_rate is None else int(bit_rate),
             average_rate=None if not rate else float(rate),
+            first_keyframe=first_key,
         )
     except av.FFmpegError as err:
         raise InputError(

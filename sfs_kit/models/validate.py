@@ -1107,6 +1107,15 @@ class _Checker:
                 f"the video is {info.width}x{info.height} but the intrinsics say "
                 f"{size[0]}x{size[1]}",
             )
+        if info.frame_count and info.first_keyframe != 0:
+            first = "it has none" if info.first_keyframe is None else f"frame {info.first_keyframe}"
+            self.error(
+                "V-C5",
+                path,
+                f"the video does not start with a keyframe (its first keyframe: {first}), so no "
+                "decoder shows the frames before it and the pictures no longer line up with the "
+                "timestamps",
+            )
         counted = info.frame_count == len(stamps)  # else the duration says nothing more
         if counted and len(stamps) >= 2 and info.duration_s is not None:
             median = float(np.median(np.diff(np.asarray(stamps, dtype=np.float64))))

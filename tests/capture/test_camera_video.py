@@ -32,6 +32,7 @@ from .video_support import (
     decode_jpeg_rgb,
     moving_frames,
     psnr,
+    without_first_packets,
 )
 
 FRAMES = 8
@@ -301,6 +302,16 @@ def test_a_video_input_of_the_wrong_size_names_the_camera(tmp_path: Path) -> Non
     _write_mp4(folder / "front.mp4", 5, 640, 480)
     with pytest.raises(InputError, match=r"camera 'front'.*640x480.*320x240"):
         convert_capture(folder, tmp_path / "s.sfs", format="sfs")
+
+
+def test_a_video_input_cut_between_keyframes_names_the_camera(tmp_path: Path) -> None:
+    folder = _video_input_capture(tmp_path / "cap", 5)
+    _write_mp4(tmp_path / "whole.mp4", 6, 320, 240, options={"g": "2", "bf": "0"})
+    cut = without_first_packets((tmp_path / "whole.mp4").read_bytes(), 1, tmp_path)
+    (folder / "front.mp4").write_bytes(cut)
+    with pytest.raises(InputError, match=r"camera 'front'.*does not start with a keyframe"):
+        convert_capture(folder, tmp_path / "s.sfs", format="sfs")
+    assert not (tmp_path / "s.sfs").exists()
 
 
 def test_a_corrupt_video_input_is_an_input_error(tmp_path: Path) -> None:

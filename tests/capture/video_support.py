@@ -87,3 +87,23 @@ def build_video_capture(
     with (root / "capture.yaml").open("a") as f:
         f.write(yaml)
     return root, written
+
+
+def without_first_packets(mp4: bytes, n: int, tmp: Path) -> bytes:
+    """``mp4`` remuxed without its first ``n`` packets: a video cut between keyframes."""
+    import av
+
+    src, dest = tmp / "whole.mp4", tmp / "cut.mp4"
+    src.write_bytes(mp4)
+    with av.open(str(src)) as inp, av.open(str(dest), "w", format="mp4") as out:
+        ist = inp.streams.video[0]
+        ost = out.add_stream_from_template(ist)
+        kept = [p for p in inp.demux(ist) if p.size][n:]
+        offset = kept[0].dts
+        assert offset is not None
+        for packet in kept:
+            assert packet.pts is not None and packet.dts is not None
+            packet.stream = ost
+            packet.pts, packet.dts = packet.pts - offset, packet.dts - offset
+            out.mux(packet)
+    return dest.read_bytes()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import math
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -916,6 +917,21 @@ def test_v_c5_with_pyav_reports_an_undecodable_mp4() -> None:
     assert len(issues) == 1
     assert issues[0][:2] == ("V-C5", "error")
     assert issues[0][2].startswith("the MP4 cannot be read as a video")
+
+
+def test_v_c5_with_pyav_wants_a_keyframe_first(tmp_path: Path) -> None:
+    from capture.video_support import without_first_packets
+
+    cut = without_first_packets(_mp4(4), 1, tmp_path)  # D8 keyframes 0, 2: now at 1 of 3
+    assert _video_issues(cut) == [
+        (
+            "V-C5",
+            "error",
+            "the video does not start with a keyframe (its first keyframe: frame 1), so no "
+            "decoder shows the frames before it and the pictures no longer line up with the "
+            "timestamps",
+        )
+    ]
 
 
 def test_v_c5_names_the_camera_in_the_path() -> None:

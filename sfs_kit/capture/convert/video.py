@@ -65,6 +65,13 @@ def video_camera(  # noqa: PLR0917
     )
     if made.passed_through:
         video.passed_through.append(camera.sensor_id)
+    if made.dropped:
+        sp = _without_leading(sp, made.dropped)
+        video.notes.append(
+            f"camera {camera.sensor_id!r}: its first {made.dropped} video frame(s) come before "
+            "the stream's first keyframe and cannot be decoded; they are left out with their "
+            "timestamps (the recording started between keyframes)."
+        )
     intr = camera.intrinsics
     size = even_size(intr.width, intr.height)
     if size != (intr.width, intr.height):
@@ -87,6 +94,11 @@ def video_camera(  # noqa: PLR0917
     if made.temporary:
         made.path.unlink(missing_ok=True)
     return _video_camera_tree(camera, sp, size, stored, fps)
+
+
+def _without_leading(sp: SensorPlan, n: int) -> SensorPlan:
+    """``sp`` without its first ``n`` content times (and their poses)."""
+    return SensorPlan(sp.times_us[n:], sp.world_from_sensor[n:], sp.rel_us[n:], sp.poses[n:])
 
 
 def _video_camera_tree(

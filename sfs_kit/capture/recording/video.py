@@ -4,7 +4,9 @@ Each message carries one picture in ``data``: an H.264 or H.265 access unit (Ann
 frame or an AV1 temporal unit, as ``format`` (``h264``, ``h265``, ``vp9``, ``av1``) says. When the
 camera is converted, the messages of the topic, in log order, are written to one container file
 without re-encoding (``sfs_kit.codecs.video.write_stream``): an H.264 stream is then stored as it
-was recorded, the others are re-encoded to H.264 (D8), one timestamp per message either way. ROS 1
+was recorded, the others are re-encoded to H.264 (D8), one timestamp per message either way. A
+recording that starts between keyframes loses its first pictures up to the first keyframe (no
+decoder can show them), with their timestamps. ROS 1
 bags are refused: there the message has no ``std_msgs/Header`` layout to read its stamp from.
 """
 
@@ -79,6 +81,6 @@ def video_source(
                 yield data
 
         fps = fps_from_timestamps(timestamps_us)
-        return write_stream(units(), dest, fmt=fmt, fps=fps, source=where)
+        return write_stream(units(), dest, fmt=fmt, fps=fps, source=where).dropped
 
     return VideoFileSource(path=None, timestamps_us=tuple(timestamps_us), source=where, write=write)

@@ -34,7 +34,7 @@ OPTIONS = RecordingOptions(intensity_max={d.OUSTER: d.OUSTER_INTENSITY_MAX})
 ENCODERS = {
     "h264": ("libx264", {"bframes": "0", "g": "5", "crf": "20"}),
     "h265": ("libx265", {"x265-params": "bframes=0:keyint=5:log-level=none", "crf": "20"}),
-    "vp9": ("libvpx-vp9", {"lag-in-frames": "0", "crf": "20", "b": "0"}),
+    "vp9": ("libvpx-vp9", {"lag-in-frames": "0", "crf": "20", "b": "0", "g": "5"}),
     "av1": ("libsvtav1", {"preset": "12", "crf": "20"}),
 }
 
@@ -60,9 +60,11 @@ def _access_units(n: int, fmt: str = "h264") -> list[bytes]:
 
 
 def _video_drive(
-    path: Path, fmt: str = "h264", *, formats: list[str] | None = None
+    path: Path, fmt: str = "h264", *, formats: list[str] | None = None, skip: int = 0
 ) -> tuple[Path, list[bytes], list[int]]:
-    units = _access_units(N, fmt if fmt in ENCODERS else "h264")
+    """A drive whose video topic holds N pictures; ``skip`` > 0 starts the recording that many
+    pictures into the stream (keyframes every 5 pictures)."""
+    units = _access_units(N + skip, fmt if fmt in ENCODERS else "h264")[skip:]
     labels = formats or [fmt] * N
     stamps = [d.T0_NS + 15_000_000 + k * 50_000_000 for k in range(N)]  # 20 Hz
 
@@ -171,3 +173,39 @@ def test_a_format_change_midway_is_refused(tmp_path: Path) -> None:
         convert_capture(open_capture(mcap, recording=OPTIONS), tmp_path / "s.sfs", format="sfs")
     assert not (tmp_path / "s.sfs").exists()
     assert list(tmp_path.glob(".s.sfs*")) == []
+
+
+@pytest.mark.parametrize("fmt", ["h264", "h265", "vp9"])
+def test_a_recording_that_starts_between_keyframes_begins_at_the_first(
+    fmt: str, tmp_path: Path
+) -> None:
+    mcap, units, stamps = _video_drive(tmp_path / "drive", fmt, skip=1)  # keyframe at 4
+    out = tmp_path / "drive.sfs"
+    result = convert_capture(open_capture(mcap, recording=OPTIONS), out, format="sfs")
+    assert any(
+        "its first 4 video frame(s) come before the stream's first keyframe" in n
+        for n in result.notes
+    )
+    assert [i for i in result.issues if i.severity == "error"] == []
+    tree = read_sfs_dict(out)
+    cam = next(s for s in tree["sensors"] if "video" in s)
+    kept = [t // 1000 - tree["time_offset"] for t in stamps[4:]]
+    assert cam["video"]["timestamps"] == cam["poses"]["timestamps"] == kept
+    content = cam["video"]["content"]
+    info = probe_video(content)
+    assert (info.codec, info.frame_count, info.first_keyframe) == ("h264", N - 4, 0)
+    if fmt == "h264":  # passed through: the recorded access units from the keyframe on
+        assert any("stored without re-encoding" in n for n in result.notes)
+        recorded = _decoded(b"".join(units[4:]), "h264")
+        stored = [f.to_ndarray(format="rgb24") for f in iter_frames(content)]
+        assert len(stored) == len(recorded) == N - 4
+        for a, b in zip(stored, recorded, strict=True):
+            np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("fmt", ["h264", "vp9"])
+def test_a_video_stream_without_a_keyframe_is_refused(fmt: str, tmp_path: Path) -> None:
+    units = _access_units(5, fmt)[1:]  # the keyframe (picture 0 of 5) is not recorded
+    with pytest.raises(InputError, match="topic: the video stream holds no keyframe"):
+        write_stream(units, tmp_path / "v", fmt=fmt, fps=10.0, source="topic")
+    assert list(tmp_path.iterdir()) == []
