@@ -102,7 +102,8 @@ def without_first_packets(mp4: bytes, n: int, tmp: Path) -> bytes:
         offset = kept[0].dts
         assert offset is not None
         for packet in kept:
-            assert packet.pts is not None and packet.dts is not None
+            assert packet.pts is not None
+            assert packet.dts is not None
             packet.stream = ost
             packet.pts, packet.dts = packet.pts - offset, packet.dts - offset
             out.mux(packet)
