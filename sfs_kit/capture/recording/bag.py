@@ -198,12 +198,16 @@ class Bag:
         except SfsKitError:
             raise
         except Exception as err:
+            names = sorted({c.topic for c in conns})
+            reading = names[0] if len(names) == 1 else f"{len(names)} topics ({', '.join(names)})"
             after = f" after {topic} at {when} ns" if topic else ""
+            at = f" from {start_ns} ns" if start_ns is not None and not topic else ""
             raise InputError(
-                f"Recording {self.name!r} cannot be read{after} ({type(err).__name__}: "
-                f"{str(err).rstrip('.') or 'no detail'}); is it truncated?",
+                f"Recording {self.name!r}: reading {reading}{at} failed{after} "
+                f"({type(err).__name__}: {str(err).rstrip('.') or 'no detail'}); is it "
+                f"truncated or corrupt?",
                 source=self.name,
-                field=topic or None,
+                field=topic or names[0],
             ) from err
 
     def has_type(self, msgtype: str) -> bool:

@@ -77,7 +77,7 @@ class _Cursors:
         """The chosen message of ``topic``: by its place in the file, or by a forward cursor."""
         direct = self.bag.direct()
         if pick.ref is not None and direct is not None:
-            return pick.msgtype, direct.data(pick.ref)
+            return pick.msgtype, direct.data(pick.ref, topic)
         return self._read(topic, pick.log_ns, pick.stamp_ns)
 
     def _read(self, topic: str, log_ns: int, stamp_ns: int) -> tuple[str, bytes]:

@@ -12,6 +12,7 @@ returns ``None`` for them). It builds on ``rosbags``' parsed indexes (pinned >= 
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import struct
 from collections.abc import Iterable
@@ -29,6 +30,8 @@ _HEAD_BYTES = 512
 _MCAP_DATA = 31  # opcode, length, channel id, sequence, log time, publish time
 _U32 = struct.Struct("<I")
 _U64 = struct.Struct("<Q")
+_ROS1_MAX_HEADER = 1 << 20  # a message or connection record header is a few hundred bytes
+_ROS1_MAX_SKIPS = 1 << 16  # connection records between an index entry and its message
 
 
 class DirectReader:
@@ -40,15 +43,28 @@ class DirectReader:
         self._storages = storages
         self._files: dict[int, IO[bytes]] = {}
         self._db: dict[int, sqlite3.Connection] = {}
+        self._sizes: dict[int, int] = {}
 
     # --- the index --------------------------------------------------------------------------
 
     def refs(self, topic: str) -> list[MessageRef] | None:
-        """Every message of ``topic`` in log-time order, or ``None`` when one is compressed."""
+        """Every message of ``topic`` in log-time order, or ``None`` when one is compressed.
+
+        A damaged index (a malformed sqlite3 file, an MCAP message index cut short) is an
+        ``InputError`` naming the recording and the topic.
+        """
         out: list[MessageRef] = []
         for i, storage in enumerate(self._storages):
-            found = {"ros1": self._ros1_refs, "mcap": self._mcap_refs,
-                     "sqlite3": self._sqlite_refs}[self.kind](i, storage, topic)
+            try:
+                found = {"ros1": self._ros1_refs, "mcap": self._mcap_refs,
+                         "sqlite3": self._sqlite_refs}[self.kind](i, storage, topic)
+            except (OSError, struct.error, sqlite3.Error, ValueError, KeyError) as err:
+                raise InputError(
+                    f"Recording {self.name!r}: the index of topic {topic} cannot be read "
+                    f"({type(err).__name__}: {err}); is the file truncated or corrupt?",
+                    source=self.name,
+                    field=topic,
+                ) from err
             if found is None:
                 return None
             out.extend(found)
@@ -89,6 +105,8 @@ class DirectReader:
                 if len(head) < 15 or head[0] != 0x07:
                     return None
                 size = _U32.unpack_from(head, 11)[0]
+                if size > self._sizes[i]:
+                    raise ValueError(f"a message index claims {size} bytes")
                 pairs = f.read(size)
                 out.extend(
                     (log_ns, i, records + offset)
@@ -106,15 +124,15 @@ class DirectReader:
 
     # --- reads --------------------------------------------------------------------------------
 
-    def head(self, ref: MessageRef) -> bytes:
-        """The first bytes of the message (enough for its ``std_msgs/Header``)."""
-        return self._read(ref, _HEAD_BYTES)
+    def head(self, ref: MessageRef, topic: str) -> bytes:
+        """The first bytes of a message of ``topic`` (enough for its ``std_msgs/Header``)."""
+        return self._read(ref, _HEAD_BYTES, topic)
 
-    def data(self, ref: MessageRef) -> bytes:
-        """The message's serialised bytes."""
-        return self._read(ref, None)
+    def data(self, ref: MessageRef, topic: str) -> bytes:
+        """The serialised bytes of a message of ``topic``."""
+        return self._read(ref, None, topic)
 
-    def _read(self, ref: MessageRef, limit: int | None) -> bytes:
+    def _read(self, ref: MessageRef, limit: int | None, topic: str) -> bytes:
         log_ns, i, where = ref
         storage = self._storages[i]
         try:
@@ -123,41 +141,48 @@ class DirectReader:
             f = self._file(i, storage.path)
             f.seek(where)
             if self.kind == "ros1":
-                return self._ros1_read(f, limit)
-            return self._mcap_read(f, limit)
+                return self._ros1_read(f, limit, self._sizes[i])
+            return self._mcap_read(f, limit, self._sizes[i])
         except (OSError, struct.error, sqlite3.Error, ValueError) as err:
             raise InputError(
-                f"Recording {self.name!r}: the message logged at {log_ns} ns cannot be read at "
-                f"offset {where} ({type(err).__name__}: {err}); is the file truncated?",
+                f"Recording {self.name!r}: the message of {topic} logged at {log_ns} ns cannot "
+                f"be read at offset {where} ({type(err).__name__}: {err}); is the file "
+                f"truncated or corrupt?",
                 source=self.name,
+                field=topic,
                 offset=where,
             ) from err
 
     @staticmethod
-    def _ros1_read(f: IO[bytes], limit: int | None) -> bytes:
-        buf = f.read(4096)
-        hlen = _U32.unpack_from(buf, 0)[0]
-        if len(buf) < 8 + hlen:
-            buf += f.read(8 + hlen - len(buf))
-        fields = _ros1_fields(buf[4 : 4 + hlen])
-        if fields.get(b"op") != b"\x02":
-            raise ValueError("the index does not point at a message record")
-        size = _U32.unpack_from(buf, 4 + hlen)[0]
-        start = 8 + hlen
-        want = size if limit is None else min(size, limit)
-        out = buf[start : start + want]
-        if len(out) < want:
-            out += f.read(want - len(out))
-        if len(out) < want:
-            raise ValueError(f"the message needs {want} bytes, the file has {len(out)}")
-        return out
+    def _ros1_read(f: IO[bytes], limit: int | None, file_size: int) -> bytes:
+        """The message data record at the file position, after any connection records.
+
+        An index entry may point at connection records written into the chunk just before the
+        message (``rosbags`` skips them the same way); they are stepped over.
+        """
+        for _ in range(_ROS1_MAX_SKIPS):
+            fields = _ros1_fields(_exactly(f, _u32(f, "header length", _ROS1_MAX_HEADER),
+                                           "record header"))
+            size = _u32(f, "data length", file_size)
+            op = fields.get(b"op")
+            if op == b"\x07":  # a connection record: its data is the connection header
+                f.seek(size, 1)
+                continue
+            if op != b"\x02":
+                raise ValueError("the index does not point at a message record")
+            if f.tell() + size > file_size:
+                raise ValueError(f"the message needs {size} bytes past the end of the file")
+            return _exactly(f, size if limit is None else min(size, limit), "message")
+        raise ValueError(f"more than {_ROS1_MAX_SKIPS} connection records before the message")
 
     @staticmethod
-    def _mcap_read(f: IO[bytes], limit: int | None) -> bytes:
+    def _mcap_read(f: IO[bytes], limit: int | None, file_size: int) -> bytes:
         head = f.read(_MCAP_DATA + (limit or 0))
         if len(head) < _MCAP_DATA or head[0] != 0x05:
             raise ValueError("the message index does not point at a message record")
         size = _U64.unpack_from(head, 1)[0] - 22
+        if size < 0 or f.tell() - len(head) + _MCAP_DATA + size > file_size:
+            raise ValueError(f"the message record claims {size} bytes the file does not have")
         want = size if limit is None else min(size, limit)
         out = head[_MCAP_DATA : _MCAP_DATA + want]
         if len(out) < want:
@@ -181,6 +206,7 @@ class DirectReader:
     def _file(self, i: int, path: Path) -> IO[bytes]:
         if i not in self._files:
             self._files[i] = Path(path).open("rb")  # noqa: SIM115 - closed by close()
+            self._sizes[i] = os.fstat(self._files[i].fileno()).st_size
         return self._files[i]
 
     def _conn(self, i: int, path: Path) -> sqlite3.Connection:
@@ -196,6 +222,21 @@ class DirectReader:
             c.close()
         self._files.clear()
         self._db.clear()
+
+
+def _u32(f: IO[bytes], what: str, limit: int) -> int:
+    """A little-endian uint32 at the file position, at most ``limit``."""
+    value: int = _U32.unpack(_exactly(f, 4, what))[0]
+    if value > limit:
+        raise ValueError(f"{what} {value} exceeds {limit}")
+    return value
+
+
+def _exactly(f: IO[bytes], size: int, what: str) -> bytes:
+    data = f.read(size)
+    if len(data) < size:
+        raise ValueError(f"the {what} needs {size} bytes, the file has {len(data)}")
+    return data
 
 
 def _ros1_fields(header: bytes) -> dict[bytes, bytes]:

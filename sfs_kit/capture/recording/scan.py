@@ -121,7 +121,7 @@ def _index_directly(
             if (start is not None and log_ns < start) or (stop is not None and log_ns >= stop):
                 continue
             where = f"{bag.name}: {topic} at {log_ns} ns"
-            stamp, frame = header_of(direct.head(ref), cdr=bag.cdr, where=where)
+            stamp, frame = header_of(direct.head(ref, topic), cdr=bag.cdr, where=where)
             st.log_ns.append(log_ns)
             st.stamp_ns.append(stamp)
             st.refs.append(ref)
@@ -158,7 +158,7 @@ def _direct_small(
         events.extend((ref, topic) for ref in (refs[:1] if topic in infos else refs))
     events.sort()
     msgtypes = {t: i.msgtype for t, i in bag.topics().items()}
-    return ((t, msgtypes[t], ref[0], direct.data(ref)) for ref, t in events)
+    return ((t, msgtypes[t], ref[0], direct.data(ref, t)) for ref, t in events)
 
 
 def scan_recording(
