@@ -9,11 +9,10 @@ result in compat mode and only then writes, so a file it produces passes Scale's
 
 from __future__ import annotations
 
-import contextvars
 import logging
 import os
+from collections import Counter
 from collections.abc import Iterator, Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, BinaryIO
 
 import numpy as np
@@ -23,12 +22,12 @@ from pydantic import ValidationError
 from sfs_kit._atomic import atomic_output
 from sfs_kit.codecs._output import check_output_file, output_errors
 from sfs_kit.codecs._sfs_common import SfsItem
-from sfs_kit.codecs._sfs_plan import SfsPlan, build_plan, iter_array_chunks
+from sfs_kit.codecs._sfs_plan import SfsPlan, build_plan
 from sfs_kit.codecs.sfs import SfsSource, read_sfs_dict, write_sfs_dict
 from sfs_kit.errors import InputError, SceneValidationError
 from sfs_kit.models._array_facts import ArrayFacts
 from sfs_kit.models.compat import Posing, to_compat
-from sfs_kit.models.geometry import rotate_vectors, transform_points
+from sfs_kit.models.geometry import iter_affine_blocks
 from sfs_kit.models.scene import Scene
 from sfs_kit.models.validate import Issue, Mode, validate, validate_tree
 
@@ -82,7 +81,7 @@ def write_sfs(
         plan = build_plan(tree, align, None)
     except (SceneValidationError, InputError):  # let the spec check speak first, as it did
         return _write_checked_first(scene, target, align, compat, what)
-    if posing and not _posed_arrays_unshared(tree, posing):
+    if posing and not _posed_arrays_unshared(tree, posing, plan):
         return _write_checked_first(scene, target, align, compat, what)  # pose them up front
     facts = ArrayFacts()
     posed_facts = ArrayFacts(parent=facts)
@@ -128,90 +127,60 @@ def _posed_arrays(tree: Mapping[str, Any], posing: Posing) -> list[tuple[str, An
     return found
 
 
-def _posed_arrays_unshared(tree: Mapping[str, Any], posing: Posing) -> bool:
+def _posed_arrays_unshared(tree: Mapping[str, Any], posing: Posing, plan: SfsPlan) -> bool:
     """True when no array that posing rewrites appears anywhere else in the tree (the facts of
-    an array are kept by identity, so a shared one would get one frame's posed figures)."""
-    counts: dict[int, int] = {}
-
-    def walk(value: object) -> None:
-        if isinstance(value, np.ndarray):
-            counts[id(value)] = counts.get(id(value), 0) + 1
-        elif isinstance(value, Mapping):
-            for item in value.values():
-                walk(item)
-        elif isinstance(value, list | tuple):
-            for item in value:
-                walk(item)
-
-    walk(tree)
-    return all(counts.get(id(arr), 0) == 1 for _, arr in _posed_arrays(tree, posing))
-
-
-_Posed = tuple[npt.NDArray[np.float32], Any, Any, Any, Any]
-"""A posed frame's array, the given array's min and max, and the posed array's min and max."""
-
-
-def _pose(source: npt.NDArray[Any], matrix: npt.NDArray[np.float64], key: str) -> _Posed:
-    """Pose one frame's ``positions`` (or rotate ``directions``) and read both arrays' figures."""
-    posed = (transform_points(source, matrix) if key == "positions"
-             else rotate_vectors(source, matrix)).reshape(source.shape)
-    if not posed.size:
-        return posed, None, None, None, None
-    return posed, source.min(), source.max(), posed.min(), posed.max()
+    an array are kept by identity, so a shared one would get one frame's posed figures). The
+    plan holds one item per array occurrence, so counting its sources is counting the tree's."""
+    counts = Counter(id(source) for source in plan.sources)
+    return all(counts[id(arr)] == 1 for _, arr in _posed_arrays(tree, posing))
 
 
 class _ReadWhileWriting:
     """``SfsPlan`` substitute: reads each point array's min/max for the checks just before it is
     written (one read from memory), and writes each deferred frame's positions (and radar
-    directions) posed into the world, keeping the posed figures for the compat check.
-
-    The next frame is posed on a worker thread while this one is written (numpy and the write
-    release the GIL), so at most two posed frames exist at once."""
+    directions) posed into the world block by block as it writes them (``iter_affine_blocks``:
+    8192 points at a time in one reused buffer, still in cache when written), keeping the given
+    and posed figures for the spec and compat checks. No posed frame is ever held whole."""
 
     def __init__(self, plan: SfsPlan, posing: Posing, facts: ArrayFacts,
                  posed_facts: ArrayFacts) -> None:
         self._facts = facts
         self._posed_facts = posed_facts
-        by_key: dict[tuple[object, ...], npt.NDArray[np.float64]] = {}
+        self._posing: dict[tuple[object, ...], npt.NDArray[np.float64]] = {}
         for (sensor_index, frame_index), matrix in posing.items():
             for key in _POSED_KEYS:
-                by_key[("sensors", sensor_index, "frames", frame_index, "points", key)] = matrix
-        self._jobs = [(tuple(item.keys), source, by_key[tuple(item.keys)])
-                      for item, source in zip(plan.items, plan.sources, strict=True)
-                      if tuple(item.keys) in by_key and isinstance(source, np.ndarray)]
-        self._next = 0
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sfs-pose") \
-            if self._jobs else None
-        self._ahead: Future[_Posed] | None = self._submit()
-
-    def _submit(self) -> Future[_Posed] | None:
-        if self._pool is None or self._next >= len(self._jobs):
-            return None
-        keys, source, matrix = self._jobs[self._next]
-        self._next += 1
-        context = contextvars.copy_context()  # numpy's errstate, as on the calling thread
-        return self._pool.submit(context.run, _pose, source, matrix, str(keys[5]))
+                self._posing[("sensors", sensor_index, "frames", frame_index, "points", key)] = \
+                    matrix
 
     def close(self) -> None:
-        """Stop the worker (after the last frame, or when writing failed)."""
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
-            self._pool = None
+        """Nothing to release (kept for the writer's ``finally``)."""
 
     def __call__(self, item: SfsItem, source: Any) -> Iterator[bytes | memoryview] | None:
         keys = tuple(item.keys)
         if len(keys) != 6 or keys[4] != "points" or keys[5] not in _CHECKED_KEYS:
             return None
-        if self._ahead is None or self._jobs[self._next - 1][0] != keys:
+        matrix = self._posing.get(keys)
+        if matrix is None or not isinstance(source, np.ndarray):
             if source.size and source.dtype.kind in "fiu":
                 self._facts.minmax(source)
             return None
-        posed, lo, hi, posed_lo, posed_hi = self._ahead.result()
-        self._ahead = self._submit()
-        if posed.size:
-            self._facts.put_minmax(source, lo, hi)
-            self._posed_facts.put_minmax(source, posed_lo, posed_hi)
-        return iter_array_chunks(posed)
+        return self._posed(source, matrix, translate=keys[5] == "positions")
+
+    def _posed(self, source: npt.NDArray[Any], matrix: npt.NDArray[np.float64], *,
+               translate: bool) -> Iterator[memoryview]:
+        """The posed bytes of ``source``, block by block, recording both arrays' min/max."""
+        los, his, posed_los, posed_his = [], [], [], []
+        flat = source.reshape(-1, 3)
+        for start, block in iter_affine_blocks(flat, matrix, translate=translate):
+            given = flat[start : start + block.shape[0]]
+            los.append(given.min())
+            his.append(given.max())
+            posed_los.append(block.min())
+            posed_his.append(block.max())
+            yield block.data.cast("B")
+        if los:
+            self._facts.put_minmax(source, np.min(los), np.max(his))
+            self._posed_facts.put_minmax(source, np.min(posed_los), np.max(posed_his))
 
 
 def read_sfs(source: SfsSource, *, lenient: bool = False) -> Scene:

@@ -7,6 +7,7 @@ coordinates into the world (``p_world = R @ p_sensor + t``). All maths is float6
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -17,6 +18,7 @@ from sfs_kit.models.pose import PosePath
 
 __all__ = [
     "interpolate_pose",
+    "iter_affine_blocks",
     "matrix_to_pose",
     "matrix_to_quat",
     "pose_to_matrix",
@@ -158,16 +160,34 @@ def _affine_float32(
     ``|r0 x| + |r1 y| + |r2 z| + |t|`` (double rounding).
     """
     p = np.asarray(points).reshape(-1, 3)
+    out = np.empty((p.shape[0], 3), dtype=np.float32)
+    for _ in iter_affine_blocks(p, matrix, translate=translate, into=out):
+        pass
+    return out
+
+
+def iter_affine_blocks(
+    points: npt.NDArray[Any], matrix: F64, *, translate: bool,
+    into: npt.NDArray[np.float32] | None = None, block_points: int = _BLOCK_POINTS,
+) -> Iterator[tuple[int, npt.NDArray[np.float32]]]:
+    """``(start, R @ p (+ t))`` for consecutive blocks of ``(N, 3)`` points, as ``transform_points``
+    computes them (float64, rounded to float32), in one reused float32 buffer (or as views of
+    ``into``, an ``(N, 3)`` float32 array that receives every block).
+
+    A writer posing a frame as it writes it takes each block while it is in cache and never
+    holds the posed frame; a reused block is valid only until the next is requested."""
+    p = points.reshape(-1, 3)
     n = p.shape[0]
-    out = np.empty((n, 3), dtype=np.float32)
-    size = max(1, min(_BLOCK_POINTS, n))
+    size = max(1, min(block_points, n))
     rows = np.empty((3, size), dtype=np.float64)
     acc = np.empty(size, dtype=np.float64)
     tmp = np.empty(size, dtype=np.float64)
+    out = np.empty((size, 3), dtype=np.float32) if into is None else into
     for start in range(0, n, size):
         stop = min(start + size, n)
         k = stop - start
         r, a, t = rows[:, :k], acc[:k], tmp[:k]
+        o = out[:k] if into is None else into[start:stop]
         np.copyto(r, p[start:stop].T)
         for i in range(3):
             np.multiply(r[0], matrix[i, 0], out=a)
@@ -177,8 +197,8 @@ def _affine_float32(
             a += t
             if translate:
                 a += matrix[i, 3]
-            out[start:stop, i] = a
-    return out
+            o[:, i] = a
+        yield start, o
 
 
 def transform_points(

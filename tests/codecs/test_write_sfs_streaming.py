@@ -83,3 +83,23 @@ def test_facts_are_shared_between_validations() -> None:
     again = validate(scene, mode="spec", facts=facts)
     assert not [i for i in first if i.code == "V-A7"]
     assert [i.code for i in again if i.code == "V-A7"] == ["V-A7"]
+
+
+def test_frames_of_many_blocks_are_posed_block_by_block_with_the_same_bytes_and_figures(
+    tmp_path: Path,
+) -> None:
+    tree = _ego_tree(frames=2)
+    rng = np.random.default_rng(7)
+    big = rng.normal(0, 40, (20_001, 3)).astype(np.float32)  # 3 blocks, the last one partial
+    tree["sensors"][0]["frames"][1]["points"] = {"positions": big}
+    scene = Scene.model_validate(tree)
+    up_front = io.BytesIO()
+    write_sfs(scene, up_front)
+    write_sfs(scene, tmp_path / "big.sfs")
+    assert (tmp_path / "big.sfs").read_bytes() == up_front.getvalue()
+    bad = big.copy()
+    bad[17_000, 1] = np.nan  # only in the last block: its figures must reach the check
+    tree["sensors"][0]["frames"][1]["points"] = {"positions": bad}
+    with pytest.raises(SceneValidationError, match="V-A7"):
+        write_sfs(Scene.model_validate(tree), tmp_path / "nan.sfs")
+    assert not (tmp_path / "nan.sfs").exists()
