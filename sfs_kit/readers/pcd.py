@@ -258,9 +258,11 @@ def _read_binary(data: bytes, header: PcdHeader, source: str
             f"need {needed} bytes after the header (byte {header.data_offset}), found "
             f"{available}.", source=source, offset=header.data_offset + max(available, 0))
     surplus = data[header.data_offset + needed:]
-    if surplus and (len(surplus) >= max(record.itemsize, 1) or surplus.strip(b"\0\r\n\t ")):
+    if surplus and surplus.strip(b"\0\r\n\t "):
         # bytes inserted inside the data section would shift every later point, and nothing
-        # tells them from bytes appended after it: only padding shorter than a record passes
+        # tells them from bytes appended after it: only padding (NUL or whitespace) passes, of
+        # any length: real writers zero-fill (pypcd4's binary.pcd ends in 3,918 NUL bytes, which
+        # PCL, open3d and pypcd4 ignore)
         raise InputError(
             f"PCD binary data has {len(surplus)} bytes more than the header's {header.points} "
             f"points of {record.itemsize} bytes ({needed} bytes from byte "

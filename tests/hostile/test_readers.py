@@ -20,6 +20,7 @@ from sfs_kit.readers import image_size, read_npy, read_pcd, read_ply, read_poses
 PCD_HEADER = (b"VERSION .7\nFIELDS x y z\nSIZE 4 4 4\nTYPE F F F\nCOUNT 1 1 1\nWIDTH 2\n"
               b"HEIGHT 1\nVIEWPOINT 0 0 0 1 0 0 0\nPOINTS 2\nDATA binary\n")
 PLY_HEAD = b"ply\nformat binary_little_endian 1.0\n"
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
 
 
 def _npy() -> bytes:
@@ -124,3 +125,12 @@ def test_kitti_calibration_must_be_rigid(tmp_path: Path, name: str, good: str, b
     with pytest.raises(InputError, match=name + r": Transform 'R/T' rotation is not orthonormal "
                        r"with determinant \+1"):
         open_capture(drive)
+
+
+def test_pcd_zero_fill_after_the_data_is_padding(tmp_path: Path) -> None:
+    # pypcd4's real binary.pcd ends in 3,918 NUL bytes (more than its 213 16-byte records fill);
+    # PCL, open3d and pypcd4 read it, so the zero fill is padding, not data
+    real = FIXTURES / "pypcd4" / "binary.pcd"
+    assert read_pcd(real).num_points == 213
+    points = np.array([[1, 2, 3], [4, 5, 6]], dtype="<f4").tobytes()
+    assert read_pcd(_write(tmp_path, "zeros.pcd", PCD_HEADER + points + bytes(100))).num_points == 2
