@@ -7,10 +7,13 @@ Without either, integers are taken as 0..255 values (uint8 passes through) and f
 ``InputError`` asking for ``intensity_max``: a float channel may be 0..1 or 0..255, and the
 values of one frame cannot tell which (a dark frame of a 0..255 sensor looks like 0..1).
 LAS/LAZ intensity is a 16-bit field that the LAS specification normalises to 0..65535, yet most
-writers store 8-bit values in it. ``SensorIntensity`` decides per sensor, once, from its first
-loaded frame: every value <= 255 means the sensor's values are 8-bit and are kept, otherwise the
-field is scaled 0..65535 -> 0..255; a later frame that contradicts an 8-bit decision is an
-``InputError`` asking for ``intensity_max``, and the decision is reported as a note.
+writers store 8-bit values in it. ``SensorIntensity`` decides per sensor, once, over all of the
+sensor's files, never from one (a dark first file of zeros says nothing): when the first loaded
+frame has a value above 255 the field is 16-bit; otherwise the other LAS/LAZ files' largest
+intensity is read (``read_las_intensity_max``: the field alone, stopping at the first value above
+255). Every value <= 255 in every file means the values are 8-bit and are kept, otherwise the
+field is scaled 0..65535 -> 0..255. The decision, and the file that made it, is reported as a
+note; ``intensity_max`` skips it.
 Point time: a declared unit and reference
 (``frame``: relative to the frame timestamp; ``absolute``: same clock as the frame timestamps).
 """
@@ -18,12 +21,16 @@ Point time: a declared unit and reference
 from __future__ import annotations
 
 import math
+import threading
+from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
 
 from sfs_kit.errors import InputError
+from sfs_kit.readers.las import read_las_intensity_max
 
 __all__ = [
     "TIME_UNIT_US",
@@ -35,6 +42,7 @@ __all__ = [
 
 TimeUnit = Literal["s", "ms", "us", "ns"]
 TIME_UNIT_US: dict[str, float] = {"s": 1e6, "ms": 1e3, "us": 1.0, "ns": 1e-3}
+_LAS = (".las", ".laz")
 _TWO_63 = 2.0**63
 
 
@@ -119,13 +127,17 @@ def intensity_to_uint8(
 
 
 class SensorIntensity:
-    """One lidar's intensity scale, decided once (see the module docstring) and reported."""
+    """One lidar's intensity scale, decided once over its files (module docstring), reported."""
 
-    def __init__(self, sensor_id: str, intensity_max: float | None) -> None:
+    def __init__(
+        self, sensor_id: str, intensity_max: float | None, files: Sequence[str] = ()
+    ) -> None:
         self.sensor_id = sensor_id
         self.intensity_max = intensity_max
+        self.files = tuple(files)
         self._las_max: float | None = None
         self._decided_by = ""
+        self._lock = threading.Lock()
         self.note: str | None = None
 
     def to_uint8(
@@ -145,29 +157,44 @@ class SensorIntensity:
                 intensity_range=intensity_range,
             )
         top = float(values.max()) if values.size else 0.0
-        if self._las_max is None:
-            self._las_max = 255.0 if top <= 255.0 else 65535.0
-            self._decided_by = source
-            if self._las_max == 255.0:
-                self.note = (
-                    f"lidar {self.sensor_id!r}: the LAS 16-bit intensity field holds 8-bit "
-                    f"values (every value <= 255 in {source}): kept as 0..255; declare "
-                    "intensity_max to choose another scale."
-                )
-            else:
-                self.note = (
-                    f"lidar {self.sensor_id!r}: the LAS 16-bit intensity field holds 16-bit "
-                    f"values (up to {top:g} in {source}): scaled 0..65535 -> 0..255."
-                )
-        elif self._las_max == 255.0 and top > 255.0:
+        with self._lock:
+            if self._las_max is None:
+                self._decide(top, source)
+        if self._las_max == 255.0 and top > 255.0:  # a file changed since it was scanned
             raise InputError(
                 f"{source}: intensity reaches {top:g}, but lidar {self.sensor_id!r} was taken "
-                f"as 8-bit from {self._decided_by} (every value <= 255); declare "
-                "intensity_max (e.g. 65535) for this lidar in the manifest.",
+                f"as 8-bit ({self._decided_by}); declare intensity_max (e.g. 65535) for this "
+                "lidar in the manifest.",
                 source=source,
                 field="intensity_max",
             )
         return intensity_to_uint8(values, source=source, intensity_max=self._las_max)
+
+    def _decide(self, top: float, source: str) -> None:
+        """The scale from this frame's largest value, else from the sensor's other LAS files."""
+        widest, widest_in = top, source
+        others = [f for f in self.files if f != source and Path(f).suffix.lower() in _LAS]
+        for other in others if top <= 255.0 else ():
+            value = float(read_las_intensity_max(other))
+            if value > 255.0:
+                widest, widest_in = value, other
+                break
+        if widest > 255.0:
+            self._las_max = 65535.0
+            self._decided_by = f"up to {widest:g} in {widest_in}"
+            self.note = (
+                f"lidar {self.sensor_id!r}: the LAS 16-bit intensity field holds 16-bit values "
+                f"({self._decided_by}): scaled 0..65535 -> 0..255 for every frame."
+            )
+        else:
+            self._las_max = 255.0
+            where = source if not others else f"all {len(others) + 1} files of the lidar"
+            self._decided_by = f"every value <= 255 in {where}"
+            self.note = (
+                f"lidar {self.sensor_id!r}: the LAS 16-bit intensity field holds 8-bit values "
+                f"({self._decided_by}): kept as 0..255; declare intensity_max to choose another "
+                "scale."
+            )
 
 
 def point_time_to_us(

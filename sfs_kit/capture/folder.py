@@ -296,7 +296,7 @@ def _lidar(ctx: _Ctx, entry: LidarEntry, i: int) -> LidarSource:
     field = f"lidars[{i}]"
     files = ctx.files(entry.files, f"{field}.files")
     stamps = _timestamps(ctx, entry.timestamps, files, f"{field}.timestamps")
-    scale = SensorIntensity(entry.id, entry.intensity_max)
+    scale = SensorIntensity(entry.id, entry.intensity_max, [str(f) for f in files])
     return LidarSource(
         sensor_id=entry.id,
         points_frame=entry.frame,

@@ -48,7 +48,7 @@ from sfs_kit.readers._laz import header_error as _fail
 from sfs_kit.readers._rust_panics import is_panic, native_stderr_held
 from sfs_kit.readers._source import Source, read_all
 
-__all__ = ["LasHeaderInfo", "check_las_header", "read_las"]
+__all__ = ["LasHeaderInfo", "check_las_header", "read_las", "read_las_intensity_max"]
 
 logger = logging.getLogger(__name__)
 
@@ -195,10 +195,15 @@ def _held_laspy_logs() -> Iterator[_Held]:
         laspy_logger.propagate = before
 
 
-def _read(laspy: ModuleType, data: bytes, name: str) -> Any:
+def _read(laspy: ModuleType, data: bytes, name: str, *, intensity_only: bool = False) -> Any:
     with _held_laspy_logs() as held, native_stderr_held() as watch:
         try:
-            las = laspy.read(io.BytesIO(data))
+            if intensity_only:  # LAS 1.4 layered LAZ decompresses only these layers
+                selection = (laspy.DecompressionSelection.XY_RETURNS_CHANNEL
+                             | laspy.DecompressionSelection.INTENSITY)
+                las = laspy.read(io.BytesIO(data), decompression_selection=selection)
+            else:
+                las = laspy.read(io.BytesIO(data))
         except laspy.errors.LaspyException as err:
             raise InputError(f"Cannot read LAS/LAZ data: {str(err).rstrip('.')}.",
                              source=name) from err
@@ -235,6 +240,31 @@ def read_las(source: Source) -> PointCloud:
     if info.compressed and info.laszip_vlr is not None and info.point_count:
         _check_chunks(data, info, name)
     return _cloud(_read(laspy, data, name), name)
+
+
+def read_las_intensity_max(source: Source) -> int:
+    """The largest raw value of a LAS/LAZ file's 16-bit intensity field (0 for no points).
+
+    For deciding a sensor's intensity scale over all its files (``capture/_channels.py``)
+    without building their clouds: an uncompressed file's field is read in place (bytes 12-13
+    of every point record, in every point format), a LAZ file is decompressed by lazrs with only
+    the intensity selected. The same header checks and errors as ``read_las``.
+    """
+    name = os.fspath(source) if isinstance(source, str | os.PathLike) else None
+    laspy = _laspy(name or "<stream>")
+    data, name = read_all(source)
+    info = check_las_header(data, name)
+    if not info.point_count:
+        return 0
+    if not info.compressed:
+        records = np.frombuffer(data, dtype=np.uint8, count=info.point_count * info.point_size,
+                                offset=info.offset_to_points).reshape(-1, info.point_size)
+        return int(np.ascontiguousarray(records[:, 12:14]).view("<u2").max())
+    if info.laszip_vlr is not None:
+        _check_chunks(data, info, name)
+    las = _read(laspy, data, name, intensity_only=True)
+    values = np.asarray(las.intensity)
+    return int(values.max()) if values.size else 0
 
 
 def _check_chunks(data: bytes, info: LasHeaderInfo, name: str) -> None:

@@ -17,7 +17,6 @@ import pytest
 
 from sfs_kit.capture import convert_capture, read_capture_scene
 from sfs_kit.codecs.sfs import read_sfs_dict
-from sfs_kit.errors import InputError
 from sfs_kit.models import LidarSensor, Scene
 from sfs_kit.models.validate import validate
 from sfs_kit.readers import PointCloud, write_pcd
@@ -49,7 +48,7 @@ def _frame(scene: Scene, k: int = 0) -> LidarSensor:
 def _las_without_time(tmp_path: Path, name: str, *, intensity: np.ndarray | None = None) -> Path:
     """A copy of a laspy sample without gps_time (format 3 -> 2), intensity optionally replaced."""
     las = laspy.read(LASPY / name)
-    out = laspy.convert(las, point_format_id=2)
+    out = laspy.convert(las, point_format_id=2, file_version="1.2")
     if intensity is not None:
         out.intensity = intensity
     path = tmp_path / f"{name}.{0 if intensity is None else int(intensity.max())}.las"
@@ -98,20 +97,47 @@ def test_16bit_las_intensity_is_scaled_and_reported(tmp_path: Path) -> None:
     assert (int(points.intensities[0]), int(points.intensities[-1])) == (0, 255)
 
 
-def test_a_later_frame_contradicting_the_8bit_decision_is_an_error(tmp_path: Path) -> None:
+def test_a_16bit_later_file_decides_the_scale_of_the_whole_lidar(tmp_path: Path) -> None:
     n = len(laspy.read(LASPY / "simple.las").points)
     narrow = _las_without_time(tmp_path, "simple.las")
     wide = _las_without_time(tmp_path, "simple.las", intensity=np.full(n, 4000, np.uint16))
     cap = _las_capture(tmp_path / "cap", [str(narrow), str(wide)])
-    with pytest.raises(InputError, match=r"intensity reaches 4000, but lidar 'als' was taken as "
-                       r"8-bit from .*000\.las .*declare intensity_max") as err:
-        convert_capture(cap, tmp_path / "o.sfs", format="sfs")
-    assert err.value.field == "intensity_max"
-    assert not (tmp_path / "o.sfs").exists()
+    result = convert_capture(cap, tmp_path / "o.sfs", format="sfs")
+    assert (
+        f"lidar 'als': the LAS 16-bit intensity field holds 16-bit values (up to 4000 in "
+        f"{cap / '001.las'}): scaled 0..65535 -> 0..255 for every frame."
+    ) in result.notes
+    frames = _frame(Scene.model_validate(read_sfs_dict(tmp_path / "o.sfs"))).frames
+    want = np.rint(np.asarray(laspy.read(narrow).intensity) * 255 / 65535).astype(np.uint8)
+    assert np.array_equal(frames[0].points.intensities, want)  # type: ignore[arg-type]
+    assert set(frames[1].points.intensities.tolist()) == {16}  # type: ignore[union-attr]
     declared = _las_capture(tmp_path / "cap2", [str(narrow), str(wide)],
                             extra="    intensity_max: 65535\n")
     result = convert_capture(declared, tmp_path / "d.sfs", format="sfs")
     assert not any("LAS 16-bit intensity" in note for note in result.notes)
+
+
+@pytest.mark.parametrize(("second", "bits"), [("plane.laz", 16), ("autzen.las", 8)])
+def test_a_dark_first_file_does_not_decide_the_intensity_scale(
+        tmp_path: Path, second: str, bits: int) -> None:
+    # laspy's unregistered_extra_bytes.las: every intensity 0, which fits either scale; the
+    # decision is over the lidar's files: plane.laz reaches 37,888 (16-bit), autzen.las 238
+    dark = _las_without_time(tmp_path, "unregistered_extra_bytes.las")
+    other = _las_without_time(tmp_path, second)
+    cap = _las_capture(tmp_path / "cap", [str(dark), str(other)])
+    result = convert_capture(cap, tmp_path / "o.sfs", format="sfs")
+    frames = _frame(Scene.model_validate(read_sfs_dict(tmp_path / "o.sfs"))).frames
+    raw = np.asarray(laspy.read(LASPY / second).intensity, dtype=np.float64)
+    if bits == 16:
+        assert (f"holds 16-bit values (up to 37888 in {cap / '001.las'}): scaled 0..65535 -> "
+                "0..255 for every frame.") in "\n".join(result.notes)
+        want = np.rint(raw * 255 / 65535).astype(np.uint8)
+    else:
+        assert ("holds 8-bit values (every value <= 255 in all 2 files of the lidar): kept as "
+                "0..255") in "\n".join(result.notes)
+        want = raw.astype(np.uint8)
+    assert np.array_equal(frames[1].points.intensities, want)  # type: ignore[arg-type]
+    assert not frames[0].points.intensities.any()  # type: ignore[union-attr]
 
 
 def test_recentring_a_world_capture_without_poses_keeps_the_ego_beside_the_points(

@@ -21,6 +21,7 @@ from sfs_kit.readers import (
     read_las,
     read_point_cloud,
 )
+from sfs_kit.readers.las import read_las_intensity_max
 
 LASPY = FIXTURES / "laspy"
 OPENCV = FIXTURES / "opencv"
@@ -186,3 +187,10 @@ def test_png_must_end_with_iend(tmp_path: Path) -> None:
         with pytest.raises(InputError, match=rf"PNG image '.*{name}' is incomplete: it does not "
                                              r"end with the IEND chunk"):
             read_image(_cut(tmp_path, name, data))
+
+
+@pytest.mark.parametrize("name", sorted(
+    p.name for p in (FIXTURES / "laspy").iterdir() if p.suffix in (".las", ".laz")))
+def test_intensity_max_alone_matches_laspy(name: str) -> None:
+    values = np.asarray(laspy.read(FIXTURES / "laspy" / name).intensity)
+    assert read_las_intensity_max(FIXTURES / "laspy" / name) == int(values.max())
