@@ -69,7 +69,8 @@ def open_capture(
     """Open a capture of any supported layout; frames and images are loaded later, on demand.
 
     ``recording`` maps a ROS recording's topics (ignored for the other layouts);
-    ``allow_outside_capture`` lets a capture folder's manifest reference files outside it;
+    ``allow_outside_capture`` lets a capture folder's manifest (or a scale-lidar-toolkit
+    folder's symlinks) reference files outside it;
     ``frame_rate_hz`` times the frames of layouts whose files carry no time stamps (Scale's
     toolkit folder named 1.ply, 2.ply, ...); other layouts ignore it.
     """
@@ -97,7 +98,9 @@ def open_capture(
     if is_kitti_raw(p):
         return read_kitti_raw(p)
     if is_scale_folder(p):
-        return read_scale_folder(p, frame_rate_hz=frame_rate_hz)
+        return read_scale_folder(
+            p, frame_rate_hz=frame_rate_hz, allow_outside_capture=allow_outside_capture
+        )
     raise InputError(
         f"Cannot tell the capture layout of folder {str(p)!r}: it has no capture.yaml/"
         f"capture.json, no KITTI 'velodyne_points/' folder, no scale-lidar-toolkit 'pointcloud/' "

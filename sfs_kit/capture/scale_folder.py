@@ -3,11 +3,16 @@
 Recognised without a manifest (like a KITTI raw drive) by its ``pointcloud/`` folder::
 
     pointcloud/N.ply | N.pcd          one lidar frame each, points in the ego (device) frame
-    poses/N.json                       world_from_ego: {"heading": [w,x,y,z], "position": [x,y,z]}
+    poses/N.json | N.yaml              world_from_ego: {"heading": [w,x,y,z], "position": [x,y,z]}
     cameras/<cam>/N.jpg | N.png        images named like the frame they belong to
-    cameras/<cam>/intrinsics.json      fx, fy, cx, cy (+ optional distortion/size keys)
+    cameras/<cam>/intrinsics.json      fx, fy, cx, cy (+ optional distortion/size keys); .yaml
+                                       too, with the toolkit's one-element lists (fx: [1970.0])
     cameras/<cam>/extrinsics.json      the camera's pose on the rig (ego_from_camera, OpenCV axes)
     radar_points/N.txt                 noted, not carried (no radar sensor in a Capture)
+
+The toolkit's data comes in JSON and (older) YAML twins; JSON is read when both exist. Every
+file read must resolve (symlinks followed) inside the folder unless ``allow_outside_capture``,
+and each read outside it is then noted, as for a manifest capture.
 
 Conventions, as the toolkit's example (``scale_format/scale-example.py``) uses them with
 scale-lidar-io: headings are pyquaternion ``[w, x, y, z]`` (lists or ``{w,x,y,z}`` objects,
@@ -24,6 +29,7 @@ Intrinsics without an image size take it from the camera's first image (noted).
 
 from __future__ import annotations
 
+import os
 import re
 from decimal import Decimal
 from functools import partial
@@ -31,7 +37,7 @@ from pathlib import Path
 
 import numpy as np
 
-from sfs_kit._paths import check_name
+from sfs_kit._paths import check_name, is_inside
 from sfs_kit.capture._calib import intrinsics_source
 from sfs_kit.capture.base import (
     CameraSource,
@@ -48,16 +54,56 @@ from sfs_kit.errors import InputError
 from sfs_kit.models.geometry import pose_to_matrix
 from sfs_kit.readers import read_point_cloud
 from sfs_kit.readers.image import read_image
-from sfs_kit.readers.scale_pose import read_scale_pose
+from sfs_kit.readers.scale_pose import POSE_SUFFIXES, read_scale_pose
 
 __all__ = ["LIDAR_ID", "is_scale_folder", "read_scale_folder"]
 
 LIDAR_ID = "lidar"
 _CLOUD_SUFFIXES = (".ply", ".pcd")
 _IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
-_INTRINSICS_NAMES = ("intrinsics.json", "intrinsics.yaml", "intrinsics.yml")
+_INTRINSICS_NAMES = tuple(f"intrinsics{suffix}" for suffix in POSE_SUFFIXES)
 _EPOCH_DIGITS = {10: 1_000_000, 13: 1_000, 16: 1}  # digits -> µs per unit (19 digits: ns)
 _NUMBER = re.compile(r"^\d+(\.\d+)?$", re.ASCII)
+
+
+class _Inside:
+    """Every path read must resolve inside the folder, unless outside reads are allowed (noted)."""
+
+    def __init__(self, root: Path, allow_outside: bool) -> None:
+        self.root = root
+        self.allow_outside = allow_outside
+        self.outside: list[str] = []
+
+    def __call__(self, path: Path) -> Path:
+        if is_inside(path, self.root):
+            return path
+        real = os.path.realpath(path)
+        if not self.allow_outside:
+            raise InputError(
+                f"{path}: resolves to {real}, outside the capture folder {str(self.root)!r}; "
+                "pass --allow-outside-capture (allow_outside_capture=True) to read it.",
+                source=str(path),
+                field="allow_outside_capture",
+            )
+        self.outside.append(f"{path} -> {real}")
+        return path
+
+    def note(self) -> str | None:
+        if not self.outside:
+            return None
+        shown = "; ".join(self.outside[:5]) + ("; ..." if len(self.outside) > 5 else "")
+        return (
+            f"{self.root}: {len(self.outside)} file(s) read from outside the capture folder "
+            f"(allow_outside_capture): {shown}."
+        )
+
+
+def _document(folder: Path, stem: str) -> Path | None:
+    """``stem.json`` (preferred), ``stem.yaml`` or ``stem.yml`` in ``folder``, if any exists."""
+    return next(
+        (folder / f"{stem}{s}" for s in POSE_SUFFIXES if os.path.lexists(folder / f"{stem}{s}")),
+        None,
+    )
 
 
 def is_scale_folder(path: Path) -> bool:
@@ -166,19 +212,23 @@ def _load_image(path: str) -> LoadedImage:
     )
 
 
-def _mounting(path: Path) -> np.ndarray:
-    if not path.is_file():
+def _mounting(folder: Path, inside: _Inside) -> np.ndarray:
+    path = _document(folder, "extrinsics")
+    if path is None:
         raise InputError(
-            f'{path}: missing; each camera folder needs its extrinsics.json ({{"heading": '
-            '[w, x, y, z], "position": [x, y, z]}, the camera\'s pose on the rig).',
-            source=str(path),
+            f'{folder / "extrinsics.json"}: missing; each camera folder needs its extrinsics.json '
+            '(or .yaml: {"heading": [w, x, y, z], "position": [x, y, z]}, the camera\'s pose on '
+            "the rig).",
+            source=str(folder / "extrinsics.json"),
         )
-    pose = read_scale_pose(path)
+    pose = read_scale_pose(inside(path))
     matrix: np.ndarray = pose_to_matrix(np.array([*pose.position_m, *pose.quat_xyzw]))
     return matrix
 
 
-def _camera(folder: Path, stamps: dict[str, int], notes: list[str]) -> CameraSource:
+def _camera(
+    folder: Path, stamps: dict[str, int], notes: list[str], inside: _Inside
+) -> CameraSource:
     sensor_id = check_name(folder.name, what="camera folder name", source=str(folder))
     images = sorted(
         (f for f in folder.iterdir() if f.is_file() and f.suffix.lower() in _IMAGE_SUFFIXES),
@@ -203,37 +253,42 @@ def _camera(folder: Path, stamps: dict[str, int], notes: list[str]) -> CameraSou
             source=str(folder),
         )
     intr, note = intrinsics_source(
-        intrinsics, camera=None, sensor_id=sensor_id, first_image=images[0]
+        inside(intrinsics), camera=None, sensor_id=sensor_id, first_image=inside(images[0])
     )
     if note is not None:
         notes.append(note)
     return CameraSource(
         sensor_id=sensor_id,
         intrinsics=intr,
-        ego_from_sensor=_mounting(folder / "extrinsics.json"),
+        ego_from_sensor=_mounting(folder, inside),
         images=tuple(
             ImageSource(
-                timestamp_us=stamps[f.stem], source=str(f), load=partial(_load_image, str(f))
+                timestamp_us=stamps[f.stem],
+                source=str(f),
+                load=partial(_load_image, str(inside(f))),
             )
             for f in images
         ),
     )
 
 
-def _ego_poses(root: Path, files: list[Path], times: list[int]) -> EgoPoses | None:
+def _ego_poses(
+    root: Path, files: list[Path], times: list[int], inside: _Inside
+) -> EgoPoses | None:
     folder = root / "poses"
     if not folder.is_dir():
         return None
     positions, quats = [], []
     for f in files:
-        path = folder / f"{f.stem}.json"
-        if not path.is_file():
+        path = _document(folder, f.stem)
+        if path is None:
+            missing = folder / f"{f.stem}.json"
             raise InputError(
-                f"{path}: missing; poses/ holds one heading/position JSON per frame and frame "
-                f"{f.name} has none.",
-                source=str(path),
+                f"{missing}: missing; poses/ holds one heading/position JSON (or YAML) per frame "
+                f"and frame {f.name} has none.",
+                source=str(missing),
             )
-        pose = read_scale_pose(path)
+        pose = read_scale_pose(inside(path))
         positions.append(pose.position_m)
         quats.append(pose.quat_xyzw)
     return EgoPoses(
@@ -244,15 +299,22 @@ def _ego_poses(root: Path, files: list[Path], times: list[int]) -> EgoPoses | No
     )
 
 
-def read_scale_folder(path: str | Path, *, frame_rate_hz: float | None = None) -> Capture:
-    """Open a scale-lidar-toolkit folder; see the module docstring for what is read and how."""
+def read_scale_folder(
+    path: str | Path, *, frame_rate_hz: float | None = None, allow_outside_capture: bool = False
+) -> Capture:
+    """Open a scale-lidar-toolkit folder; see the module docstring for what is read and how.
+
+    ``allow_outside_capture`` lets files resolve (through symlinks) outside the folder; each such
+    read is noted.
+    """
     root = Path(path)
     if not is_scale_folder(root):
         raise InputError(
             f"{root}: not a scale-lidar-toolkit folder (no pointcloud/ with .ply/.pcd files).",
             source=str(root),
         )
-    files = _frame_files(root / "pointcloud")
+    inside = _Inside(root, allow_outside_capture)
+    files = [inside(f) for f in _frame_files(root / "pointcloud")]
     times, time_note = _frame_times(files, frame_rate_hz, root)
     notes = [time_note]
     by_stem = {f.stem: t for f, t in zip(files, times, strict=True)}
@@ -272,7 +334,7 @@ def read_scale_folder(path: str | Path, *, frame_rate_hz: float | None = None) -
     cameras: list[CameraSource] = []
     if cameras_dir.is_dir():
         for folder in sorted(p for p in cameras_dir.iterdir() if p.is_dir()):
-            cameras.append(_camera(folder, by_stem, notes))
+            cameras.append(_camera(folder, by_stem, notes, inside))
     radar = root / "radar_points"
     if radar.is_dir():
         count = sum(1 for f in radar.iterdir() if f.suffix.lower() == ".txt")
@@ -280,9 +342,12 @@ def read_scale_folder(path: str | Path, *, frame_rate_hz: float | None = None) -
             f"{radar}: {count} radar point file(s) are not converted (sfs_kit captures carry "
             "lidars and cameras only)."
         )
-    ego = _ego_poses(root, files, times)
+    ego = _ego_poses(root, files, times, inside)
     if ego is None:
         notes.append(f"{root}: no poses/ folder: the ego is static.")
+    outside = inside.note()
+    if outside is not None:
+        notes.append(outside)
     return Capture(
         path=root,
         layout="scale_toolkit",

@@ -153,6 +153,8 @@ def _find(document: Mapping[str, object], keys: Sequence[str]) -> str | None:
 
 def _number(document: Mapping[str, object], key: str, source: str) -> float:
     value = document.get(key)
+    if isinstance(value, list) and len(value) == 1:
+        value = value[0]  # scale-lidar-toolkit's intrinsics.yaml: ``fx: [1970.0131]``
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise InputError(f"Calibration {key!r} must be a number, found {value!r}.",
                          source=source, field=key)

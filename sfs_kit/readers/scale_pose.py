@@ -1,11 +1,14 @@
-"""Scale lidar toolkit pose documents: ``{"heading": quaternion, "position": vector}`` JSON.
+"""Scale lidar toolkit pose documents: ``{"heading": quaternion, "position": vector}``.
 
 scale-lidar-toolkit's recommended folder (``scale_format``) stores each frame's device pose
 (``poses/N.json``, ``world_from_ego``) and each camera's mounting (``cameras/<cam>/
 extrinsics.json``, the camera's pose in the device frame, OpenCV optical axes as scale-lidar-io's
 ``LidarCamera.calibrate(pose=...)`` takes it) in this form. ``heading`` is a quaternion in
 **w, x, y, z** order (pyquaternion's, as the toolkit builds ``Quaternion(heading)``), a list or an
-object with ``w``/``x``/``y``/``z`` keys; ``position`` is ``[x, y, z]`` or ``{x, y, z}``.
+object with ``w``/``x``/``y``/``z`` keys; ``position`` is ``[x, y, z]`` or ``{x, y, z}``. A
+document is JSON, or YAML when its name ends ``.yaml``/``.yml`` (the toolkit's older example data,
+``poses/1.yaml``, read by its example with ``yaml.safe_load``), both parsed by
+``sfs_kit._documents``.
 """
 
 from __future__ import annotations
@@ -14,11 +17,13 @@ import math
 import os
 from dataclasses import dataclass
 
-from sfs_kit._documents import load_json
+from sfs_kit._documents import load_document
 from sfs_kit._paths import open_input
 from sfs_kit.errors import InputError
 
-__all__ = ["ScalePose", "read_scale_pose"]
+__all__ = ["POSE_SUFFIXES", "ScalePose", "read_scale_pose"]
+
+POSE_SUFFIXES = (".json", ".yaml", ".yml")
 
 _MAX_BYTES = 1 << 20  # a pose document is a few hundred bytes
 _UNIT_TOLERANCE = 1e-3
@@ -57,7 +62,7 @@ def _numbers(value: object, keys: tuple[str, ...], what: str, source: str) -> li
 
 
 def read_scale_pose(path: str | os.PathLike[str]) -> ScalePose:
-    """Read one heading/position JSON document; errors name the file and the key."""
+    """Read one heading/position JSON or YAML document; errors name the file and the key."""
     source = os.fspath(path)
     try:
         with open_input(path, what="pose file") as stream:
@@ -73,7 +78,7 @@ def read_scale_pose(path: str | os.PathLike[str]) -> ScalePose:
     except UnicodeDecodeError as err:
         raise InputError(f"{source}: not UTF-8 text (byte {err.start}).", source=source,
                          offset=err.start) from err
-    document = load_json(text, source=source, what="Pose document")
+    document = load_document(text, source=source, what="Pose document")
     if not isinstance(document, dict):
         raise InputError(f"{source}: a pose document is a JSON object with 'heading' and "
                          f"'position', found {type(document).__name__}.", source=source)

@@ -173,7 +173,7 @@ def test_a_frame_without_its_pose_is_named(tmp_path: Path) -> None:
     root = build_scale_folder(tmp_path / "s")
     (root / "poses" / "2.json").unlink()
     with pytest.raises(InputError, match=r"2\.json: missing; poses/ holds one heading/position "
-                                         r"JSON per frame and frame 2\.ply has none"):
+                                         r"JSON \(or YAML\) per frame and frame 2\.ply has none"):
         open_capture(root, frame_rate_hz=10)
 
 
@@ -213,3 +213,68 @@ def test_cli_convert_takes_the_frame_rate(tmp_path: Path) -> None:
     lidar = Scene.model_validate(read_sfs_dict(out)).sensors[0]
     assert isinstance(lidar, LidarSensor)
     assert [f.timestamp for f in lidar.frames] == [0, 200_000, 400_000]
+
+
+def _as_yaml_twin(root: Path) -> None:
+    """The toolkit's older example data: poses/N.yaml, extrinsics.yaml, intrinsics.yaml with
+    one-element lists (``fx: [1970.0131]``, as its example reads ``intrinsic['fx'][0]``)."""
+    import yaml
+
+    for path in [*(root / "poses").glob("*.json"), root / "cameras/front_camera/extrinsics.json"]:
+        path.with_suffix(".yaml").write_text(yaml.safe_dump(json.loads(path.read_text())))
+        path.unlink()
+    intrinsics = root / "cameras" / "front_camera" / "intrinsics.json"
+    listed = {k: [v] for k, v in json.loads(intrinsics.read_text()).items()}
+    intrinsics.with_suffix(".yaml").write_text(yaml.safe_dump(listed))
+    intrinsics.unlink()
+
+
+def test_the_toolkits_yaml_twins_convert_like_the_json_files(tmp_path: Path) -> None:
+    json_root = build_scale_folder(tmp_path / "json")
+    yaml_root = build_scale_folder(tmp_path / "yaml")
+    _as_yaml_twin(yaml_root)
+    assert not list(yaml_root.rglob("*.json"))
+    options = ConvertOptions(frame_rate_hz=10.0)
+    convert_capture(json_root, tmp_path / "j.sfs", format="sfs", options=options)
+    convert_capture(yaml_root, tmp_path / "y.sfs", format="sfs", options=options)
+    from_json = Scene.model_validate(read_sfs_dict(tmp_path / "j.sfs"))
+    from_yaml = Scene.model_validate(read_sfs_dict(tmp_path / "y.sfs"))
+    for a, b in zip(from_json.sensors, from_yaml.sensors, strict=True):
+        assert isinstance(a, LidarSensor | CameraSensor)
+        assert isinstance(b, LidarSensor | CameraSensor)
+        assert np.array_equal(np.asarray(a.poses.values), np.asarray(b.poses.values))
+    lidar_j, camera_j = from_json.sensors
+    lidar_y, camera_y = from_yaml.sensors
+    assert isinstance(camera_j, CameraSensor)
+    assert isinstance(camera_y, CameraSensor)
+    assert camera_y.intrinsics == camera_j.intrinsics
+    assert isinstance(lidar_j, LidarSensor)
+    assert isinstance(lidar_y, LidarSensor)
+    assert np.array_equal(lidar_y.frames[1].points.positions, lidar_j.frames[1].points.positions)
+
+
+def test_a_bad_yaml_pose_names_its_line(tmp_path: Path) -> None:
+    root = build_scale_folder(tmp_path / "s")
+    _as_yaml_twin(root)
+    (root / "poses" / "2.yaml").write_text("heading: [1, 0, 0, 0]\nposition: [0, 0\n")
+    with pytest.raises(InputError, match=r"2\.yaml.*not valid YAML") as caught:
+        open_capture(root, frame_rate_hz=10)
+    assert caught.value.line is not None
+
+
+def test_files_outside_the_folder_are_refused_unless_allowed(tmp_path: Path) -> None:
+    root = build_scale_folder(tmp_path / "s")
+    elsewhere = tmp_path / "elsewhere.ply"
+    (root / "pointcloud" / "2.ply").rename(elsewhere)
+    (root / "pointcloud" / "2.ply").symlink_to(elsewhere)
+    with pytest.raises(InputError, match=r"2\.ply: resolves to .*elsewhere\.ply, outside the "
+                                         r"capture folder .*--allow-outside-capture") as caught:
+        open_capture(root, frame_rate_hz=10)
+    assert caught.value.field == "allow_outside_capture"
+    shared = tmp_path / "shared_intrinsics.json"
+    (root / "cameras" / "front_camera" / "intrinsics.json").rename(shared)
+    (root / "cameras" / "front_camera" / "intrinsics.json").symlink_to(shared)
+    result = convert_capture(root, tmp_path / "o.sfs", format="sfs",
+                             options=ConvertOptions(frame_rate_hz=10.0, allow_outside_capture=True))
+    assert any("2 file(s) read from outside the capture folder (allow_outside_capture)" in note
+               and str(elsewhere) in note for note in result.notes)
