@@ -8,7 +8,7 @@ Recognised without a manifest (like a KITTI raw drive) by its ``pointcloud/`` fo
     cameras/<cam>/intrinsics.json      fx, fy, cx, cy (+ optional distortion/size keys); .yaml
                                        too, with the toolkit's one-element lists (fx: [1970.0])
     cameras/<cam>/extrinsics.json      the camera's pose on the rig (ego_from_camera, OpenCV axes)
-    radar_points/N.txt                 noted, not carried (no radar sensor in a Capture)
+    radar_points/N.txt                 reported, not converted (see below)
 
 The toolkit's data comes in JSON and (older) YAML twins; JSON is read when both exist. Every
 file read must resolve (symlinks followed) inside the folder unless ``allow_outside_capture``,
@@ -25,6 +25,12 @@ times are read by their digit count (10 s, 13 ms, 16 µs, 19 ns; ``1700000000.25
 frame numbers (``1``, ``2``, ...) carry no time, so a rate must be declared (``frame_rate_hz``,
 ``--frame-rate``), which also overrides time-stamp names. The decision is in the notes.
 Intrinsics without an image size take it from the camera's first image (noted).
+
+Radar (``radar_points/N.txt``: position, direction, size per line) is not converted and the notes
+say so: a Capture has no radar source yet, and the toolkit never says which frame the positions
+are in (its example adds them to the frame untransformed, and scale-lidar-io copies them as they
+are into the world-frame frame JSON, whereas the lidar points are posed): guessing would put them
+in the wrong place.
 """
 
 from __future__ import annotations
@@ -339,8 +345,10 @@ def read_scale_folder(
     if radar.is_dir():
         count = sum(1 for f in radar.iterdir() if f.suffix.lower() == ".txt")
         notes.append(
-            f"{radar}: {count} radar point file(s) are not converted (sfs_kit captures carry "
-            "lidars and cameras only)."
+            f"{radar}: {count} radar point file(s) NOT converted: sfs_kit captures carry lidars "
+            "and cameras only, and the toolkit leaves the radar points' frame undeclared "
+            "(scale-lidar-io writes them unposed into world-frame frames while it poses the "
+            "lidar points by the frame pose); the scene has no radar sensor."
         )
     ego = _ego_poses(root, files, times, inside)
     if ego is None:

@@ -115,7 +115,8 @@ def test_scale_folder_converts_like_scale_lidar_io_builds_it(
                              options=ConvertOptions(frame_rate_hz=10.0))
     assert f"{root}: 3 frames in name order, 100 ms apart (declared frame rate 10 Hz)." \
         in result.notes
-    assert any("3 radar point file(s) are not converted" in n for n in result.notes)
+    assert any("3 radar point file(s) NOT converted" in n and "the scene has no radar sensor"
+               in n for n in result.notes)
     assert any("give no image size; 32x24 was taken from its first image" in n
                for n in result.notes)
     ours = Scene.model_validate(read_sfs_dict(tmp_path / "o.sfs"))
