@@ -98,14 +98,14 @@ def camera_video_file(
 
     ``temp_path`` is where an encoded file goes (removed again if encoding fails), and a video
     stream is first written to ``stream_path(temp_path)``; ``load_image`` returns image k's
-    encoded bytes (size-checked); ``step`` is called after each frame.
+    encoded bytes (size-checked; called on the encoder's decoding thread); ``step`` is called
+    after each frame.
     """
     video = camera.video
     if video is None:
+        images = ((load_image(k).data, im.source) for k, im in enumerate(camera.images))
         with _encoder(camera, temp_path, fps, f"camera {camera.sensor_id!r}") as enc:
-            for k, image in enumerate(camera.images):
-                enc.add_image(load_image(k).data, source=image.source)
-                step()
+            enc.add_images(images, on_frame=step)
         return CameraVideoFile(temp_path, enc.frames, passed_through=False, temporary=True)
     path, written, dropped = video.path, False, 0
     if path is None:  # a stream (a recording topic): written out as a container file first

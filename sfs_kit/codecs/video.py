@@ -1,7 +1,8 @@
 """Camera video: encode images one at a time to an H.264 MP4 file (D8), probe it, decode frame i.
 
 PyAV (the optional ``video`` extra, FFmpeg in its wheel; no binary on the PATH) is imported on
-first use. ``Mp4Encoder`` holds one decoded frame at a time (plus x264's bounded lookahead), so
+first use. ``Mp4Encoder`` holds one decoded frame at a time (two with ``add_images``, which
+decodes the next JPEG on a worker thread while x264 encodes; plus x264's bounded lookahead), so
 memory stays flat however long the camera's sequence is; the MP4 goes to a file that the .sfs
 writer copies in (``SfsAppendWriter.add_file``). Settings are Scale's own (spec 2.6, D8): libx264,
 yuv420p, a keyframe every 2 frames with scene-cut detection off, crf 24, preset fast; only the
@@ -15,7 +16,8 @@ from __future__ import annotations
 import contextlib
 import os
 import struct
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -175,6 +177,41 @@ class Mp4Encoder:
     def add_image(self, data: bytes | memoryview, *, source: str | None = None) -> None:
         """Decode one JPEG or PNG file's bytes and encode it as the next frame."""
         name = source or f"{self.source} image {self.frames}"
+        self._encode(self._picture(self._decode_image(data, name), name))
+
+    def add_images(
+        self,
+        images: Iterable[tuple[bytes | memoryview, str]],
+        *,
+        on_frame: Callable[[], None] | None = None,
+    ) -> None:
+        """Encode ``(bytes, source)`` images in order, as ``add_image`` does, while the next one
+        is read and decoded on a worker thread (FFmpeg runs without the GIL): the JPEG decoding
+        overlaps x264's encoding, and at most two pictures are decoded at a time. ``images`` is
+        iterated on that thread; ``on_frame`` is called (here) after each frame is encoded."""
+        items = iter(images)
+
+        def prepare() -> Any:
+            item = next(items, None)
+            if item is None:
+                return None
+            data, name = item
+            return self._picture(self._decode_image(data, name), name)
+
+        with ThreadPoolExecutor(1, thread_name_prefix="sfs_kit-decode") as pool:
+            pending = pool.submit(prepare)
+            while (picture := pending.result()) is not None:
+                pending = pool.submit(prepare)
+                self._encode(picture)
+                if on_frame is not None:
+                    on_frame()
+
+    def add_frame(self, frame: Any, *, source: str | None = None) -> None:
+        """Encode one ``av.VideoFrame`` or RGB uint8 array (H, W, 3) as the next frame."""
+        self._encode(self._picture(frame, source or f"{self.source} frame {self.frames}"))
+
+    def _decode_image(self, data: bytes | memoryview, name: str) -> Any:
+        """One JPEG or PNG file's bytes as a decoded ``av.VideoFrame`` (FFmpeg's decoders)."""
         head = bytes(data[:8])
         if head.startswith(JPEG_MAGIC):
             codec = "mjpeg"
@@ -192,11 +229,11 @@ class Mp4Encoder:
             raise InputError(
                 f"{name}: the image decoded to {len(decoded)} pictures, expected 1.", source=name
             )
-        self.add_frame(decoded[0], source=name)
+        return decoded[0]
 
-    def add_frame(self, frame: Any, *, source: str | None = None) -> None:
-        """Encode one ``av.VideoFrame`` or RGB uint8 array (H, W, 3) as the next frame."""
-        name = source or f"{self.source} frame {self.frames}"
+    def _picture(self, frame: Any, name: str) -> Any:
+        """``frame`` (a VideoFrame or RGB array) checked against the camera's size, cropped to
+        the video size and converted to the stream's yuv420p (limited range, BT.601)."""
         if isinstance(frame, np.ndarray):
             frame = self._av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")
         if (frame.width, frame.height) != (self.width, self.height):
@@ -209,9 +246,11 @@ class Mp4Encoder:
         if self.video_size != (self.width, self.height):
             rgb = frame.to_ndarray(format="rgb24")[: self.video_size[1], : self.video_size[0]]
             frame = self._av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
-        picture = frame.reformat(
+        return frame.reformat(
             format="yuv420p", dst_colorspace=_SWS_CS_ITU601, dst_color_range=_MPEG_RANGE
         )
+
+    def _encode(self, picture: Any) -> None:
         picture.pts = self.frames  # frame k at k / fps: a decoded frame's own clock is dropped
         picture.time_base = self._time_base
         # a decoded JPEG is an I picture, and libx264 honours a frame's type as a forced

@@ -75,6 +75,41 @@ def test_encode_probe_and_decode_every_frame(tmp_path: Path) -> None:
         np.testing.assert_array_equal(decode_frame(path, k), frame)
 
 
+def test_add_images_decodes_ahead_and_keeps_the_order(tmp_path: Path) -> None:
+    images = [_jpeg(3 * k) for k in range(8)]
+    done: list[int] = []
+    with Mp4Encoder(tmp_path / "ahead.mp4", width=320, height=240, fps=10.0) as enc:
+        enc.add_images(
+            ((data, f"img{k}") for k, data in enumerate(images)),
+            on_frame=lambda: done.append(enc.frames),
+        )
+    assert done == list(range(1, 9))  # called after each frame, in order
+    refs = [
+        np.asarray(cv2.imdecode(np.frombuffer(d, np.uint8), 1), np.uint8)[:, :, ::-1]
+        for d in images
+    ]
+    frames = [f.to_ndarray(format="rgb24") for f in iter_frames(tmp_path / "ahead.mp4")]
+    assert len(frames) == 8
+    for k, frame in enumerate(frames):  # (x264's threads make two encodes differ in bits)
+        errors = [np.abs(frame.astype(int) - ref.astype(int)).mean() for ref in refs]
+        assert int(np.argmin(errors)) == k
+        assert errors[k] < 4.0, (k, errors[k])
+
+
+def test_add_images_names_a_bad_image_and_leaves_no_file(tmp_path: Path) -> None:
+    images = [_jpeg(0), _jpeg(1), b"\xff\xd8\xff" + bytes(40), _jpeg(3)]
+    done: list[int] = []
+    with (
+        pytest.raises(InputError, match="img2: cannot decode the image"),
+        Mp4Encoder(tmp_path / "v.mp4", width=320, height=240, fps=10.0) as enc,
+    ):
+        enc.add_images(
+            ((data, f"img{k}") for k, data in enumerate(images)), on_frame=lambda: done.append(1)
+        )
+    assert len(done) == 2
+    assert not (tmp_path / "v.mp4").exists()
+
+
 def test_decode_frame_refuses_an_index_past_the_end(tmp_path: Path) -> None:
     path = tmp_path / "v.mp4"
     _encode(path, 3)
