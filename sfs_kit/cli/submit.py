@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import re
 import sys
@@ -17,6 +18,8 @@ from typing import Any
 from sfs_kit._redact import redact_url
 from sfs_kit.cli._common import EXIT_OK, print_json
 from sfs_kit.errors import InputError, ScaleAuthError
+
+logger = logging.getLogger(__name__)
 
 __all__ = ["register", "run"]
 
@@ -89,29 +92,34 @@ def run(args: argparse.Namespace) -> int:
 
 
 _TAIL_BYTES = 65536  # our frames end with their images[] list; a ranged GET reads the tail
-_CHECKED_REMOTE = 3  # frames fetched (tails only) to check that they are self-contained
+_CHECK_WORKERS = 8  # frames checked at once (each a ranged GET of its tail)
 _IMAGE_URL = re.compile(r'"image_url"\s*:\s*"((?:[^"\\]|\\.)*)"')
 
 
 def _check_frames_self_contained(attachments: list[str]) -> None:
     """Refuse split_base64 frames whose images[].image_url is still relative (Scale could not
-    fetch those images): every ``file://`` frame is read, and the tail of the first few http(s)
-    frames is fetched with one ranged GET each (a frame that cannot be fetched is left to the
-    request's own checks)."""
-    from urllib.parse import unquote, urlsplit
+    fetch those images). Every frame is checked, eight at a time: a ``file://`` frame is read,
+    an http(s) frame's tail fetched with one ranged GET, an ``s3://`` frame's with one ranged
+    GetObject (credentials and endpoint as boto3 finds them: AWS_* variables, profiles). A frame
+    that cannot be read is left to Scale, and the count of those is logged as a warning; after
+    one unreadable ``s3://`` frame the others are not tried (the bucket is Scale's to read)."""
+    from concurrent.futures import ThreadPoolExecutor
+    from urllib.parse import urlsplit
 
-    from sfs_kit.codecs.frame_refs import is_relative_url, relative_image_urls
+    from sfs_kit.codecs.frame_refs import is_relative_url
     from sfs_kit.errors import TaskRequestError
 
-    remote = 0
+    s3 = [i for i, url in enumerate(attachments) if urlsplit(url).scheme == "s3"]
+    results: dict[int, list[str] | None] = {}
+    if s3:  # one first: an unreachable bucket should cost one failure, not one per frame
+        results[s3[0]] = _frame_image_urls(attachments[s3[0]])
+    todo = [i for i in range(len(attachments))
+            if i not in results and (i not in s3 or results.get(s3[0]) is not None)]
+    with ThreadPoolExecutor(max_workers=max(1, min(_CHECK_WORKERS, len(todo)))) as pool:
+        results.update(zip(todo, pool.map(lambda i: _frame_image_urls(attachments[i]), todo),
+                           strict=True))
     for index, url in enumerate(attachments):
-        parts = urlsplit(url)
-        relative: list[str] = []
-        if parts.scheme == "file" and Path(unquote(parts.path)).is_file():
-            relative = relative_image_urls(Path(unquote(parts.path)))
-        elif parts.scheme in ("http", "https") and remote < _CHECKED_REMOTE:
-            remote += 1
-            relative = [u for u in _remote_image_urls(url) if is_relative_url(u)]
+        relative = [u for u in results.get(index) or [] if is_relative_url(u)]
         if relative:
             raise TaskRequestError(
                 f"Attachment {index} ({redact_url(url)}) is a frame whose images[].image_url "
@@ -119,10 +127,39 @@ def _check_frames_self_contained(attachments: list[str]) -> None:
                 f"folder with `sfs-kit upload FOLDER --bucket B` (it uploads the images first and "
                 f"rewrites each frame's image_url), or use `sfs-kit run`.",
                 field=f"attachments.{index}", rule="self_contained")
+    unread = sum(1 for i in range(len(attachments)) if results.get(i) is None)
+    if unread:
+        logger.warning("%d of %d frame attachment(s) could not be read here to check that their "
+                       "image URLs are absolute; Scale will fetch them as they are.", unread,
+                       len(attachments))
 
 
-def _remote_image_urls(url: str) -> list[str]:
-    """The image URLs found in the last bytes of a frame at ``url`` ([] if it cannot be read)."""
+def _frame_image_urls(url: str) -> list[str] | None:
+    """The image URLs of the frame at ``url`` (read from its tail), None if it cannot be read."""
+    from urllib.parse import unquote, urlsplit
+
+    from sfs_kit.codecs.frame_refs import frame_image_urls
+    from sfs_kit.errors import SfsKitError
+
+    parts = urlsplit(url)
+    try:
+        if parts.scheme == "file":
+            path = Path(unquote(parts.path))
+            return frame_image_urls(path) if path.is_file() else None
+        if parts.scheme in ("http", "https"):
+            return _urls_in_tail(_http_tail(url))
+        if parts.scheme == "s3":
+            from sfs_kit.storage.s3 import S3Store
+
+            store = S3Store(parts.netloc)
+            return _urls_in_tail(store.get_tail(unquote(parts.path.lstrip("/")), _TAIL_BYTES))
+    except SfsKitError:
+        return None
+    return None
+
+
+def _http_tail(url: str) -> bytes | None:
+    """The last bytes of the object at ``url``, None if it cannot be fetched."""
     import urllib3
 
     try:
@@ -130,12 +167,20 @@ def _remote_image_urls(url: str) -> list[str]:
                                    timeout=urllib3.Timeout(connect=5.0, read=10.0),
                                    retries=False, preload_content=False)
         try:
-            tail = response.read(_TAIL_BYTES + 1) if response.status in (200, 206) else b""
+            if response.status not in (200, 206):
+                return None
+            return bytes(response.read(_TAIL_BYTES + 1))[-_TAIL_BYTES:]
         finally:
             response.release_conn()
     except urllib3.exceptions.HTTPError:
-        return []
-    text = tail[-_TAIL_BYTES:].decode("utf-8", errors="replace")
+        return None
+
+
+def _urls_in_tail(tail: bytes | None) -> list[str] | None:
+    """The ``image_url`` values in a frame's last bytes (its images[] list)."""
+    if tail is None:
+        return None
+    text = tail.decode("utf-8", errors="replace")
     found: list[str] = []
     for match in _IMAGE_URL.finditer(text):
         try:

@@ -410,6 +410,14 @@ class S3Store:
 
     # --- reads and URLs ------------------------------------------------------------------------
 
+    def get_tail(self, key: str, size: int) -> bytes:
+        """The last ``size`` bytes of an object (all of it when shorter): one ranged GET."""
+        key = key_for(key)
+        with map_storage_errors("download", bucket=self.bucket, key=key):
+            response = self.client.get_object(Bucket=self.bucket, Key=key,
+                                              Range=f"bytes=-{size}")
+            return response["Body"].read()
+
     def get_bytes(self, key: str) -> bytes:
         """The whole object (meant for checks and tests, not for large objects)."""
         key = key_for(key)

@@ -86,3 +86,32 @@ def test_a_frames_folder_is_uploaded_on_its_own(
     assert main(["upload", str(frames), str(other), "--store", str(tmp_path / "s")]) == 2
     assert "upload it on its own" in capsys.readouterr().err
     assert not (tmp_path / "s").exists()
+
+
+@pytest.mark.usefixtures("aws_env")
+def test_submit_checks_every_frame_and_s3_uris_too(
+    frames: Path, s3_server: SeaweedServer, s3_bucket: str, capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    argv = ["upload", str(frames), "--bucket", s3_bucket, "--prefix", "good",
+            "--endpoint-url", s3_server.endpoint_url, "--region", "us-east-1", "--json"]
+    assert main(argv) == 0
+    good = [r["url"] for r in json.loads(capsys.readouterr().out)
+            if r["key"].rsplit("/", 1)[-1].startswith("frame-")]
+    argv = ["upload", str(frames / "frame-00004.json"), "--bucket", s3_bucket, "--prefix", "raw",
+            "--endpoint-url", s3_server.endpoint_url, "--region", "us-east-1", "--json"]
+    assert main(argv) == 0
+    (raw,) = json.loads(capsys.readouterr().out)
+    attachments = [a for url in [*good[:4], raw["url"]] for a in ("--attachment", url)]
+    assert main(["submit", "--project", "p", "--scene-format", "split_base64", *attachments,
+                 "--dry-run"]) == 1  # the fifth frame, past any sample of the first few
+    assert "Attachment 4 " in capsys.readouterr().err
+    monkeypatch.setenv("AWS_ENDPOINT_URL", s3_server.endpoint_url)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    uri = f"s3://{s3_bucket}/{raw['key']}"
+    assert main(["submit", "--project", "p", "--scene-format", "split_base64",
+                 "--attachment", uri, "--dry-run"]) == 1
+    assert "is relative" in capsys.readouterr().err
+    missing = f"s3://{s3_bucket}/nowhere/frame-00000.json"
+    assert main(["submit", "--project", "p", "--scene-format", "split_base64",
+                 "--attachment", missing, "--dry-run"]) == 0  # unreadable: left to Scale
