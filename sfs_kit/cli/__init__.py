@@ -13,7 +13,9 @@ import importlib
 import io
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import ExitStack, contextmanager, redirect_stderr, redirect_stdout
+from typing import IO
 
 from sfs_kit._version import __version__
 from sfs_kit.cli._common import EXIT_USAGE, exit_code_for, print_error
@@ -60,7 +62,10 @@ def _add_verbosity(parser: argparse.ArgumentParser, suffix: str) -> None:
                         help="log more: -v info, -vv debug (sfs_kit only), -vvv also boto3/urllib3 "
                              "debug; URL signatures and credentials are always redacted")
     parser.add_argument("-q", "--quiet", action="store_true", dest="quiet" + suffix,
-                        help="only errors on stderr: no progress bars, no warnings")
+                        help="quiet: only errors on stderr (no progress bars, warnings or notes), "
+                             "and no report on stdout (convert, run, validate, preview, batch) "
+                             "unless --json; results a script reads (inspect, upload's URLs, "
+                             "submit's task id) are still printed")
 
 
 def _verbosity(args: argparse.Namespace) -> int:
@@ -82,7 +87,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     verbosity = _verbosity(args)
     set_quiet(verbosity < 0)
-    with cli_logging(verbosity):  # sfs_kit only (-vvv: all); secrets always redacted
+    with cli_logging(verbosity), _quiet_output(args, verbosity < 0):
         try:
             code: int = args.func(args)
             sys.stdout.flush()  # a full or closed stdout fails here, not at interpreter exit
@@ -100,6 +105,48 @@ def main(argv: Sequence[str] | None = None) -> int:
                   file=sys.stderr)
             return 1
     return code
+
+
+# Commands whose standard output is a report for people: -q drops it (unless --json). The
+# others print what a script captures (inspect's summary, upload's URLs, submit's task id).
+_REPORTING_COMMANDS = frozenset({"convert", "run", "validate", "preview", "batch", "run-one"})
+
+
+class _ErrorsOnly(io.TextIOBase):
+    """A stderr for -q: passes only the lines that report an error (``sfs-kit: error: ...``,
+    an interruption), dropping the warnings and notes commands print themselves."""
+
+    def __init__(self, target: IO[str]) -> None:
+        self._target = target
+        self._line = ""
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        self._line += text
+        *lines, self._line = self._line.split("\n")
+        for line in lines:
+            if line.startswith(("sfs-kit: error", "sfs-kit: interrupted")):
+                self._target.write(line + "\n")
+        return len(text)
+
+    def flush(self) -> None:
+        self._target.flush()
+
+
+@contextmanager
+def _quiet_output(args: argparse.Namespace, quiet: bool) -> Iterator[None]:
+    """Under -q: stderr carries only errors, and a reporting command's stdout is dropped unless
+    it was asked for as --json."""
+    if not quiet:
+        yield
+        return
+    with ExitStack() as stack:
+        stack.enter_context(redirect_stderr(_ErrorsOnly(sys.stderr)))
+        if args.command in _REPORTING_COMMANDS and not getattr(args, "json", False):
+            stack.enter_context(redirect_stdout(io.StringIO()))
+        yield
 
 
 def _silence_stdout() -> None:
