@@ -191,7 +191,7 @@ def _make_store(config: RunConfig, out_dir: Path) -> ObjectStore:
                        sse=config.sse, sse_kms_key_id=config.sse_kms_key_id)
     root = _local_store_dir(config, out_dir)
     root.mkdir(parents=True, exist_ok=True)
-    return LocalStore(root, prefix=config.prefix)
+    return LocalStore(root, prefix=config.prefix, link_files=True)  # a run's own outputs
 
 
 def _files_exist(out_dir: Path, files: Sequence[FileEntry]) -> bool:

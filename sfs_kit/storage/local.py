@@ -13,6 +13,7 @@ import io
 import json
 import logging
 import os
+import secrets
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import BinaryIO
@@ -78,10 +79,46 @@ def _atomic_write(target: Path, chunks: io.BufferedIOBase | BinaryIO, on_bytes: 
     return count, digest.hexdigest()
 
 
-class LocalStore:
-    """A directory as an ``ObjectStore``; URLs are ``file://`` and never expire."""
+def _hard_link(source: Path, target: Path, before: os.stat_result,
+               sha256: str | None) -> bool:
+    """Put ``source`` at ``target`` as a hard link (one copy on disk), atomically. False, with
+    nothing left behind, where a link cannot be made (another filesystem, no link support), the
+    file changed since ``before``, or its content no longer has the caller's ``sha256`` (a
+    digest known from earlier, checked by reading the link: the copy would check it too); the
+    caller then copies, which reports a changed file."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    temp = target.with_name(f".{target.name}.{secrets.token_hex(6)}.link")
+    try:
+        os.link(source, temp)
+    except OSError:
+        return False
+    try:
+        now = temp.stat()
+        if (now.st_size, now.st_mtime_ns, now.st_ino) != (
+            before.st_size, before.st_mtime_ns, before.st_ino
+        ):
+            temp.unlink()
+            return False
+        if sha256 is not None and sha256_file(temp) != sha256:
+            temp.unlink()
+            return False
+        os.replace(temp, target)
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
+    return True
 
-    def __init__(self, root: str | Path, *, prefix: str = "") -> None:
+
+class LocalStore:
+    """A directory as an ``ObjectStore``; URLs are ``file://`` and never expire.
+
+    ``link_files=True`` stores a file as a hard link to it where the filesystem allows (one copy
+    on disk instead of two), for files their writer replaces atomically and never edits in place
+    (a run's own outputs): a link shares the file's bytes, so an edit in place would reach the
+    store too (``head`` would then see a changed size or mtime and hash it again)."""
+
+    def __init__(self, root: str | Path, *, prefix: str = "", link_files: bool = False) -> None:
+        self.link_files = link_files
         self.root = Path(root).resolve()
         self.prefix = key_for(prefix.strip("/")) if prefix.strip("/") else ""
         try:
@@ -170,11 +207,17 @@ class LocalStore:
         key = self._key(key)
         content_type = content_type or content_type_for(key)
         try:
-            size = path.stat().st_size
+            before = path.stat()
+            size = before.st_size
             sha256 = known_sha256 or sha256_file(path)
             if self._unchanged(key, size, sha256, content_type):
                 on_bytes(size)
                 return StoredObject(key, size, sha256, content_type, uploaded=False)
+            linked_sha = known_sha256  # hashed earlier by the caller: the link re-checks it
+            if self.link_files and _hard_link(path, self._path(key), before, linked_sha):
+                on_bytes(size)
+                self._write_meta(key, sha256, content_type)
+                return StoredObject(key, size, sha256, content_type, uploaded=True)
             def same_digest(_count: int, digest: str) -> None:
                 if digest != sha256:
                     raise ChecksumMismatchError(
