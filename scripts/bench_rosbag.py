@@ -38,11 +38,16 @@ LIDAR_TOPIC = "/sensing/lidar/top/points"
 T0_NS = 1_700_000_000 * 10**9
 PERIOD_NS = 100_000_000
 INTENSITY_MAX = "255"
-READ_ALL = """
+# Imports both sides need before their timer starts: rosbags' type stores (their modules take
+# ~1 s to import on this machine, the same for both), and for ours every module the convert
+# command imports lazily, so "work" is reading, decoding and writing only.
+STORES = "import rosbags.typesys.stores.ros1_noetic, rosbags.typesys.stores.ros2_humble"
+READ_ALL = f"""
 import sys, time
 from pathlib import Path
 from rosbags.highlevel import AnyReader
 from rosbags.typesys import Stores, get_typestore
+{STORES}
 t = time.perf_counter()
 n = 0
 with AnyReader([Path(sys.argv[1])], default_typestore=get_typestore(Stores.ROS2_HUMBLE)) as r:
@@ -175,9 +180,12 @@ def write_recording(path: Path, sweeps: int, container: str) -> Path:
     return path
 
 
-CONVERT = """
+CONVERT = f"""
 import sys, time
-import rosbags.highlevel, sfs_kit.capture.convert, sfs_kit.capture.recording.capture
+import rosbags.highlevel, rosbags.serde.primitives, PIL.Image, PIL.JpegImagePlugin
+{STORES}
+import sfs_kit.capture.convert, sfs_kit.capture.layout, sfs_kit.capture.recording.capture
+import sfs_kit.cli.convert, sfs_kit.pipeline.config
 from sfs_kit.cli import main
 t = time.perf_counter()
 code = main(sys.argv[1:])

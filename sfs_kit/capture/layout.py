@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
-from sfs_kit.capture.base import Capture
+from sfs_kit.capture.base import Capture, MetadataValue
 from sfs_kit.capture.folder import read_capture_folder
 from sfs_kit.capture.kitti_raw import is_kitti_raw, read_kitti_raw
 from sfs_kit.capture.manifest import MANIFEST_NAMES
@@ -25,23 +25,39 @@ from sfs_kit.errors import InputError
 if TYPE_CHECKING:
     from sfs_kit.capture.recording.options import RecordingOptions
 
-__all__ = ["MSGPACK_SUFFIXES", "RECORDING_SUFFIXES", "open_capture", "recording_target"]
+__all__ = [
+    "MSGPACK_SUFFIXES",
+    "RECORDING_SUFFIXES",
+    "RecordingTarget",
+    "open_capture",
+    "recording_target",
+]
 
 MSGPACK_SUFFIXES = (".msgpack", ".mpk")
 RECORDING_SUFFIXES = (".bag", ".mcap")
 
 
+class RecordingTarget(NamedTuple):
+    """A recording to open: its path, the mapping options, and a manifest's scene metadata."""
+
+    path: Path
+    options: RecordingOptions | None
+    metadata: dict[str, MetadataValue]
+
+
 def recording_target(
     path: Path, options: RecordingOptions | None = None
-) -> tuple[Path, RecordingOptions | None] | None:
+) -> RecordingTarget | None:
     """The recording ``path`` is or names (a manifest with ``recording:``), with its options.
 
-    A manifest's keys are overridden by ``options``; ``None`` when ``path`` is no recording.
+    A manifest's keys are overridden by ``options``; its ``metadata`` (and ``name``, as
+    ``capture_name``) go into the scene as a capture folder's do. ``None`` when ``path`` is no
+    recording.
     """
     from sfs_kit.capture.recording.bag import recording_kind
 
     if recording_kind(path) is not None:
-        return path, options
+        return RecordingTarget(path, options, {})
     candidates = [path] if path.is_file() else [path / name for name in MANIFEST_NAMES]
     manifest = next((c for c in candidates if c.name in MANIFEST_NAMES and c.is_file()), None)
     if manifest is None:
@@ -56,7 +72,10 @@ def recording_target(
     base = loaded.model_dump(exclude=keys, exclude_unset=True)
     given = {} if options is None else options.model_dump(exclude_unset=True)
     merged = RecordingOptions.model_validate({**base, **given})
-    return recording_path(manifest, loaded), merged
+    metadata: dict[str, MetadataValue] = dict(loaded.metadata)
+    if loaded.name is not None:
+        metadata.setdefault("capture_name", loaded.name)
+    return RecordingTarget(recording_path(manifest, loaded), merged, metadata)
 
 
 def open_capture(
@@ -81,7 +100,7 @@ def open_capture(
     if target is not None:
         from sfs_kit.capture.recording.capture import open_recording  # rosbags, lazily
 
-        return open_recording(*target)
+        return open_recording(target.path, target.options, metadata=target.metadata)
     if p.is_file():
         if p.name in MANIFEST_NAMES:
             return read_capture_folder(p, allow_outside_capture=allow_outside_capture)

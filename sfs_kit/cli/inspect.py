@@ -85,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
             recording_lines,
         )
 
-        report = inspect_recording(*target)
+        report = inspect_recording(target.path, target.options)
         if args.json:
             print_json(report)
         else:

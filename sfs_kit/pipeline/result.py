@@ -9,7 +9,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from sfs_kit.storage import redact_url
+from sfs_kit._redact import redact_url
 
 __all__ = ["PipelineProgress", "RunObject", "RunResult", "StepTiming"]
 

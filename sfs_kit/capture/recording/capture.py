@@ -16,6 +16,7 @@ import contextlib
 import os
 import weakref
 from collections.abc import Iterator
+from collections.abc import Mapping as AnyMapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -283,7 +284,10 @@ def _lidar_loader(cursors: _Cursors, topic: str, pick: _Pick, mapping: CloudMapp
         msgtype, raw = cursors.read(topic, pick)
         where = f"{cursors.bag.name}: {topic} at {pick.stamp_ns} ns"
         msg = cursors.bag.deserialize(raw, msgtype, where=where)
-        return decode_cloud(msg, stamp_us=pick.stamp_ns // 1000, where=where, mapping=mapping)
+        return decode_cloud(
+            msg, stamp_us=pick.stamp_ns // 1000, frame_us=pick.time_ns // 1000, where=where,
+            mapping=mapping,
+        )
 
     return load
 
@@ -328,12 +332,18 @@ def _check_types(bag: Bag, mapping: Mapping) -> None:
 def open_recording(
     path: str | os.PathLike[str],
     options: RecordingOptions | None = None,
+    *,
+    metadata: AnyMapping[str, MetadataValue] | None = None,
 ) -> Capture:
-    """Open a ``.bag``, ``.mcap`` or ROS 2 bag folder as a ``Capture`` (frames load on demand)."""
+    """Open a ``.bag``, ``.mcap`` or ROS 2 bag folder as a ``Capture`` (frames load on demand).
+
+    ``metadata`` (a manifest's) goes into the scene beside what the recording says (topics,
+    frames, time source); on a shared key the given value wins.
+    """
     options = options or RecordingOptions()
     bag = Bag(Path(path))
     try:
-        return _build(bag, options)
+        return _build(bag, options, dict(metadata or {}))
     except BaseException:
         bag.close()
         raise
@@ -348,7 +358,7 @@ def _window(bag: Bag, options: RecordingOptions) -> tuple[int | None, int | None
     )
 
 
-def _build(bag: Bag, options: RecordingOptions) -> Capture:
+def _build(bag: Bag, options: RecordingOptions, given: dict[str, MetadataValue]) -> Capture:
     mapping = choose_mapping(bag.topics(), options, bag.name)
     _check_types(bag, mapping)
     sensor_topics = [c.topic for c in mapping.lidars] + [c.topic for c in mapping.cameras]
@@ -496,6 +506,6 @@ def _build(bag: Bag, options: RecordingOptions) -> Capture:
         lidars=tuple(lidars),
         cameras=tuple(cameras),
         ego_poses=poses,
-        metadata=metadata,
+        metadata={**metadata, **given},
         notes=tuple(notes),
     )

@@ -197,11 +197,14 @@ def decode_cloud(
     stamp_us: int,
     where: str,
     mapping: CloudMapping | None = None,
+    frame_us: int | None = None,
 ) -> FramePoints:
     """Positions (float32 or float64 as stored), uint8 intensity and absolute µs per point.
 
-    ``msg`` is a deserialised ``sensor_msgs/PointCloud2``; ``stamp_us`` its ``header.stamp``,
-    the reference of relative per-point times.
+    ``msg`` is a deserialised ``sensor_msgs/PointCloud2``; ``stamp_us`` its ``header.stamp``.
+    ``frame_us`` is the frame's time on the declared clock (default ``stamp_us``; the log time
+    with ``time_source: log``): relative per-point times count from it, and absolute ones move
+    by ``frame_us - stamp_us``, so every time of the scene is on the one clock.
     """
     mapping = mapping or CloudMapping()
     fields = [CloudField(f.name, int(f.offset), int(f.datatype), int(f.count)) for f in msg.fields]
@@ -258,7 +261,9 @@ def decode_cloud(
             arr[convention.field],
             unit=convention.unit,
             reference=convention.reference,
-            frame_timestamp_us=stamp_us,
+            frame_timestamp_us=stamp_us if frame_us is None else frame_us,
             source=f"{where} field {convention.field!r}",
         )
+        if convention.reference == "absolute" and frame_us is not None and frame_us != stamp_us:
+            time_us = time_us + np.int64(frame_us - stamp_us)
     return FramePoints(positions_m=positions, intensity=intensity, time_us=time_us)

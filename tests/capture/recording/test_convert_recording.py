@@ -191,11 +191,23 @@ def test_every_and_window_select_sweeps(recordings: dict[str, Path]) -> None:
         d.stamp(d.FRONT, 1) // 1000, d.stamp(d.FRONT, 3) // 1000]
 
 
-def test_log_time_source(recordings: dict[str, Path]) -> None:
+def test_log_time_source(recordings: dict[str, Path], tmp_path: Path) -> None:
     options = OPTIONS.model_copy(update={"time_source": "log"})
     cap = open_capture(recordings["ros2"], recording=options)
     assert cap.lidars[0].frames[0].timestamp_us == (d.stamp(d.OUSTER, 0) + d.LATENCY_NS) // 1000
     assert cap.metadata["time_source"] == "log_time"
+    # per-point times count from the frame's log time too: one clock for the whole scene (from
+    # header.stamp, the first sweep's points would precede the scene's start)
+    convert_capture(cap, tmp_path / "log.sfs", format="sfs")
+    scene = _scene(tmp_path / "log.sfs")
+    t0_us = scene.time_offset
+    assert t0_us == (d.stamp(d.OUSTER, 0) + d.LATENCY_NS) // 1000
+    frame = scene.sensors[0].frames[1]  # type: ignore[union-attr]
+    log_us = (d.stamp(d.OUSTER, 1) + d.LATENCY_NS) // 1000
+    finite = np.isfinite(d.ouster_points(1)["x"])
+    want_t = log_us - t0_us + d.ouster_points(1)["t"][finite].astype(np.int64) // 1000
+    assert frame.points.timestamps is not None
+    assert frame.points.timestamps.tolist() == want_t.tolist()
 
 
 def test_explicit_cameras_and_world_frame(recordings: dict[str, Path]) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sfs_kit.capture import open_capture
+from sfs_kit.capture import convert_capture, open_capture
 from sfs_kit.capture.recording import RecordingOptions
 from sfs_kit.cli import main
 from sfs_kit.codecs.sfs import read_sfs_dict
@@ -73,6 +73,8 @@ def test_capture_yaml_points_at_a_recording(recordings: dict[str, Path], tmp_pat
     (folder / "drive.bag").write_bytes(recordings["ros1"].read_bytes())
     (folder / "capture.yaml").write_text(
         "recording: drive.bag\n"
+        "name: night-drive-07\n"
+        "metadata: {vehicle: car-3, run: 7}\n"
         f"lidar_topics: [{d.OUSTER}]\n"
         "cameras:\n"
         f"  - {{image: {d.LEFT}, info: {d.LEFT_INFO}}}\n"
@@ -85,6 +87,12 @@ def test_capture_yaml_points_at_a_recording(recordings: dict[str, Path], tmp_pat
     assert [c.sensor_id for c in cap.cameras] == ["cam_left"]
     assert cap.metadata["world_frame"] == "odom"
     assert cap.lidars[0].frames[0].timestamp_us == (d.stamp(d.OUSTER, 0) + d.LATENCY_NS) // 1000
+    # the manifest's name and metadata reach the scene, beside what the recording says
+    convert_capture(cap, tmp_path / "named.sfs", format="sfs")
+    meta = read_sfs_dict(tmp_path / "named.sfs")["metadata"]
+    assert (meta["capture_name"], meta["vehicle"], meta["run"]) == ("night-drive-07", "car-3", 7)
+    assert meta["recording"] == "drive.bag"
+    assert meta[f"topic.{cap.lidars[0].sensor_id}"] == d.OUSTER
     # flags override the manifest's keys
     cap = open_capture(folder / "capture.yaml", recording=RecordingOptions(time_source="header"))
     assert cap.lidars[0].frames[0].timestamp_us == d.stamp(d.OUSTER, 0) // 1000
