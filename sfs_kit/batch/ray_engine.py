@@ -1,12 +1,13 @@
 """``--engine ray``: one Ray task per capture on an existing cluster, or on a local Ray.
 
 ``ray.init(address=...)`` connects to ``--ray-address`` or ``RAY_ADDRESS``; with neither, Ray starts
-a local instance (and this engine shuts it down at the end). Each capture is one remote task with
-``num_cpus``/``memory`` hints; Ray retries it (``max_retries``) only when its worker dies
-(``retry_exceptions=False``: a capture's own failure comes back as an ``Outcome``, never as an
-exception). Fleet limits live in one actor (``_Limits``) that every task asks for slots and for
-the shared "not before" time. On a multi-node cluster the ledger folder must be on a filesystem
-every node sees (the run folders are under it).
+a local instance of its own. Either way the engine disconnects at the end (which also stops a local
+instance it started); a Ray the caller had already initialized is left as it was. Each capture is
+one remote task with ``num_cpus``/``memory`` hints; Ray retries it (``max_retries``) only when
+its worker dies (``retry_exceptions=False``: a capture's own failure comes back as an ``Outcome``,
+never as an exception). Fleet limits live in one actor (``_LimitsState``) that every task asks
+for slots and for the shared "not before" time. On a multi-node cluster the ledger folder must
+be on a filesystem every node sees (the run folders are under it).
 """
 
 from __future__ import annotations
@@ -115,14 +116,14 @@ class RayEngine:
 
     def __init__(self, config: RunConfig, options: BatchOptions) -> None:
         ray = self._ray = _import_ray()
-        self._owns = False
-        if not ray.is_initialized():
+        self._owns = not ray.is_initialized()  # we connect, so we disconnect at the end
+        if self._owns:
             address = options.ray_address or os.environ.get("RAY_ADDRESS") or None
-            if address is None:  # a local Ray for this batch: no dashboard to start
-                ray.init(log_to_driver=False, include_dashboard=False)
+            if address is None:  # a local Ray of our own ("local": never some other session's
+                # cluster that ``ray start`` left in /tmp/ray), with no dashboard to start
+                ray.init(address="local", log_to_driver=False, include_dashboard=False)
             else:
                 ray.init(address=address, log_to_driver=False)
-            self._owns = address is None
         self._config = config
         self._timeout_s = options.timeout_s
         cpus = float(ray.cluster_resources().get("CPU", 1.0))

@@ -8,6 +8,7 @@ defaults), and a JSONL/CSV list adds per-capture overrides. Exit codes: 0 every 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 from pathlib import Path
@@ -151,7 +152,10 @@ def _batch(args: argparse.Namespace) -> int:
                                  field=name)
         from sfs_kit.cli._batch_progress import BatchDisplay
 
-        with BatchDisplay(enabled=False if args.json else None) as display:
+        # stdout carries only our result: whatever an engine prints meanwhile (Ray's driver
+        # writes a raylet's "worker died" notice to sys.stdout) goes to stderr instead
+        with BatchDisplay(enabled=False if args.json else None) as display, \
+                contextlib.redirect_stdout(sys.stderr):
             result = run_batch(rows, config, args.out, options, on_progress=display)
     except SfsKitError as exc:
         print(f"sfs-kit: error: {exc}", file=sys.stderr)

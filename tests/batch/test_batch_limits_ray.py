@@ -92,7 +92,7 @@ def test_batch_on_ray(fleet: Fleet, local_ray: Any, capsys: pytest.CaptureFixtur
     fleet.standin.inject(Fault("rate_limit", path="/v1/task/multistage", retry_after="1"),
                          Fault("error_after_create", path="/v1/task/multistage"))
     fleet.proxy.inject(S3Fault("PUT", "/r02-", times=6),  # our retry, after botocore's
-                       S3Fault("PUT", "/r04-", status=None, delay_s=3.0))  # killed meanwhile
+                       S3Fault("PUT", "/r04-", status=None, delay_s=30.0))  # killed inside
     fleet.standin.set_latency(0.3)
     killed: list[int] = []
     killer = threading.Thread(target=_kill_a_ray_worker, args=(fleet, killed), daemon=True)

