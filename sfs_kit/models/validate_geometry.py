@@ -63,30 +63,52 @@ class GeometryThresholds(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    sample_frames: int = Field(default=8, ge=1, description="lidar frames sampled for G-C1/G-C2")
-    sample_points: int = Field(default=4096, ge=64, description="points read per sampled frame")
-    near_range_m: float = Field(default=40.0, gt=0, description="points counted by G-C1")
-    min_projection_share: float = Field(default=0.01, ge=0, le=1, description="G-C1")
-    min_near_points: int = Field(default=50, ge=1, description="G-C1 needs this many points")
-    max_camera_offset_m: float = Field(default=5.0, gt=0, description="G-C2")
-    max_camera_roll_deg: float = Field(default=60.0, gt=0, le=180, description="G-C3")
-    max_time_skew_ms: float = Field(default=40.0, gt=0, description="G-T1 median skew")
-    max_clock_offset_ms: float = Field(default=50.0, gt=0, description="G-T2")
-    max_drift_ms_per_min: float = Field(default=20.0, gt=0, description="G-T3")
-    pose_sample_s: float = Field(default=0.1, gt=0, description="pose resampling step, G-P1..P3")
-    max_speed_mps: float = Field(default=70.0, gt=0, description="G-P1 (252 km/h)")
-    max_accel_mps2: float = Field(default=15.0, gt=0, description="G-P2 (1.5 g)")
-    max_yaw_rate_dps: float = Field(default=90.0, gt=0, description="G-P3")
-    max_jump_m: float = Field(default=2.0, gt=0, description="G-P4, beyond the median speed")
-    max_tilt_deg: float = Field(default=25.0, gt=0, le=180, description="G-P5 roll/pitch")
-    standing_m: float = Field(default=0.05, ge=0, description="G-P6: poses moved less than this")
-    voxel_m: float = Field(default=0.5, gt=0, description="G-S1/G-P6 voxel edge")
-    max_overlap_pairs: int = Field(default=200, ge=1, description="frame pairs scored at most")
-    overlap_drop_ratio: float = Field(default=0.5, gt=0, le=1, description="G-S1 vs the median")
-    min_overlap: float = Field(default=0.2, ge=0, le=1, description="G-S2")
-    standing_overlap_ratio: float = Field(default=0.8, gt=0, description="G-P6")
-    max_float32_step_m: float = Field(default=0.005, gt=0, description="G-O1")
-    sparse_share: float = Field(default=0.1, ge=0, le=1, description="G-F2 vs the median")
+    sample_frames: int = Field(default=8, ge=1, description=(
+        "lidar frames sampled for the camera checks (G-C1, G-C2) and G-O1"))
+    sample_points: int = Field(default=4096, ge=64, description=(
+        "points read per sampled frame, in a few contiguous runs"))
+    near_range_m: float = Field(default=40.0, gt=0, description=(
+        "G-C1 and the overlap scores count the points within this distance of the lidar"))
+    min_projection_share: float = Field(default=0.01, ge=0, le=1, description=(
+        "G-C1: share of the near points inside a camera's image below which it fires"))
+    min_near_points: int = Field(default=50, ge=1, description=(
+        "G-C1, G-S1: frames with fewer near points are not scored"))
+    max_camera_offset_m: float = Field(default=5.0, gt=0, description=(
+        "G-C2: camera to lidar distance at the same time"))
+    max_camera_roll_deg: float = Field(default=60.0, gt=0, le=180, description=(
+        "G-C3: angle of a camera's image-down axis from world down"))
+    max_time_skew_ms: float = Field(default=40.0, gt=0, description=(
+        "G-T1: median time from a camera image to the nearest lidar frame"))
+    max_clock_offset_ms: float = Field(default=50.0, gt=0, description=(
+        "G-T2: a camera clock offset seen at both ends of the capture"))
+    max_drift_ms_per_min: float = Field(default=20.0, gt=0, description=(
+        "G-T3: drift of the camera/lidar time offset"))
+    pose_sample_s: float = Field(default=0.1, gt=0, description=(
+        "G-P1..G-P3 resample the poses at this step, so noisy high-rate poses do not blow up"))
+    max_speed_mps: float = Field(default=70.0, gt=0, description="G-P1: speed (252 km/h)")
+    max_accel_mps2: float = Field(default=15.0, gt=0, description="G-P2: acceleration (1.5 g)")
+    max_yaw_rate_dps: float = Field(default=90.0, gt=0, description="G-P3: yaw rate")
+    max_jump_m: float = Field(default=2.0, gt=0, description=(
+        "G-P4: a step between consecutive poses beyond what the median speed explains"))
+    max_tilt_deg: float = Field(default=25.0, gt=0, le=180, description=(
+        "G-P5: roll or pitch of a lidar (a ground vehicle is near level)"))
+    standing_m: float = Field(default=0.05, ge=0, description=(
+        "G-P6: poses that moved less than this between frames stand still"))
+    voxel_m: float = Field(default=0.5, gt=0, description=(
+        "voxel edge of the overlap scores (G-S1, G-S2, G-P6)"))
+    max_overlap_pairs: int = Field(default=200, ge=1, description=(
+        "consecutive frame pairs scored at most, spread over the capture"))
+    overlap_drop_ratio: float = Field(default=0.5, gt=0, le=1, description=(
+        "G-S1: a pair's overlap below this fraction of the lidar's median"))
+    min_overlap: float = Field(default=0.2, ge=0, le=1, description=(
+        "G-S2: the median overlap of consecutive frames below this"))
+    standing_overlap_ratio: float = Field(default=0.8, gt=0, description=(
+        "G-P6: standing poses whose frames agree less than this (1 = as well as a frame "
+        "with itself)"))
+    max_float32_step_m: float = Field(default=0.005, gt=0, description=(
+        "G-O1: float32 spacing at the largest coordinate"))
+    sparse_share: float = Field(default=0.1, ge=0, le=1, description=(
+        "G-F2: a frame with fewer points than this fraction of the median"))
 
 
 @dataclass(frozen=True, slots=True)

@@ -466,11 +466,10 @@ def _draw_camera(ax: Any, shot: _Shot, frame_time: int | None, ticks_per_s: floa
     name = str(camera.id)
     name = name if len(name) <= 30 else name[:28] + ".."
     skew = "" if frame_time is None else \
-        f", {(shot.timestamp - frame_time) * 1e3 / ticks_per_s:+.0f} ms"
-    share = "" if shot.near_share is None else \
-        f"; {shot.near_share:.0%} of points within {_NEAR_M:g} m in view"
+        f" ({(shot.timestamp - frame_time) * 1e3 / ticks_per_s:+.0f} ms)"
+    share = "" if shot.near_share is None else f", {shot.near_share:.0%} of near pts in view"
     ax.set_title(f"{name}  image {shot.index}\n{shot.timestamp / ticks_per_s:.2f} s{skew}, "
-                 f"{len(shot.uv)} points{share}", fontsize=7, linespacing=1.2)
+                 f"{len(shot.uv)} pts{share}", fontsize=7, linespacing=1.2)
 
 
 def _encode_png(rgba: npt.NDArray[np.uint8]) -> bytes:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 
@@ -143,3 +144,11 @@ def test_sample_rows_reads_contiguous_runs() -> None:
     assert rows[0] == 0
     assert rows[-1] == 999_999
     np.testing.assert_array_equal(sample_rows(10, 4096), np.arange(10))
+
+
+def test_every_threshold_is_documented_in_the_readme_with_its_default() -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    rows = dict(re.findall(r"^\| `(\w+)` \| ([0-9.e+-]+) \| .+ \|$", readme, flags=re.MULTILINE))
+    fields = GeometryThresholds.model_fields
+    documented = {name: float(rows[name]) for name in fields if name in rows}
+    assert documented == {name: float(f.default) for name, f in fields.items()}
