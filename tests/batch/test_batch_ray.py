@@ -1,0 +1,139 @@
+"""The same night on a real local Ray cluster (started by the test, 2 CPUs, loopback only), and a
+batch that starts (and stops) a Ray of its own under fleet-wide limits."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import psutil
+import pytest
+from _servers.s3_proxy import S3Fault
+
+from sfs_kit.cli import main
+
+from .conftest import Fleet, make_capture
+from .night import KILLED, run_night
+
+REPO = Path(__file__).resolve().parents[2]
+_CLUSTER = """
+import sys, ray
+ray.init(address="local", num_cpus=2, include_dashboard=False, _node_ip_address="127.0.0.1",
+         configure_logging=False)
+print("127.0.0.1:" + ray.get_runtime_context().gcs_address.rsplit(":", 1)[1], flush=True)
+sys.stdin.read()  # until the test closes our stdin
+ray.shutdown()
+"""
+
+
+_TOKEN = secrets.token_hex(16)  # the test cluster's own token (no ~/.ray/auth_token)
+
+
+@pytest.fixture(autouse=True)
+def _ray_token(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ray's token authentication with the test's token, in this process only for the test."""
+    monkeypatch.setenv("RAY_AUTH_MODE", "token")
+    monkeypatch.setenv("RAY_AUTH_TOKEN", _TOKEN)
+
+
+@pytest.fixture(scope="module")
+def ray_cluster() -> Iterator[str]:
+    """A Ray cluster in a process of its own, as a user's would be; yields its address."""
+    env = {**os.environ, "PYTHONPATH": str(REPO), "RAY_USAGE_STATS_ENABLED": "0",
+           "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": _TOKEN}
+    env.pop("RAY_ADDRESS", None)
+    head = subprocess.Popen([sys.executable, "-c", _CLUSTER], env=env, text=True,
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    assert head.stdin is not None
+    assert head.stdout is not None
+    try:
+        address = head.stdout.readline().strip()
+        assert address, "the Ray cluster did not start"
+        yield address
+    finally:
+        head.stdin.close()
+        try:
+            head.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            head.kill()
+            head.wait()
+        head.stdout.close()
+
+
+def _kill_ray_worker(fleet: Fleet, key: str, killed: list[int]) -> None:
+    """SIGKILL the Ray worker running the capture, found by its process title (the task's name,
+    ``ray::sfs_kit:<file>:<key>``)."""
+    title = f"ray::sfs_kit:{KILLED}:{key}"
+    for process in psutil.process_iter(["cmdline"]):
+        if title in " ".join(process.info["cmdline"] or []):
+            os.kill(process.pid, signal.SIGKILL)
+            killed.append(process.pid)
+            return
+
+
+def test_a_night_of_captures_on_ray(fleet: Fleet, ray_cluster: str,
+                                    capsys: pytest.CaptureFixture[str]) -> None:
+    night = run_night(fleet, capsys, ["--engine", "ray", "--ray-address", ray_cluster],
+                      _kill_ray_worker)
+    # Ray ran the killed worker's task again itself (a system failure): one attempt in the ledger
+    assert night.done[KILLED].attempts == 1
+
+
+def _ray_processes() -> dict[int, str]:
+    """This process's descendants that are Ray's node processes, by pid."""
+    found: dict[int, str] = {}
+    for child in psutil.Process().children(recursive=True):
+        try:
+            if child.status() != psutil.STATUS_ZOMBIE and child.name() in ("raylet", "gcs_server"):
+                found[child.pid] = child.name()
+        except psutil.Error:
+            pass
+    return found
+
+
+def _watch_ray(seen: dict[int, str], stop: threading.Event) -> None:
+    """Note the Ray node processes that run while the batch runs, until ``stop``."""
+    while not stop.wait(0.1):
+        seen.update(_ray_processes())
+
+
+def test_batch_starts_its_own_ray_under_fleet_limits(
+    fleet: Fleet, ray_cluster: str, capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import ray
+
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)  # and a cluster is running: not ours to use
+    folder = fleet.root / "drives"
+    folder.mkdir()
+    paths = [str(make_capture(folder / f"o{i}.msgpack", seed=i)) for i in range(4)]
+    for i in range(4):  # uploads and creates that take a while, so two workers would overlap
+        fleet.proxy.inject(S3Fault("PUT", f"/o{i}-", status=None, delay_s=0.4))
+    fleet.standin.set_latency(0.4)
+    cluster = _ray_processes()  # the test cluster's, which the batch must not use
+    seen: dict[int, str] = {}
+    stop = threading.Event()
+    watcher = threading.Thread(target=_watch_ray, args=(seen, stop), daemon=True)
+    watcher.start()
+    try:
+        code = main(["batch", *paths, *fleet.args("--engine", "ray", "--max-uploads", "1",
+                                                   "--max-submits", "1", "--json")])
+    finally:
+        stop.set()
+        watcher.join(timeout=5)
+    result = json.loads(capsys.readouterr().out)
+    assert (code, result["engine"], result["done"], result["tasks_created"]) == (0, "ray", 4, 4)
+    assert len(fleet.standin.tasks) == 4
+    assert fleet.proxy.peak("PUT") == 1  # the limits actor held both Ray workers to one upload
+    assert fleet.standin.peak_creating == 1  # and to one task request
+    ours = {pid: name for pid, name in seen.items() if pid not in cluster}
+    assert set(ours.values()) == {"gcs_server", "raylet"}  # the batch started a Ray of its own
+    assert not ray.is_initialized()  # and shut it down: nothing of it is left running
+    assert not set(ours) & set(_ray_processes())
