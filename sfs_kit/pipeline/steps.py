@@ -112,17 +112,30 @@ def convert(
         target = out_dir / SFS_NAME
         result = convert_capture(source, target, format="sfs", options=options,
                                  on_progress=on_progress)
+        _drop_other_format(out_dir, fmt)
         return Converted([_entry(out_dir, target, "attachment")], _notes(result))
     stage = out_dir / STAGE_DIR
     if stage.exists():
         shutil.rmtree(stage)
     result = convert_capture(source, stage, format="split_base64", options=options,
                              on_progress=on_progress)
+    _drop_other_format(out_dir, fmt)
     frames = [Path(p) for p in result.paths if Path(p).name.startswith("frame-")]
     images = [Path(p) for p in result.paths if not Path(p).name.startswith("frame-")]
     files = [_entry(out_dir, p, "attachment") for p in frames]
     files += [_entry(out_dir, p, "image") for p in images]
     return Converted(files, _notes(result))
+
+
+def _drop_other_format(out_dir: Path, fmt: str) -> None:
+    """After a successful conversion, remove what the other format left in the run folder (a
+    run switched from sfs to split_base64 or back): ``scene.sfs``, or the staged and upload
+    frame folders. Store objects stay: an earlier task may point at them."""
+    if fmt == "sfs":
+        for name in (STAGE_DIR, FINAL_DIR):
+            shutil.rmtree(out_dir / name, ignore_errors=True)
+    else:
+        (out_dir / SFS_NAME).unlink(missing_ok=True)
 
 
 def _notes(result: ConvertResult) -> list[str]:
