@@ -107,13 +107,14 @@ def _run(args: argparse.Namespace) -> int:
     """Open the capture, convert with a progress bar, print the report."""
     from sfs_kit.capture.convert import convert_capture
     from sfs_kit.capture.layout import open_capture
-    from sfs_kit.pipeline.config import load_convert_settings
+    from sfs_kit.pipeline.config import load_convert_settings, load_recording_settings
 
     fmt, options = load_convert_settings({"format": args.format, **convert_settings(args)},
                                          config_path=args.config)
     options.check_format(fmt)
     out = check_convert_output(args.out, fmt, overwrite=args.overwrite)
-    capture = open_capture(args.capture, recording=recording_options(args),
+    recording = load_recording_settings(recording_options(args), config_path=args.config)
+    capture = open_capture(args.capture, recording=recording,
                            allow_outside_capture=options.allow_outside_capture,
                            frame_rate_hz=options.frame_rate_hz)
     total = capture.frame_count + (

@@ -78,7 +78,11 @@ def run(args: argparse.Namespace) -> int:
     path = Path(args.file)
     from sfs_kit.capture.layout import recording_target
 
-    target = recording_target(path, recording_options(args)) if path.exists() else None
+    target = None
+    if path.exists():
+        from sfs_kit.pipeline.config import load_recording_settings
+
+        target = recording_target(path, load_recording_settings(recording_options(args)))
     if target is not None:
         from sfs_kit.capture.recording.inspect import (
             inspect_recording,

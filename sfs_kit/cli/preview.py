@@ -95,8 +95,10 @@ def run(args: argparse.Namespace) -> int:
     cameras = [c.strip() for c in args.cameras.split(",") if c.strip()] if args.cameras else None
     options = PreviewOptions(frame=args.frame, frames=args.frames, cameras=cameras,
                              max_points=args.max_points, lidar=args.lidar)
-    with open_preview_scene(args.input, options=options,
-                            recording=recording_options(args)) as source:
+    from sfs_kit.pipeline.config import load_recording_settings
+
+    recording = load_recording_settings(recording_options(args))
+    with open_preview_scene(args.input, options=options, recording=recording) as source:
         layout, _ = render_preview(source.scene, out, options)
         recorded = None
         if args.rerun is not None:

@@ -33,6 +33,11 @@ from sfs_kit.capture.options import ConvertOptions, option_specs
 from sfs_kit.capture.recording.options import RecordingOptions
 from sfs_kit.errors import InputError
 from sfs_kit.models.validate_geometry import GeometryThresholds
+from sfs_kit.pipeline.recording_settings import (
+    merge_recording,
+    recording_from_env,
+    recording_layer,
+)
 
 __all__ = [
     "CONFIG_FILE_NAME",
@@ -42,6 +47,7 @@ __all__ = [
     "RunConfig",
     "load_config",
     "load_convert_settings",
+    "load_recording_settings",
     "parse_duration_s",
 ]
 
@@ -249,6 +255,8 @@ def _from_file(path: Path, *, explicit: bool) -> tuple[dict[str, Any], str | Non
                          source=str(path), field="run")
     if section is not raw and "geometry" in raw and "geometry" not in section:
         section = {**section, "geometry": raw["geometry"]}  # a top-level [geometry] table
+    if section is not raw and "recording" in raw and "recording" not in section:
+        section = {**section, "recording": raw["recording"]}  # likewise [recording]
     layer: dict[str, Any] = {}
     api_key_env: str | None = None
     for key, value in section.items():
@@ -327,6 +335,11 @@ def load_config(
         merged.update(layer)
         origins.update(dict.fromkeys(layer, origin))
     merged["convert"] = _convert_options(merged, origins, path)
+    merged["recording"] = merge_recording([
+        (f"[recording] in {str(path)!r}", recording_layer(file_layer.get("recording"), str(path))),
+        ("environment", recording_from_env(environ)),
+        ("command line", recording_layer(cli_layer.get("recording"), "command line")),
+    ])
     try:
         return RunConfig.model_validate(merged)
     except ValidationError as err:
@@ -386,6 +399,26 @@ def load_convert_settings(
         raise InputError(f"Setting {label} must be 'sfs' or 'split_base64', got {fmt!r}.",
                          field="format")
     return fmt, options
+
+
+def load_recording_settings(
+    cli: RecordingOptions | None = None,
+    *,
+    env: Mapping[str, str] | None = None,
+    config_path: str | os.PathLike[str] | None = None,
+    cwd: str | os.PathLike[str] | None = None,
+) -> RecordingOptions | None:
+    """The recording mapping of ``convert``/``inspect``/``preview``: the flags' options over
+    ``SFS_KIT_*`` over ``[recording]`` in ``sfs-kit.toml``, key by key (``recording_settings``)."""
+    environ = os.environ if env is None else env
+    path = Path(config_path) if config_path is not None else \
+        Path(cwd or os.getcwd()) / CONFIG_FILE_NAME
+    file_layer, _ = _from_file(path, explicit=config_path is not None)
+    return merge_recording([
+        (f"[recording] in {str(path)!r}", recording_layer(file_layer.get("recording"), str(path))),
+        ("environment", recording_from_env(environ)),
+        ("command line", recording_layer(cli, "command line")),
+    ])
 
 
 # model-level rules -> the setting they are about

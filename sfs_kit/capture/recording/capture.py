@@ -46,7 +46,12 @@ from sfs_kit.capture.recording.direct import MessageRef
 from sfs_kit.capture.recording.mapping import VIDEO_TYPES, Mapping, choose_mapping
 from sfs_kit.capture.recording.options import RecordingOptions
 from sfs_kit.capture.recording.pointcloud2 import CloudMapping, PointTime, decode_cloud
-from sfs_kit.capture.recording.scan import RecordingScan, SensorTimes, scan_recording
+from sfs_kit.capture.recording.scan import (
+    RecordingScan,
+    SensorTimes,
+    calibration_key,
+    scan_recording,
+)
 from sfs_kit.capture.recording.tf import TfBuffer
 from sfs_kit.capture.recording.video import video_source
 from sfs_kit.capture.sync import match_nearest
@@ -302,6 +307,31 @@ def _image_loader(cursors: _Cursors, topic: str, pick: _Pick) -> Any:
     return load
 
 
+def _calibration_for(
+    timeline: list[tuple[int, Any]], picks: list[_Pick], topic: str, info_topic: str, bag: Bag
+) -> tuple[int, Any]:
+    """The CameraInfo in effect over the camera's chosen images (log time); a calibration that
+    changes among them is an ``InputError`` (a scene holds one per camera), naming both times."""
+    first = min(p.log_ns for p in picks)
+    last = max(p.log_ns for p in picks)
+    before = [entry for entry in timeline if entry[0] <= first]
+    chosen = before[-1] if before else timeline[0]
+    later = [entry for entry in timeline if chosen[0] < entry[0] <= last]
+    if later:
+        old, new = calibration_key(chosen[1]), calibration_key(later[0][1])
+        names = ("size", "size", "distortion_model", "D", "K", "P")
+        changed = sorted({n for n, a, b in zip(names, old, new, strict=True) if a != b})
+        raise InputError(
+            f"{bag.name}: camera {topic}: CameraInfo {info_topic} changes its calibration "
+            f"({', '.join(changed)}) at {later[0][0]} ns, between the camera's images at {first} "
+            f"and {last} ns ({len(later)} change(s)); a scene holds one calibration per camera: "
+            f"convert the parts before and after the change separately (--start/--end).",
+            source=bag.name,
+            field=info_topic,
+        )
+    return chosen
+
+
 def _frame_id(st: SensorTimes, bag: Bag) -> str:
     if not st.frame_id:
         raise InputError(
@@ -444,11 +474,6 @@ def _build(bag: Bag, options: RecordingOptions, given: dict[str, MetadataValue])
                 source=bag.name,
                 field=cam.info_topic,
             )
-        info_log, info = scan.camera_info[cam.info_topic]
-        rectified = any(part.startswith("image_rect") for part in cam.topic.split("/"))
-        intr = camera_intrinsics(
-            info, where=f"{bag.name}: {cam.info_topic} at {info_log} ns", rectified=rectified
-        )
         if st.msgtype in VIDEO_TYPES:  # every frame of a video: they depend on each other
             picks = _picks(st, options, np.argsort(_times(st, options), kind="stable"))
         else:
@@ -457,6 +482,12 @@ def _build(bag: Bag, options: RecordingOptions, given: dict[str, MetadataValue])
                 primary=primary.topic,
             )
             picks = _picks(st, options, idx)
+        info_log, info = _calibration_for(scan.camera_info[cam.info_topic], picks, cam.topic,
+                                          cam.info_topic, bag)
+        rectified = any(part.startswith("image_rect") for part in cam.topic.split("/"))
+        intr = camera_intrinsics(
+            info, where=f"{bag.name}: {cam.info_topic} at {info_log} ns", rectified=rectified
+        )
         frame = _frame_id(st, bag)
         mount = _static_mount(scan.tf, ego, frame, picks[0].time_ns, cam.topic)
         if not is_optical_frame(frame):

@@ -2,7 +2,8 @@
 
 Big messages (clouds, images) are not deserialised here: their ``header.stamp`` and
 ``frame_id`` are read from the first bytes (``bag.header_of``), so memory holds a few integers per
-message, never a message. Small ones (``/tf``, ``/tf_static``, CameraInfo, odometry) are decoded.
+message, never a message. Small ones (``/tf``, ``/tf_static``, odometry) are decoded; CameraInfo
+messages only when their calibration bytes differ from the previous one's.
 """
 
 from __future__ import annotations
@@ -15,8 +16,17 @@ from sfs_kit.capture.recording.bag import Bag, header_of
 from sfs_kit.capture.recording.direct import MessageRef
 from sfs_kit.capture.recording.mapping import TF_TYPE
 from sfs_kit.capture.recording.tf import TfBuffer
+from sfs_kit.errors import InputError
 
-__all__ = ["PoseSample", "RecordingScan", "SensorTimes", "TopicTimes", "scan_recording"]
+__all__ = [
+    "MAX_CALIBRATIONS",
+    "PoseSample",
+    "RecordingScan",
+    "SensorTimes",
+    "TopicTimes",
+    "calibration_key",
+    "scan_recording",
+]
 
 TF_TOPICS = ("/tf", "/tf_static")
 
@@ -60,9 +70,62 @@ class RecordingScan:
 
     tf: TfBuffer
     sensors: dict[str, SensorTimes]
-    camera_info: dict[str, tuple[int, Any]]
+    camera_info: dict[str, list[tuple[int, Any]]]  # per topic: the first, then each change
     poses: list[PoseSample]
     times: dict[str, TopicTimes]
+
+
+MAX_CALIBRATIONS = 1024
+"""Distinct calibrations a CameraInfo topic may hold (beyond: an error, not unbounded memory)."""
+
+
+def calibration_key(msg: Any) -> tuple[Any, ...]:
+    """What of a ``CameraInfo`` the scene uses: size, model, D, K and P."""
+    def arr(name: str) -> tuple[float, ...]:
+        value = getattr(msg, name) if hasattr(msg, name) else getattr(msg, name.upper())
+        return tuple(float(v) for v in value)
+
+    return (int(msg.width), int(msg.height), str(msg.distortion_model), arr("d"), arr("k"),
+            arr("p"))
+
+
+def _header_end(raw: bytes, cdr: bool) -> int:
+    """Where the bytes after a serialised ``std_msgs/Header`` start (its stamp and seq vary)."""
+    if len(raw) < 16:
+        return 0  # too short for a header: compared whole, and deserialising it names it
+    size = int.from_bytes(raw[12:16], "big" if cdr and raw[1] == 0 else "little")
+    return 16 + size
+
+
+class _Calibrations:
+    """Each CameraInfo topic's first message and every later change of its calibration.
+
+    A message whose bytes after the header equal the last kept one's is skipped without being
+    deserialised, so a recording's thousands of identical CameraInfo messages cost a compare each.
+    """
+
+    def __init__(self, bag: Bag) -> None:
+        self.bag = bag
+        self.kept: dict[str, list[tuple[int, Any]]] = {}
+        self._tail: dict[str, bytes] = {}
+
+    def add(self, topic: str, msgtype: str, log_ns: int, raw: bytes, where: str) -> None:
+        tail = bytes(raw[_header_end(raw, self.bag.cdr):])
+        if self._tail.get(topic) == tail:
+            return
+        self._tail[topic] = tail
+        msg = self.bag.deserialize(raw, msgtype, where=where)
+        timeline = self.kept.setdefault(topic, [])
+        if timeline and calibration_key(timeline[-1][1]) == calibration_key(msg):
+            return
+        if len(timeline) >= MAX_CALIBRATIONS:
+            raise InputError(
+                f"{where}: CameraInfo topic {topic} changes its calibration more than "
+                f"{MAX_CALIBRATIONS} times; a scene holds one calibration per camera.",
+                source=self.bag.name,
+                field=topic,
+            )
+        timeline.append((log_ns, msg))
 
 
 def _add_tf(tf: TfBuffer, msg: Any, *, static: bool, topic: str) -> None:
@@ -138,7 +201,7 @@ def _direct_small(
     others: list[str],
     times: dict[str, TopicTimes],
 ) -> Iterator[tuple[str, str, int, bytes]] | None:
-    """TF, pose and the first CameraInfo messages read at their places (counts from the index).
+    """TF, pose and CameraInfo messages read at their places (counts from the index).
 
     ``None`` when the storage has no direct reads; ``others`` are only counted (inspect).
     """
@@ -155,7 +218,7 @@ def _direct_small(
             times[topic] = TopicTimes(len(refs), refs[0][0], refs[-1][0])
         if topic in others:
             continue
-        events.extend((ref, topic) for ref in (refs[:1] if topic in infos else refs))
+        events.extend((ref, topic) for ref in refs)
     events.sort()
     msgtypes = {t: i.msgtype for t, i in bag.topics().items()}
     return ((t, msgtypes[t], ref[0], direct.data(ref, t)) for ref, t in events)
@@ -181,7 +244,7 @@ def scan_recording(
     topics = bag.topics()
     small = {t for t in (*TF_TOPICS, *infos, *([pose_topic] if pose_topic else [])) if t in topics}
     small |= {t for t, i in topics.items() if i.msgtype == TF_TYPE}
-    camera_info: dict[str, tuple[int, Any]] = {}
+    calibrations = _Calibrations(bag)
     poses: list[PoseSample] = []
     times: dict[str, TopicTimes] = {}
     start, stop = window_ns
@@ -216,8 +279,10 @@ def scan_recording(
             elif msgtype == TF_TYPE:
                 msg = bag.deserialize(raw, msgtype, where=where)
                 _add_tf(tf, msg, static=topic.endswith("_static"), topic=topic)
-            elif topic in infos and topic not in camera_info:
-                camera_info[topic] = (log_ns, bag.deserialize(raw, msgtype, where=where))
+            elif topic in infos:
+                calibrations.add(topic, msgtype, log_ns, raw, where)
             elif topic == pose_topic:
                 poses.append(_pose(bag.deserialize(raw, msgtype, where=where), msgtype, log_ns))
-    return RecordingScan(tf=tf, sensors=sensors, camera_info=camera_info, poses=poses, times=times)
+    return RecordingScan(
+        tf=tf, sensors=sensors, camera_info=calibrations.kept, poses=poses, times=times
+    )

@@ -191,6 +191,14 @@ class DriveSpec:
         default_factory=dict)
     extra: Callable[[Any, Any, Callable[..., Any]], None] | None = None
     compression: Literal["lz4", "bz2", "message", "storage"] | None = None
+    front_k_from: tuple[int, list[float]] | None = None  # (sweep, K): the front camera recalibrated
+
+
+def front_k(spec: DriveSpec, k: int) -> list[float]:
+    """The front camera's K at sweep k."""
+    if spec.front_k_from is not None and k >= spec.front_k_from[0]:
+        return spec.front_k_from[1]
+    return FRONT_K
 
 
 TF_MSG = "geometry_msgs/TransformStamped[] transforms\n"
@@ -303,7 +311,7 @@ def write_drive(path: Path, container: Container, spec: DriveSpec | None = None)
                            data=np.frombuffer(jpeg, dtype=np.uint8))))
         events.append((ts + LATENCY_NS, FRONT_INFO, "sensor_msgs/msg/CameraInfo",
                        out.camera_info(ts, "cam_front_optical_frame", 64, 48, "plumb_bob",
-                                       PLUMB_BOB_D, FRONT_K)))
+                                       PLUMB_BOB_D, front_k(spec, k))))
         ts = stamp(LEFT, k) + spec.camera_offset_ns.get(LEFT, 0)
         pixels = left_pixels(k)
         events.append((ts + LATENCY_NS, LEFT, "sensor_msgs/msg/Image",

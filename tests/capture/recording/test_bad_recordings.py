@@ -156,3 +156,26 @@ def test_missing_rosbags_names_the_extra(monkeypatch: pytest.MonkeyPatch,
     monkeypatch.setattr(importlib, "import_module", no_module)
     with pytest.raises(MissingDependencyError, match=r"sfs_kit\[ros\]"):
         open_capture(recordings["ros1"])
+
+
+def test_camera_recalibrated_mid_drive(tmp_path: Path) -> None:
+    """A CameraInfo whose K changes among the chosen images is refused, naming the change; a
+    window after the change uses the new calibration, one before it the old."""
+    new_k = [520.0, 0.0, 31.0, 0.0, 515.0, 23.5, 0.0, 0.0, 1.0]
+    bag = d.write_drive(tmp_path / "drive.bag", "ros1", d.DriveSpec(front_k_from=(3, new_k)))
+    with pytest.raises(InputError) as info:
+        open_capture(bag, recording=OPTIONS)
+    message = str(info.value)
+    assert d.FRONT_INFO in message
+    assert "(K, P)" in message  # the drive derives P from K
+    assert f"at {d.stamp(d.FRONT, 3) + d.LATENCY_NS} ns" in message
+    assert str(bag) in message
+    bag_start_ns = d.T0_NS - 1_000_000_000  # /tf_static opens the recording
+    after = (d.stamp(d.OUSTER, 3) - bag_start_ns) / 1e9 - 1e-3
+    cap = open_capture(bag, recording=OPTIONS.model_copy(update={"start_s": after}))
+    front = next(c for c in cap.cameras if c.sensor_id == "cam_front")
+    assert (front.intrinsics.fx, front.intrinsics.fy, front.intrinsics.cx) == (520.0, 515.0, 31.0)
+    before = (d.stamp(d.OUSTER, 2) - bag_start_ns) / 1e9 + 1e-3
+    cap = open_capture(bag, recording=OPTIONS.model_copy(update={"end_s": before}))
+    front = next(c for c in cap.cameras if c.sensor_id == "cam_front")
+    assert (front.intrinsics.fx, front.intrinsics.fy, front.intrinsics.cx) == (500.0, 510.0, 32.0)

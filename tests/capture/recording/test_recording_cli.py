@@ -167,3 +167,41 @@ def test_the_readme_manifest_and_config_examples_load(tmp_path: Path) -> None:
     toml.write_text('[recording]\nlidar_topics = ["/points"]\nevery = 2\n', encoding="utf-8")
     config = load_config(env={}, config_path=toml)
     assert config.recording == RecordingOptions(lidar_topics=("/points",), every=2)
+
+
+def test_recording_settings_from_the_config_file_and_environment(
+    recordings: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """sfs-kit.toml's [recording] < SFS_KIT_* < flags, merged key by key, for convert and run."""
+    from sfs_kit.errors import InputError
+    from sfs_kit.pipeline.config import load_config, load_recording_settings
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "sfs-kit.toml").write_text(
+        "[recording]\n"
+        f"lidar_topics = ['{d.VELODYNE}']\n"
+        "every = 2\n"
+        f"intensity_max = {{'{d.OUSTER}' = {d.OUSTER_INTENSITY_MAX}}}\n"
+    )
+    monkeypatch.setenv("SFS_KIT_CAMERA_TOPICS", f"{d.FRONT}={d.FRONT_INFO}")
+    out = tmp_path / "out.sfs"
+    assert main(["convert", str(recordings["mcap"]), "-o", str(out), "--every", "1"]) == 0
+    scene = Scene.model_validate(read_sfs_dict(out))
+    assert [s.id for s in scene.sensors] == ["velodyne_points", "cam_front"]
+    assert len(scene.sensors[0].frames) == d.SWEEPS  # type: ignore[union-attr]  # --every 1 wins
+    monkeypatch.setenv("SFS_KIT_LIDAR_TOPICS", f"{d.OUSTER}, {d.VELODYNE}")
+    options = load_recording_settings()
+    assert options is not None
+    assert options.lidar_topics == (d.OUSTER, d.VELODYNE)  # the environment over the file
+    assert (options.every, options.intensity_max) == (2, {d.OUSTER: d.OUSTER_INTENSITY_MAX})
+    assert [(c.image, c.info) for c in options.cameras] == [(d.FRONT, d.FRONT_INFO)]
+    config = load_config({"recording": RecordingOptions(every=3)})
+    assert config.recording is not None
+    assert (config.recording.every, config.recording.lidar_topics) == (3, options.lidar_topics)
+    monkeypatch.setenv("SFS_KIT_EVERY", "zero")
+    with pytest.raises(InputError, match="SFS_KIT_EVERY"):
+        load_recording_settings()
+    monkeypatch.setenv("SFS_KIT_EVERY", "")
+    monkeypatch.setenv("SFS_KIT_INTENSITY_MAX", f"{d.OUSTER}:1000")
+    with pytest.raises(InputError, match="SFS_KIT_INTENSITY_MAX"):
+        load_recording_settings()
