@@ -14,7 +14,9 @@ In the same run:
   ``--camera-video`` (medians);
 - the incumbent: Scale's own ``VideoWriter`` (scale-sensor-fusion-io, which pipes the JPEGs into
   an ``ffmpeg`` binary: the imageio-ffmpeg wheel's, test extra) on the same camera in the same
-  run: its frames/s, MP4 size and PSNR against ours, with the ratios;
+  run, in alternating rounds (at least 5) so other load on the machine hits both alike: frames/s
+  and CPU ms per frame (ffmpeg's, as a child process), MP4 size and PSNR against ours, with
+  the ratios;
 - memory: peak RSS of a ``convert --camera-video`` subprocess for 10 and 50 frames per camera
   (flat with capture length: one frame at a time).
 
@@ -28,11 +30,13 @@ import argparse
 import json
 import os
 import platform
+import resource
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import cv2
@@ -114,12 +118,14 @@ def timed(run: object, repeats: int) -> tuple[float, list[float]]:
     return statistics.median(times), times
 
 
-def encoder_fps(images: list[bytes], settings: VideoSettings, out: Path, repeats: int) -> float:
-    def run() -> None:
-        with Mp4Encoder(out, width=WIDTH, height=HEIGHT, fps=10.0, settings=settings) as enc:
-            enc.add_images((data, f"image {k}") for k, data in enumerate(images))
+def encode_images(images: list[bytes], settings: VideoSettings, out: Path) -> None:
+    """One camera's JPEGs through ``Mp4Encoder.add_images``, as the converter encodes them."""
+    with Mp4Encoder(out, width=WIDTH, height=HEIGHT, fps=10.0, settings=settings) as enc:
+        enc.add_images((data, f"image {k}") for k, data in enumerate(images))
 
-    median, _ = timed(run, repeats)
+
+def encoder_fps(images: list[bytes], settings: VideoSettings, out: Path, repeats: int) -> float:
+    median, _ = timed(lambda: encode_images(images, settings, out), repeats)
     return len(images) / median
 
 
@@ -145,9 +151,9 @@ def cli_convert(capture: Path, out: Path, *video: str) -> None:
     )
 
 
-def scale_writer_fps(paths: list[str], out: Path, repeats: int) -> float | None:
-    """Frames/s of Scale's ``VideoWriter`` (its ffmpeg command line, D8's settings) on the same
-    JPEG files; None when scale-sensor-fusion-io or imageio-ffmpeg is not installed."""
+def scale_writer(out: Path) -> Callable[[list[str]], None] | None:
+    """Scale's ``VideoWriter`` (its ffmpeg command line, D8's settings) writing ``out``, as a
+    function of the JPEG paths; None when scale-sensor-fusion-io or imageio-ffmpeg is missing."""
     try:
         import imageio_ffmpeg
         from scale_sensor_fusion_io.utils.video_helpers import VideoWriter
@@ -160,8 +166,31 @@ def scale_writer_fps(paths: list[str], out: Path, repeats: int) -> float | None:
         (bin_dir / "ffmpeg").symlink_to(imageio_ffmpeg.get_ffmpeg_exe())
     os.environ["PATH"] = f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"
     writer = VideoWriter(str(out), fps=10, show_progress=False)
-    median, _ = timed(lambda: writer.encode(paths), repeats)
-    return len(paths) / median
+    return writer.encode
+
+
+def _cpu_s(who: int) -> float:
+    use = resource.getrusage(who)
+    return use.ru_utime + use.ru_stime
+
+
+def head_to_head(
+    ours: Callable[[], None], theirs: Callable[[], None], frames: int, repeats: int
+) -> dict[str, float]:
+    """Alternating rounds of our encoder and Scale's (load from other work hits both alike):
+    median frames/s and CPU ms per frame of each (ours: this process's threads; Scale's: the
+    ffmpeg child's, plus the piping here)."""
+    runs: dict[str, list[float]] = {"fps": [], "cpu": [], "scale_fps": [], "scale_cpu": []}
+    for _ in range(repeats):
+        for key, run in (("", ours), ("scale_", theirs)):
+            cpu0 = _cpu_s(resource.RUSAGE_SELF) + _cpu_s(resource.RUSAGE_CHILDREN)
+            start = time.perf_counter()
+            run()
+            wall = time.perf_counter() - start
+            cpu = _cpu_s(resource.RUSAGE_SELF) + _cpu_s(resource.RUSAGE_CHILDREN) - cpu0
+            runs[key + "fps"].append(frames / wall)
+            runs[key + "cpu"].append(1000 * cpu / frames)
+    return {key: statistics.median(values) for key, values in runs.items()}
 
 
 def decoded_psnr(mp4: bytes | Path, images: list[bytes]) -> list[float]:
@@ -270,7 +299,23 @@ def main() -> int:
         )
 
         print("\n== speed ==")
-        fps = encoder_fps(images[0], VideoSettings(), tmp / "enc.mp4", args.repeats)
+        paths = []
+        for k, data in enumerate(images[0]):
+            paths.append(str(tmp / f"scale_{k}.jpg"))
+            Path(paths[-1]).write_bytes(data)
+        scale_mp4 = tmp / "scale.mp4"
+        scale_encode = scale_writer(scale_mp4)
+        if scale_encode is None:
+            fps = encoder_fps(images[0], VideoSettings(), tmp / "enc.mp4", args.repeats)
+            race: dict[str, float] = {}
+        else:
+            race = head_to_head(
+                lambda: encode_images(images[0], VideoSettings(), tmp / "enc.mp4"),
+                lambda: scale_encode(paths),
+                len(paths),
+                max(args.repeats, 5),
+            )
+            fps = race["fps"]
         print(f"encoder (D8, preset fast): {fps:6.1f} frames/s at 1080p on {os.cpu_count()} CPUs")
         extra = {}
         for preset in filter(None, args.presets.split(",")):
@@ -289,21 +334,19 @@ def main() -> int:
         )
 
         print("\n== the incumbent: Scale's VideoWriter (ffmpeg CLI, same settings), cam_0 ==")
-        paths = []
-        for k, data in enumerate(images[0]):
-            paths.append(str(tmp / f"scale_{k}.jpg"))
-            Path(paths[-1]).write_bytes(data)
-        scale_mp4 = tmp / "scale.mp4"
-        scale_fps = scale_writer_fps(paths, scale_mp4, args.repeats)
         scale_figures: dict[str, float] = {}
-        if scale_fps is not None:
+        if race:
             ours = cams[0]["video"]["content"]
             scale_scores = decoded_psnr(scale_mp4, images[0])
             ours_scores = decoded_psnr(ours.tobytes(), images[0])
             scale_size = scale_mp4.stat().st_size
             print(
-                f"frames/s   ours {fps:6.1f}   Scale's {scale_fps:6.1f}   "
-                f"ratio {fps / scale_fps:.2f}"
+                f"frames/s   ours {fps:6.1f}   Scale's {race['scale_fps']:6.1f}   "
+                f"ratio {fps / race['scale_fps']:.2f}   (medians of alternating rounds)"
+            )
+            print(
+                f"CPU/frame  ours {race['cpu']:6.1f} ms   Scale's {race['scale_cpu']:6.1f} ms   "
+                f"ratio {race['cpu'] / race['scale_cpu']:.2f}"
             )
             print(
                 f"MP4 bytes  ours {ours.size / 1e6:6.2f} MB   Scale's {scale_size / 1e6:6.2f} MB   "
@@ -315,7 +358,9 @@ def main() -> int:
                 f"{min(scale_scores):.2f} dB)"
             )
             scale_figures = {
-                "scale_writer_fps": scale_fps,
+                "scale_writer_fps": race["scale_fps"],
+                "scale_writer_cpu_ms_per_frame": race["scale_cpu"],
+                "encoder_cpu_ms_per_frame": race["cpu"],
                 "scale_writer_mp4_bytes": scale_size,
                 "scale_writer_psnr_mean_db": statistics.mean(scale_scores),
                 "ours_cam0_mp4_bytes": int(ours.size),

@@ -11,6 +11,8 @@ from typing import Any
 import av
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from rosbags.typesys import get_types_from_msg
 
 from capture.video_support import psnr
@@ -209,3 +211,45 @@ def test_a_video_stream_without_a_keyframe_is_refused(fmt: str, tmp_path: Path) 
     with pytest.raises(InputError, match="topic: the video stream holds no keyframe"):
         write_stream(units, tmp_path / "v", fmt=fmt, fps=10.0, source="topic")
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.fixture(scope="module")
+def recorded_units() -> dict[str, list[bytes]]:
+    return {fmt: _access_units(6, fmt) for fmt in ("h264", "h265", "vp9")}
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(data=st.data())
+def test_damaged_video_messages_are_input_errors_never_crashes(
+    recorded_units: dict[str, list[bytes]],
+    tmp_path_factory: pytest.TempPathFactory,
+    data: st.DataObject,
+) -> None:
+    """Flipped bytes, cut or junk messages: storing the stream, probing and decoding it either
+    work or raise InputError, and a failed store leaves no file."""
+    fmt = data.draw(st.sampled_from(sorted(recorded_units)))
+    units = [bytearray(u) for u in recorded_units[fmt]]
+    for _ in range(data.draw(st.integers(1, 6))):
+        unit = units[data.draw(st.integers(0, len(units) - 1))]
+        if unit:
+            unit[data.draw(st.integers(0, len(unit) - 1))] = data.draw(st.integers(0, 255))
+    k = data.draw(st.integers(0, len(units) - 1))
+    units[k] = units[k][: data.draw(st.integers(0, len(units[k])))]
+    if data.draw(st.booleans()):
+        units.insert(data.draw(st.integers(0, len(units))), bytearray(data.draw(st.binary())))
+    tmp = tmp_path_factory.mktemp("fuzz")
+    dest = tmp / "v"
+    try:
+        written = write_stream([bytes(u) for u in units], dest, fmt=fmt, fps=10.0, source="t")
+    except InputError:
+        assert list(tmp.iterdir()) == []
+        return
+    assert written.frames >= 1  # else it is an InputError (no keyframe)
+    try:
+        probe_video(dest, source="t")
+        for _ in iter_frames(dest, source="t"):
+            pass
+    except InputError:
+        pass
