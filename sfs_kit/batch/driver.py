@@ -11,7 +11,9 @@ makes one task. ``create_batch`` makes (or reuses) the Scale batch before the fi
 
 from __future__ import annotations
 
+import hashlib
 import heapq
+import json
 import logging
 import os
 import random
@@ -128,6 +130,17 @@ def _make_engine(config: RunConfig, options: BatchOptions, ledger_dir: Path) -> 
                        timeout_s=options.timeout_s)
 
 
+_NOT_SETTINGS = frozenset({"api_key", "out_dir", "upload_workers"})  # secret, or no effect
+
+
+def settings_fingerprint(config: RunConfig) -> dict[str, str]:
+    """A digest per setting of ``config`` (``RunConfig`` fields but the key, the run folder and
+    the upload threads): what a ledger keeps to notice a batch resumed with other settings."""
+    dumped = config.model_dump(mode="json", exclude=set(_NOT_SETTINGS))
+    return {name: hashlib.sha256(json.dumps(value, sort_keys=True).encode()).hexdigest()[:16]
+            for name, value in dumped.items()}
+
+
 def _backoff(options: BatchOptions, tries: int, rng: random.Random) -> float:
     return min(_MAX_BACKOFF_S, options.backoff_s * 2.0 ** (tries - 1)) * rng.uniform(0.5, 1.0)
 
@@ -201,14 +214,15 @@ class _Driver:
         ready: deque[Job] = deque()
         skipped = 0
         new: list[tuple[str, dict[str, Any]]] = []
+        dry_run = self.config.is_dry_run
         for row, key in zip(self.rows, self.keys, strict=True):
             state = self.ledger.get(key)
-            if state is not None and state.state == "done":
+            if state is not None and state.is_done_for(dry_run=dry_run):
                 skipped += 1
                 continue
             if state is not None and state.state == "failed" and not self.options.retry_failed:
                 continue
-            if state is None or state.state == "failed":
+            if state is None or state.state != "running":
                 new.append((key, {"path": row.path, "state": "pending"}))
             attempts = state.attempts if state is not None else 0
             ready.append(Job(row, key, run_dir_for(self.root, row.path), attempts + 1))
@@ -247,7 +261,27 @@ class _Driver:
 
     # --- the loop -------------------------------------------------------------------------------
 
+    def _check_settings(self) -> None:
+        """Record the settings this batch runs with; if the ledger's last batch ran with other
+        ones and some captures are done, say which settings changed: those captures keep the
+        tasks they have (a done capture is never run again), only the rest get the new ones."""
+        now = settings_fingerprint(self.config)
+        before = self.ledger.settings or {}
+        if before == now:
+            return
+        changed = sorted(k for k in now.keys() & before.keys() if now[k] != before[k])
+        done = sum(1 for k in self.keys if (s := self.ledger.get(k)) is not None
+                   and s.state == "done" and not s.dry_run)
+        if changed and done:
+            note = (f"settings changed since this ledger's last batch ({', '.join(changed)}): "
+                    f"its {done} done captures keep the tasks made with the earlier settings "
+                    f"and are not run again; use a new --out to run them with these")
+            log.warning("%s", note)
+            self.notes.append(note)
+        self.ledger.record_settings(now)
+
     def run(self) -> BatchResult:
+        self._check_settings()
         ready, skipped = self._plan()
         self.to_run = len(ready)
         info = self._scale_batch() if ready else None

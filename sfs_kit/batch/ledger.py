@@ -6,8 +6,10 @@ reader and writer it uses). Each record is ``step="capture"``, ``deps={"key": <c
 ``data`` holding the fields that changed (``state`` pending/running/done/failed, ``attempts``,
 ``unique_id``, ``content_sha256``, ``task_id``, ``task_status``, ``urls_expire_at``,
 ``bytes_uploaded``, ``step_seconds``, ``error_class``, ``error_message``, ...). Reading folds the
-records, oldest first, into the current state per capture. A torn last record (a driver killed
-while appending) is dropped like the journal's. The ledger, not the engine, is the source of truth.
+records, oldest first, into the current state per capture. A ``step="settings"`` record holds a
+digest per setting of the batch that wrote it, so a resumed batch can say what changed. A torn last
+record (a driver killed while appending) is dropped like the journal's. The ledger, not the
+engine, is the source of truth.
 
 Each capture's run folder (journal, outputs) is ``LEDGER_DIR/runs/<name>-<key>``, where ``key`` is
 a hash of the capture's resolved path: two captures with the same folder name never share one.
@@ -43,6 +45,7 @@ LEDGER_NAME = "sfs-kit-ledger.bin"
 RUNS_DIR = "runs"
 _LOCK_NAME = ".ledger.lock"
 _STEP = "capture"
+_SETTINGS_STEP = "settings"
 _SAFE = re.compile(r"[^A-Za-z0-9._-]+")
 State = Literal["pending", "running", "done", "failed"]
 
@@ -87,6 +90,11 @@ class CaptureState:
     updated_s: float = 0.0
     history: list[str] = field(default_factory=list)  # one line per failed attempt
 
+    def is_done_for(self, *, dry_run: bool) -> bool:
+        """Done, as a batch that is (or is not) a dry run sees it: a dry run's "done" made no
+        task, so a real batch runs that capture again (its run journal keeps the conversion)."""
+        return self.state == "done" and (dry_run or not self.dry_run)
+
     def to_dict(self) -> dict[str, Any]:
         """JSON view (``--json``)."""
         return {name: getattr(self, name) for name in self.__dataclass_fields__}
@@ -108,10 +116,12 @@ def _fold(state: CaptureState, data: Mapping[str, Any], time_s: float) -> None:
 class Ledger:
     """The ledger of one ``LEDGER_DIR``: ``states`` is the folded view, ``record`` appends."""
 
-    def __init__(self, ledger_dir: Path, journal: Journal, states: dict[str, CaptureState]) -> None:
+    def __init__(self, ledger_dir: Path, journal: Journal, states: dict[str, CaptureState],
+                 settings: dict[str, str] | None = None) -> None:
         self.dir = ledger_dir
         self._journal = journal
         self._states = states
+        self._settings = settings
 
     @classmethod
     def open(cls, ledger_dir: str | os.PathLike[str]) -> Ledger:
@@ -135,12 +145,15 @@ class Ledger:
                     os.fsync(fh.fileno())
             journal = Journal.open(path)
         states: dict[str, CaptureState] = {}
+        settings: dict[str, str] | None = None
         for record in journal.records:
+            if record.step == _SETTINGS_STEP:
+                settings = {str(k): str(v) for k, v in record.data.items()}
             if record.step != _STEP:
                 continue
             key = record.deps.get("key", "")
             _fold(states.setdefault(key, CaptureState(key)), record.data, record.time_s)
-        return cls(root, journal, states)
+        return cls(root, journal, states, settings)
 
     @property
     def path(self) -> Path:
@@ -170,6 +183,18 @@ class Ledger:
             _fold(state, rec.data, rec.time_s)
             out.append(state)
         return out
+
+    @property
+    def settings(self) -> dict[str, str] | None:
+        """The fingerprint of the settings the last batch on this ledger ran with (a digest per
+        setting, never a value: settings may hold secrets), if any batch recorded one."""
+        return dict(self._settings) if self._settings is not None else None
+
+    def record_settings(self, fingerprint: Mapping[str, str]) -> None:
+        """Append the settings fingerprint a batch runs with (fsynced)."""
+        with _append_lock(self.dir):
+            self._journal.append_many([(_SETTINGS_STEP, {}, dict(fingerprint))])
+        self._settings = dict(fingerprint)
 
     def counts(self) -> dict[str, int]:
         """Captures per state."""

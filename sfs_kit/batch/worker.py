@@ -98,7 +98,7 @@ def run_capture(
     key = capture_key(capture.path)
     ledger = Ledger.open(ledger_dir)
     known = ledger.get(key)
-    if known is not None and known.state == "done":
+    if known is not None and known.is_done_for(dry_run=config.is_dry_run):
         return Outcome("done", unique_id=known.unique_id, content_sha256=known.content_sha256,
                        task_id=known.task_id, task_status=known.task_status,
                        task_existing=known.task_existing, dry_run=known.dry_run,

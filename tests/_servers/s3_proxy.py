@@ -34,6 +34,7 @@ class S3Fault:
     status: int | None = 500  # None: forward (after the delay)
     delay_s: float = 0.0
     times: int = 1
+    until_peak: int | None = None  # the delay ends once this many were in flight at once
     code: str = "InternalError"
 
 
@@ -92,6 +93,17 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         return self.rfile.read(length) if length else b""
 
+    def _delay(self, fault: S3Fault, method: str) -> None:
+        """``fault.delay_s``, cut short once ``until_peak`` requests of ``method`` have been in
+        flight at once (a test of overlap then needs no timing luck)."""
+        state = self.server.state
+        deadline = time.monotonic() + fault.delay_s
+        while time.monotonic() < deadline:
+            with state.lock:
+                if fault.until_peak is not None and state.peak.get(method, 0) >= fault.until_peak:
+                    return
+            time.sleep(0.01)
+
     def _proxy(self, method: str) -> None:
         state = self.server.state
         body = self._body()
@@ -108,7 +120,7 @@ class _Handler(BaseHTTPRequestHandler):
             state.peak[method] = max(state.peak.get(method, 0), state.in_flight[method])
         try:
             if fault is not None and fault.delay_s:
-                time.sleep(fault.delay_s)
+                self._delay(fault, method)
             if fault is not None and fault.status is not None:
                 status = fault.status
                 self._answer(status, {"Content-Type": "application/xml"},

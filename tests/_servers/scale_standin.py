@@ -83,9 +83,21 @@ class _State:
     lock: threading.Lock = field(default_factory=threading.Lock)
     released: threading.Event = field(default_factory=threading.Event)
     latency_s: float = 0.0  # every task create takes this long (to make requests overlap)
+    latency_until_peak: int | None = None  # ... or until this many creates were in flight at once
     creating: int = 0
     peak_creating: int = 0
     ids: Iterator[int] = field(default_factory=lambda: itertools.count(1))
+
+
+def _hold(state: _State) -> None:
+    """A create's latency: ``latency_s``, cut short once ``latency_until_peak`` is reached."""
+    deadline = time.monotonic() + state.latency_s
+    while time.monotonic() < deadline:
+        with state.lock:
+            if state.latency_until_peak is not None and (
+                    state.peak_creating >= state.latency_until_peak):
+                return
+        time.sleep(0.01)
 
 
 class _BadRequestError(Exception):
@@ -167,7 +179,7 @@ class _Handler(BaseHTTPRequestHandler):
                 state.peak_creating = max(state.peak_creating, state.creating)
             try:
                 if state.latency_s:
-                    time.sleep(state.latency_s)
+                    _hold(state)
                 self._create(body, fault)
             finally:
                 with state.lock:
@@ -402,10 +414,13 @@ class ScaleStandin:
         with self._server.state.lock:
             return self._server.state.peak_creating
 
-    def set_latency(self, seconds: float) -> None:
-        """Make every task create take ``seconds`` (so concurrent workers overlap)."""
+    def set_latency(self, seconds: float, *, until_peak: int | None = None) -> None:
+        """Make every task create take ``seconds`` (so concurrent workers overlap); with
+        ``until_peak``, only until that many creates have been in flight at once (so a test of
+        overlap needs no timing luck: the creates wait for each other, ``seconds`` at most)."""
         with self._server.state.lock:
             self._server.state.latency_s = seconds
+            self._server.state.latency_until_peak = until_peak
 
     def set_status(self, task_id: str, status: str) -> None:
         """Move a stored task on (as labelers would): ``completed``, ``error``, ..."""
@@ -425,6 +440,7 @@ class ScaleStandin:
             state.batches.clear()
             state.peak_creating = 0
             state.latency_s = 0.0
+            state.latency_until_peak = None
             state.by_unique_id.clear()
             state.by_idempotency_key.clear()
             state.requests.clear()

@@ -14,6 +14,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -127,7 +128,14 @@ def run_night(fleet: Fleet, capsys: pytest.CaptureFixture[str], engine_args: lis
     assert len(tasks) == GOOD
     assert len({t["unique_id"] for t in tasks}) == GOOD
     assert {t["task_id"] for t in tasks} == {s.task_id for s in done.values()}
-    assert done["cap-00.msgpack"].step_seconds["submit"] >= 0
+    # the ledger's record of a done capture: what Scale got, what S3 holds, how long each step took
+    record = done["cap-01.msgpack"]
+    task = next(t for t in tasks if t["task_id"] == record.task_id)
+    assert record.unique_id == task["unique_id"]
+    assert len(record.content_sha256 or "") == 64
+    assert datetime.fromisoformat(record.urls_expire_at or "") > datetime.now(UTC)
+    assert record.bytes_uploaded > 1000
+    assert {"convert", "upload", "submit"} <= set(record.step_seconds)
     # S3 failed one capture past botocore's retries: ours ran it again; botocore absorbed two
     assert done[RETRIED].attempts == 2
     assert "StorageServerError" in " ".join(done[RETRIED].history)

@@ -1,5 +1,6 @@
-"""The same night on a real local Ray cluster (started by the test, 2 CPUs, loopback only), and a
-batch that starts (and stops) a Ray of its own under fleet-wide limits."""
+"""The same night on a real local Ray cluster (started by the test, 2 CPUs, loopback only), a
+driver killed mid-batch on it, and a batch that starts (and stops) a Ray of its own under
+fleet-wide limits."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,6 +19,7 @@ import psutil
 import pytest
 from _servers.s3_proxy import S3Fault
 
+from sfs_kit.batch import Ledger
 from sfs_kit.cli import main
 
 from .conftest import Fleet, make_capture
@@ -137,3 +140,51 @@ def test_batch_starts_its_own_ray_under_fleet_limits(
     assert set(ours.values()) == {"gcs_server", "raylet"}  # the batch started a Ray of its own
     assert not ray.is_initialized()  # and shut it down: nothing of it is left running
     assert not set(ours) & set(_ray_processes())
+
+
+def _ray_workers_on(prefix: str) -> list[int]:
+    """Pids of Ray workers whose title says they run a capture whose file starts with ``prefix``."""
+    found = []
+    for process in psutil.process_iter(["cmdline"]):
+        if f"ray::sfs_kit:{prefix}" in " ".join(process.info["cmdline"] or []):
+            found.append(process.pid)
+    return found
+
+
+def test_a_driver_killed_mid_batch_on_ray_restarts_without_a_duplicate(
+    fleet: Fleet, ray_cluster: str,
+) -> None:
+    folder = fleet.root / "drives"
+    folder.mkdir()
+    paths = [str(make_capture(folder / f"k{i}.msgpack", seed=i)) for i in range(6)]
+    for i in range(2, 6):  # the later uploads are held until the driver is gone
+        fleet.proxy.inject(S3Fault("PUT", f"/k{i}-", status=None, delay_s=30.0))
+    args = [sys.executable, "-m", "sfs_kit", "batch", *paths,
+            *fleet.args("--engine", "ray", "--ray-address", ray_cluster)]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), str(REPO / "tests")])}
+    driver = subprocess.Popen(args, env=env, cwd=fleet.root, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline and not (
+            len(fleet.standin.tasks) >= 2
+            and any("/k" in r.path for r in fleet.proxy.in_flight())):
+        time.sleep(0.05)
+    os.kill(driver.pid, signal.SIGKILL)  # the driver only: Ray stops the tasks it owned
+    driver.wait(timeout=30)
+    assert 2 <= len(fleet.standin.tasks) < 6
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and _ray_workers_on("k"):
+        time.sleep(0.1)
+    assert _ray_workers_on("k") == []  # no worker goes on uploading for a dead driver
+    running = [s for s in Ledger.open(fleet.ledger).states().values() if s.state == "running"]
+    assert running  # the ledger saw captures in flight
+    fleet.proxy.reset()  # the restart needs no held uploads
+
+    assert main(["batch", *paths, *fleet.args("--engine", "ray", "--ray-address",
+                                               ray_cluster)]) == 0
+    states = Ledger.open(fleet.ledger).states()
+    assert [s.state for s in states.values()] == ["done"] * 6
+    tasks = fleet.standin.tasks
+    assert len(tasks) == 6
+    assert len({t["unique_id"] for t in tasks}) == 6
+    assert {t["task_id"] for t in tasks} == {s.task_id for s in states.values()}

@@ -1,5 +1,6 @@
 """A driver killed mid-batch (with its workers) and restarted finishes without a duplicate task;
-a second driver on a busy ledger is refused; --timeout fails only the slow capture."""
+a second driver on a busy ledger is refused; --timeout fails only the slow capture; a ledger
+resumed with other settings says which; a real batch after a dry run submits every capture."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from _servers.s3_proxy import S3Fault
 
 from sfs_kit.batch import Ledger
@@ -89,3 +91,52 @@ def test_timeout_fails_only_the_slow_capture(fleet: Fleet, capsys: object) -> No
     assert "--timeout 6 s" in by_name["d01.msgpack"]["error_message"]
     assert [by_name[n]["state"] for n in ("d00.msgpack", "d02.msgpack")] == ["done", "done"]
     assert len(fleet.standin.tasks) == 2
+
+
+def test_a_ledger_resumed_with_other_settings_says_which_changed(
+    fleet: Fleet, capsys: pytest.CaptureFixture[str],
+) -> None:
+    listing = _list(fleet.root, 2)
+    assert main(["batch", str(listing), *fleet.args("--json")]) == 0
+    assert json.loads(capsys.readouterr().out)["notes"] == []
+    make_capture(fleet.root / "drives" / "d02.msgpack", seed=2)  # one more capture tonight
+    listing.write_text("d00.msgpack\nd01.msgpack\nd02.msgpack\n", encoding="utf-8")
+
+    code = main(["batch", str(listing), *fleet.args("--prefix", "morning", "--tag", "secret-x",
+                                                    "--json")])
+    cap = capsys.readouterr()
+    assert cap.out, cap.err
+    result = json.loads(cap.out)
+    assert (code, result["skipped_done"], result["tasks_created"]) == (0, 2, 1)
+    [note] = result["notes"]
+    assert note.startswith("settings changed since this ledger's last batch (prefix, tags): "
+                           "its 2 done captures keep the tasks made with the earlier settings")
+    assert "morning" not in note  # names, never values (a setting may hold a secret)
+    assert "secret-x" not in note
+    assert fleet.standin.tasks[-1]["tags"] == ["secret-x"]  # the new capture got the new ones
+
+    code = main(["batch", str(listing), *fleet.args("--prefix", "morning", "--tag", "secret-x",
+                                                    "--json")])
+    assert json.loads(capsys.readouterr().out)["notes"] == []  # the same settings again: quiet
+    assert code == 0
+    code = main(["batch", str(listing), *fleet.args()])  # a summary shows the note too
+    assert "note        settings changed since this ledger's last batch (prefix, tags)" in (
+        capsys.readouterr().out)
+
+
+def test_a_real_batch_after_a_dry_run_submits_every_capture(
+    fleet: Fleet, capsys: pytest.CaptureFixture[str],
+) -> None:
+    listing = _list(fleet.root, 2)
+    assert main(["batch", str(listing), *fleet.args("--dry-run", "--json")]) == 0
+    dry = json.loads(capsys.readouterr().out)
+    assert [c["dry_run"] for c in dry["captures"]] == [True, True]
+    assert fleet.standin.tasks == []
+
+    assert main(["batch", str(listing), *fleet.args("--json")]) == 0
+    real = json.loads(capsys.readouterr().out)
+    assert (real["ran"], real["tasks_created"], real["skipped_done"]) == (2, 2, 0)
+    assert [c["dry_run"] for c in real["captures"]] == [False, False]
+    assert len(fleet.standin.tasks) == 2
+    assert main(["batch", str(listing), *fleet.args("--json")]) == 0  # now done for real
+    assert json.loads(capsys.readouterr().out)["ran"] == 0

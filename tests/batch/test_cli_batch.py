@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -164,3 +165,60 @@ def test_progress_line_shows_counts_bytes_rate_and_eta() -> None:
                           bytes_uploaded=1_234_000, elapsed_s=60.0, finished_this_run=20,
                           to_run=30)
     assert describe(event) == ("30/40 done, 2 failed, 2 running | 1.2 MB | 20/min | ETA 0:30")
+
+
+def test_run_settings_and_row_overrides_reach_each_capture(
+    fleet: Fleet, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    _list(fleet.root, 3)
+    drives = fleet.root / "drives"
+    # the same layers as run: command line > environment > sfs-kit.toml > defaults
+    (fleet.root / "sfs-kit.toml").write_text('priority = 10\ntag = ["from-file"]\nexpires = "2d"\n',
+                                             encoding="utf-8")
+    monkeypatch.setenv("SFS_KIT_EXPIRES", "3d")
+    listing = fleet.root / "night.jsonl"
+    listing.write_text("\n".join(json.dumps(row) for row in [
+        {"capture": str(drives / "c0.msgpack"), "format": "split_base64"},
+        {"capture": str(drives / "c1.msgpack"), "unique_id": "night-c1", "tags": ["row"]},
+        {"capture": str(drives / "c2.msgpack")},
+    ]) + "\n", encoding="utf-8")
+    code = main(["batch", str(listing), *fleet.args("--priority", "30", "--json")])
+    result = json.loads(capsys.readouterr().out)
+    assert code == 0, [(c["error_class"], c["error_message"]) for c in result["captures"]]
+    by_name = {Path(c["path"]).name: c for c in result["captures"]}
+    tasks = {t["task_id"]: t for t in fleet.standin.tasks}
+    task = {name: tasks[c["task_id"]] for name, c in by_name.items()}
+    sent = {p.body["unique_id"]: p.body for p in fleet.standin.posts()}
+    assert {body["priority"] for body in sent.values()} == {30}  # command line over the file
+    assert task["c0.msgpack"]["params"]["scene_format"] == "split_base64"  # the row's format
+    assert task["c2.msgpack"]["params"]["scene_format"] == "sensor_fusion"
+    assert task["c2.msgpack"]["tags"] == ["from-file"]  # the file, where nothing else says
+    assert task["c1.msgpack"]["tags"] == ["row"]  # a row's override wins
+    assert task["c1.msgpack"]["unique_id"] == "night-c1"
+    assert task["c2.msgpack"]["unique_id"] != "night-c1"
+    for capture in by_name.values():  # the environment over the file: URLs live 3 days
+        expires = datetime.fromisoformat(capture["urls_expire_at"])
+        left = (expires - datetime.now(UTC)).total_seconds()
+        assert 2.9 * 86400 < left <= 3 * 86400
+
+
+def test_bad_credentials_fail_without_retries(
+    fleet: Fleet, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    listing = _list(fleet.root, 2)
+    monkeypatch.setenv("SCALE_API_KEY", "live_wrong")
+    code = main(["batch", str(listing), *fleet.args("--json")])
+    result = json.loads(capsys.readouterr().out)
+    assert code == 1
+    for capture in result["captures"]:  # permanent: one attempt each, no retries, no task
+        assert (capture["state"], capture["attempts"]) == ("failed", 1)
+        assert capture["error_class"] == "ScaleAuthError"
+        assert "live_wrong" not in capture["error_message"]
+    assert fleet.standin.tasks == []
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "wrong-secret")  # S3's turn: also permanent
+    code = main(["batch", str(listing), *fleet.args("--retry-failed", "--json")])
+    result = json.loads(capsys.readouterr().out)
+    assert code == 1
+    assert [(c["attempts"], c["transient"]) for c in result["captures"]] == [(2, False)] * 2
+    assert {c["error_class"] for c in result["captures"]} == {"StorageAccessDeniedError"}
+    assert not [c for c in result["captures"] if "wrong-secret" in c["error_message"]]
