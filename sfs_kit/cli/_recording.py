@@ -68,6 +68,13 @@ def add_recording_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="TOPIC=VALUE",
         help="raw intensity that becomes 255 for a lidar topic (repeatable)",
     )
+    group.add_argument(
+        "--sweep-stamp",
+        action="append",
+        dest="sweep_stamp",
+        metavar="TOPIC=start|end",
+        help="where a lidar topic's stamp lies in its sweep (default start; ROS 1 velodyne: end)",
+    )
 
 
 def _pair(text: str, flag: str) -> tuple[str, str]:
@@ -111,6 +118,8 @@ def recording_options(args: argparse.Namespace) -> RecordingOptions | None:
             given["intensity_max"] = {name: float(value) for name, value in pairs}
         except ValueError as err:
             raise InputError(f"--intensity-max: {err}.", field="--intensity-max") from err
+    if getattr(args, "sweep_stamp", None):
+        given["sweep_stamp"] = dict(_pair(t, "--sweep-stamp") for t in args.sweep_stamp)
     if not given:
         return None
     try:

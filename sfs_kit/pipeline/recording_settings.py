@@ -31,6 +31,7 @@ RECORDING_ENV: dict[str, str] = {
     "every": "SFS_KIT_EVERY",
     "image_tolerance_ms": "SFS_KIT_IMAGE_TOLERANCE_MS",
     "intensity_max": "SFS_KIT_INTENSITY_MAX",
+    "sweep_stamp": "SFS_KIT_SWEEP_STAMP",
 }
 
 
@@ -50,19 +51,14 @@ def recording_from_env(env: Mapping[str, str]) -> dict[str, Any]:
         elif field == "cameras":
             pairs = [item.partition("=") for item in _items(value)]
             out[field] = [{"image": image, "info": info or None} for image, _, info in pairs]
-        elif field == "intensity_max":
-            scales: dict[str, float] = {}
+        elif field in ("intensity_max", "sweep_stamp"):
+            pairs_of: dict[str, str] = {}
             for item in _items(value):
-                topic, sep, number = item.partition("=")
-                try:
-                    if not sep or not topic:
-                        raise ValueError("expected TOPIC=VALUE")
-                    scales[topic] = float(number)
-                except ValueError as err:
-                    raise InputError(
-                        f"{name}: {item!r} is no TOPIC=VALUE pair ({err}).", field=name
-                    ) from err
-            out[field] = scales
+                topic, sep, text = item.partition("=")
+                if not sep or not topic or not text:
+                    raise InputError(f"{name}: {item!r} is no TOPIC=VALUE pair.", field=name)
+                pairs_of[topic] = text
+            out[field] = pairs_of
         else:
             out[field] = value
     return out

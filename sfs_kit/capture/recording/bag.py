@@ -34,6 +34,17 @@ def recording_kind(path: Path) -> RecordingKind | None:
     return None
 
 
+# what rebuilds a recording whose index (written last) was lost, e.g. when the recorder died
+_REPAIR = {
+    "ros1": "a bag cut short before its index was written can be re-indexed with `rosbag "
+    "reindex` (ROS 1), keeping every complete chunk",
+    "mcap": "an MCAP file cut short before its summary can be rewritten with `mcap recover "
+    "FILE -o FIXED.mcap` (the mcap CLI), keeping every complete chunk",
+    "sqlite3": "a damaged ROS 2 sqlite3 bag can be salvaged with `sqlite3 FILE.db3 .recover`, "
+    "and its metadata.yaml rebuilt with `ros2 bag reindex`",
+}
+
+
 def _import(name: str, source: str) -> ModuleType:
     import importlib
 
@@ -147,9 +158,16 @@ class Bag:
         except Exception as err:
             raise InputError(
                 f"Cannot open recording {self.name!r} ({kind}): it is truncated, unindexed or "
-                f"corrupt ({type(err).__name__}: {str(err).rstrip('.') or 'no detail'}).",
+                f"corrupt ({type(err).__name__}: {str(err).rstrip('.') or 'no detail'}); "
+                f"{_REPAIR[self._storage_kind(kind)]}.",
                 source=self.name,
             ) from err
+
+    def _storage_kind(self, kind: RecordingKind) -> str:
+        """``ros1``, ``mcap`` or ``sqlite3``: the container whose repair tool to suggest."""
+        if kind != "ros2":
+            return kind
+        return "mcap" if any(self.path.glob("*.mcap")) else "sqlite3"
 
     def direct(self) -> DirectReader | None:
         """Offset reads of this recording's messages, when its storage is uncompressed."""

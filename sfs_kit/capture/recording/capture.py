@@ -128,8 +128,14 @@ class _Pick:
 
 
 def _times(st: SensorTimes, options: RecordingOptions) -> npt.NDArray[np.int64]:
+    """The topic's message times on the declared clock; an end-stamped sweep's moved back by the
+    topic's sweep period (the median stamp step), to the sweep's start."""
     src = st.stamp_ns if options.time_source == "header" else st.log_ns
-    return np.asarray(src, dtype=np.int64)
+    t = np.asarray(src, dtype=np.int64)
+    if options.sweep_stamp.get(st.topic) == "end":
+        steps = np.diff(np.sort(t))
+        t = t - (int(np.median(steps)) if steps.size else _DEFAULT_PERIOD_NS)
+    return t
 
 
 def _picks(st: SensorTimes, options: RecordingOptions, idx: npt.NDArray[np.intp]) -> list[_Pick]:
@@ -281,16 +287,20 @@ def _cloud_mapping(topic: str, options: RecordingOptions) -> CloudMapping:
         intensity_field=options.intensity_field.get(topic),
         point_time=None if pt is None else PointTime(pt.field, pt.unit, pt.reference),
         intensity_max=options.intensity_max.get(topic),
+        sweep_end=options.sweep_stamp.get(topic) == "end",
     )
 
 
-def _lidar_loader(cursors: _Cursors, topic: str, pick: _Pick, mapping: CloudMapping) -> Any:
+def _lidar_loader(
+    cursors: _Cursors, topic: str, pick: _Pick, mapping: CloudMapping, clock_ns: int
+) -> Any:
+    """Load one sweep; ``clock_ns`` is its time on the declared clock (not moved to the start)."""
     def load() -> FramePoints:
         msgtype, raw = cursors.read(topic, pick)
         where = f"{cursors.bag.name}: {topic} at {pick.stamp_ns} ns"
         msg = cursors.bag.deserialize(raw, msgtype, where=where)
         return decode_cloud(
-            msg, stamp_us=pick.stamp_ns // 1000, frame_us=pick.time_ns // 1000, where=where,
+            msg, stamp_us=pick.stamp_ns // 1000, frame_us=clock_ns // 1000, where=where,
             mapping=mapping,
         )
 
@@ -449,7 +459,10 @@ def _build(bag: Bag, options: RecordingOptions, given: dict[str, MetadataValue])
             LidarFrameSource(
                 timestamp_us=p.time_ns // 1000,
                 source=f"{bag.name}:{choice.topic}@{p.stamp_ns}",
-                load=_lidar_loader(cursors, choice.topic, p, cloud),
+                load=_lidar_loader(
+                    cursors, choice.topic, p, cloud,
+                    p.stamp_ns if options.time_source == "header" else p.log_ns,
+                ),
             )
             for p in picks
         )

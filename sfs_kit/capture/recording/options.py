@@ -43,6 +43,10 @@ class RecordingOptions(_Record):
     n-th lidar sweep; ``image_tolerance_ms`` is the largest gap between a frame and the image
     paired with it (default half the lidar's frame period). ``intensity_max``, ``intensity_field``
     and ``point_time`` are keyed by lidar topic (for field layouts no driver convention covers).
+    ``sweep_stamp`` says where in its sweep a lidar topic's stamp lies: ``start`` (the default:
+    Ouster, Hesai, Livox, the ROS 2 Velodyne driver) or ``end`` (ROS 1 ``velodyne_driver``'s
+    default, stamped by its last packet, its ``time`` field counting from the first): then the
+    frame time is the stamp less one sweep period and the relative per-point times end at it.
     """
 
     lidar_topics: tuple[str, ...] = ()
@@ -58,6 +62,7 @@ class RecordingOptions(_Record):
     intensity_max: dict[str, Annotated[float, Field(gt=0)]] = {}
     intensity_field: dict[str, str] = {}
     point_time: dict[str, PointTimeOption] = {}
+    sweep_stamp: dict[str, Literal["start", "end"]] = {}
 
 
 class RecordingManifest(RecordingOptions):

@@ -78,6 +78,7 @@ class CloudMapping:
     intensity_field: str | None = None
     point_time: PointTime | None = None
     intensity_max: float | None = None
+    sweep_end: bool = False  # the stamp is the sweep's last point (relative times end there)
 
 
 def cloud_dtype(
@@ -266,4 +267,7 @@ def decode_cloud(
         )
         if convention.reference == "absolute" and frame_us is not None and frame_us != stamp_us:
             time_us = time_us + np.int64(frame_us - stamp_us)
+        elif convention.reference == "frame" and mapping.sweep_end and time_us.size:
+            anchor = stamp_us if frame_us is None else frame_us
+            time_us = time_us + np.int64(anchor - int(time_us.max()))
     return FramePoints(positions_m=positions, intensity=intensity, time_us=time_us)

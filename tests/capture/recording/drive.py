@@ -45,6 +45,7 @@ LEFT = "/cam/left/image_raw"
 LEFT_INFO = "/cam/left/camera_info"
 OFFSETS_NS = {OUSTER: 0, VELODYNE: 3_000_000, FRONT: 10_000_000, LEFT: 20_000_000}
 OUSTER_INTENSITY_MAX = 1000.0
+VELODYNE_LAST_NS = 9 * 1_000_000_000 // 128  # the last Velodyne point's time field (9/128 s)
 MAP_FROM_ODOM = (100.0, 50.0, 0.0)
 VELOCITY = (2.0, 0.5, 0.0)
 YAW_RATE = 0.2
@@ -192,6 +193,7 @@ class DriveSpec:
     extra: Callable[[Any, Any, Callable[..., Any]], None] | None = None
     compression: Literal["lz4", "bz2", "message", "storage"] | None = None
     front_k_from: tuple[int, list[float]] | None = None  # (sweep, K): the front camera recalibrated
+    velodyne_end_stamped: bool = False  # stamped by its last point, as ROS 1 velodyne_driver does
 
 
 def front_k(spec: DriveSpec, k: int) -> list[float]:
@@ -299,7 +301,7 @@ def write_drive(path: Path, container: Container, spec: DriveSpec | None = None)
         data = pack_cloud(OUSTER_LAYOUT, ouster_points(k), 48, 8, 2, row_pad=16)
         events.append((ts + LATENCY_NS, OUSTER, cloud_type,
                        out.cloud(ts, "os_sensor", OUSTER_LAYOUT, data, 48, 8, 2, 8 * 48 + 16)))
-        ts = stamp(VELODYNE, k)
+        ts = stamp(VELODYNE, k) + (VELODYNE_LAST_NS if spec.velodyne_end_stamped else 0)
         data = pack_cloud(VELODYNE_LAYOUT, velodyne_points(k), 32, 10, 1)
         events.append((ts + LATENCY_NS, VELODYNE, cloud_type,
                        out.cloud(ts, "velodyne", VELODYNE_LAYOUT, data, 32, 10, 1, 320)))

@@ -38,6 +38,8 @@ def test_truncated_recording(tmp_path: Path, container: str) -> None:
     message = _convert_fails(written, tmp_path)
     assert str(written) in message
     assert "truncated" in message
+    tool = {"ros1": "rosbag reindex", "ros2": ".recover", "mcap": "mcap recover"}[container]
+    assert tool in message  # how to rebuild the lost index
 
 
 def test_topic_that_does_not_exist(recordings: dict[str, Path], tmp_path: Path) -> None:

@@ -256,3 +256,30 @@ def test_compressed_recordings_convert_to_the_same_scene(
     found = found.model_copy(update={"metadata": {**found.metadata, "recording": None}})
     want = want.model_copy(update={"metadata": {**want.metadata, "recording": None}})
     assert_models_equal(found, want)
+
+
+def test_end_stamped_velodyne_sweeps(tmp_path: Path) -> None:
+    """ROS 1 velodyne_driver stamps a sweep by its last packet while ``time`` counts from the
+    first point: with sweep_stamp end the points end at the stamp and the frame starts one sweep
+    period before it, so a scene starting at the first frame holds every point."""
+    bag = d.write_drive(tmp_path / "drive.bag", "ros1", d.DriveSpec(velodyne_end_stamped=True))
+    options = RecordingOptions(lidar_topics=(d.VELODYNE,), sweep_stamp={d.VELODYNE: "end"},
+                               image_tolerance_ms=80.0)  # the cameras follow the sweep ends
+    out = tmp_path / "velodyne.sfs"
+    convert_capture(open_capture(bag, recording=options), out, format="sfs")
+    scene = _scene(out)
+    lidar = scene.sensors[0]
+    assert isinstance(lidar, LidarSensor)
+    t0_us = scene.time_offset
+    assert t0_us == (d.stamp(d.VELODYNE, 0) + d.VELODYNE_LAST_NS - d.PERIOD_NS) // 1000
+    for k, frame in enumerate(lidar.frames):
+        end_ns = d.stamp(d.VELODYNE, k) + d.VELODYNE_LAST_NS
+        assert frame.timestamp + t0_us == (end_ns - d.PERIOD_NS) // 1000
+        rel_us = np.floor(np.arange(10) * 1e6 / 128).astype(np.int64)
+        want = end_ns // 1000 + rel_us - rel_us[-1] - t0_us
+        assert frame.points.timestamps is not None
+        assert frame.points.timestamps.tolist() == want.tolist()
+    # taken as start-stamped, the same sweeps' points would all be 70 ms late
+    late = open_capture(bag, recording=options.model_copy(update={"sweep_stamp": {}}))
+    assert late.lidars[0].frames[0].timestamp_us == (d.stamp(d.VELODYNE, 0)
+                                                     + d.VELODYNE_LAST_NS) // 1000

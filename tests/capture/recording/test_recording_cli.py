@@ -190,8 +190,10 @@ def test_recording_settings_from_the_config_file_and_environment(
     assert [s.id for s in scene.sensors] == ["velodyne_points", "cam_front"]
     assert len(scene.sensors[0].frames) == d.SWEEPS  # type: ignore[union-attr]  # --every 1 wins
     monkeypatch.setenv("SFS_KIT_LIDAR_TOPICS", f"{d.OUSTER}, {d.VELODYNE}")
+    monkeypatch.setenv("SFS_KIT_SWEEP_STAMP", f"{d.VELODYNE}=end")
     options = load_recording_settings()
     assert options is not None
+    assert options.sweep_stamp == {d.VELODYNE: "end"}
     assert options.lidar_topics == (d.OUSTER, d.VELODYNE)  # the environment over the file
     assert (options.every, options.intensity_max) == (2, {d.OUSTER: d.OUSTER_INTENSITY_MAX})
     assert [(c.image, c.info) for c in options.cameras] == [(d.FRONT, d.FRONT_INFO)]
