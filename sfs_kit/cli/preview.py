@@ -11,11 +11,14 @@ from __future__ import annotations
 import argparse
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sfs_kit.cli._common import EXIT_OK, print_json
 from sfs_kit.cli._recording import add_recording_arguments, recording_options
 from sfs_kit.errors import InputError, OutputError
+
+if TYPE_CHECKING:
+    from sfs_kit.capture.recording.options import RecordingOptions
 
 __all__ = ["register", "run"]
 
@@ -80,6 +83,19 @@ def _check_out(path: Path, overwrite: bool) -> None:
                           path=str(path))
 
 
+def _recording(args: argparse.Namespace) -> RecordingOptions | None:
+    """The recording mapping (flags over ``SFS_KIT_*`` over ``sfs-kit.toml``), read only for a
+    capture input: building it imports the capture and recording readers, which a ``.sfs`` or
+    a frames folder never needs (startup time)."""
+    from sfs_kit.preview.source import input_kind
+
+    if input_kind(args.input) != "capture":
+        return None
+    from sfs_kit.pipeline.config import load_recording_settings
+
+    return load_recording_settings(recording_options(args))
+
+
 def run(args: argparse.Namespace) -> int:
     """Open the input, draw the PNG (and the .rrd), print what was drawn."""
     from sfs_kit.preview import PreviewOptions, open_preview_scene, render_preview
@@ -95,10 +111,8 @@ def run(args: argparse.Namespace) -> int:
     cameras = [c.strip() for c in args.cameras.split(",") if c.strip()] if args.cameras else None
     options = PreviewOptions(frame=args.frame, frames=args.frames, cameras=cameras,
                              max_points=args.max_points, lidar=args.lidar)
-    from sfs_kit.pipeline.config import load_recording_settings
-
-    recording = load_recording_settings(recording_options(args))
-    with open_preview_scene(args.input, options=options, recording=recording) as source:
+    with open_preview_scene(args.input, options=options,
+                            recording=_recording(args)) as source:
         layout, _ = render_preview(source.scene, out, options)
         recorded = None
         if args.rerun is not None:

@@ -23,7 +23,8 @@ from sfs_kit.models.geometry import matrix_to_pose, pose_to_matrix
 
 F64 = npt.NDArray[np.float64]
 Defect = Literal[
-    "inverted_extrinsic", "quat_swap", "clock_300ms", "pose_jump", "far_coordinates", "stale_poses"
+    "inverted_extrinsic", "quat_swap", "clock_300ms", "clock_300ms_left", "pose_jump",
+    "far_coordinates", "stale_poses",
 ]
 
 FRAMES = 30
@@ -131,7 +132,8 @@ def build_geometry_scene(defect: Defect | None = None, *, frames: int = FRAMES,
         extrinsic: F64 = ego_from_camera(yaw)
         if defect == "inverted_extrinsic" and cam_id == "cam_front":
             extrinsic = np.asarray(np.linalg.inv(extrinsic), dtype=np.float64)
-        shift = 300_000 if defect == "clock_300ms" else 0
+        shifted = defect == "clock_300ms" or (defect == "clock_300ms_left" and cam_id == "cam_left")
+        shift = 300_000 if shifted else 0
         img_times = [t + shift for t in times_us]
         ego_at: Callable[[int], F64] = recorded_ego
         cam_m = [ego_at(t) @ extrinsic for t in img_times]

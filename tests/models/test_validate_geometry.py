@@ -77,6 +77,12 @@ def test_clock_offset_is_quantified_on_every_shifted_camera() -> None:
     assert "+300 ms" in issues[0].message
 
 
+def test_one_camera_clock_off_is_found_on_that_camera_only() -> None:
+    issues = validate_geometry(build_geometry_scene("clock_300ms_left"))
+    assert [(i.code, i.sensor, i.frame) for i in issues] == [("G-T2", "cam_left", 0)]
+    assert issues[0].measured == pytest.approx(300.0)
+
+
 def test_quat_swap_reads_as_a_half_turn_roll() -> None:
     issues = validate_geometry(build_geometry_scene("quat_swap"))
     tilt = _by_code(issues, "G-P5")[0]
