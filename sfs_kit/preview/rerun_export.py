@@ -4,7 +4,8 @@ Entities (world frame, z up): ``world/<lidar>/points`` one point cloud per drawn
 ``scene_time`` timeline, coloured by height; ``world/<lidar>/trajectory`` the pose path as a line
 strip; ``world/<camera>`` the camera pose (a ``Transform3D`` per image) with a ``Pinhole``
 (intrinsics, OpenCV's RDF camera convention) and its image as an ``EncodedImage`` (the JPEG/PNG
-bytes as stored, decoded by the viewer). Needs the ``viz`` extra (``rerun-sdk``).
+bytes as stored, decoded by the viewer), or, for a camera stored as video, the decoded frame.
+Needs the ``viz`` extra (``rerun-sdk``).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from sfs_kit.models.geometry import interpolate_pose
 from sfs_kit.models.scene import Scene
 from sfs_kit.models.sensors import CameraSensor, LidarSensor
 from sfs_kit.preview._deps import require
+from sfs_kit.preview.images import decode_camera_image
 from sfs_kit.preview.render import world_points
 
 __all__ = ["write_rerun"]
@@ -124,11 +126,19 @@ def _log_scene(  # noqa: PLR0917 - write_rerun's arguments, passed on
             pos, quat = interpolate_pose(camera.poses, [int(t)])
             rec.log(f"world/{cid}", rr.Transform3D(translation=pos[0],
                                                    quaternion=rr.Quaternion(xyzw=quat[0])))
-            if (images and k in shown and camera.images is not None
-                    and camera.images[k].content.ndim == 1):
-                content = camera.images[k].content
-                media = {"jpeg": "image/jpeg", "png": "image/png"}.get(image_kind(content) or "")
-                if media is not None:
-                    rec.log(f"world/{cid}", rr.EncodedImage(contents=content.tobytes(),
-                                                            media_type=media))
+            if images and k in shown:
+                _log_image(rr, rec, camera, k)
     return written
+
+
+def _log_image(rr: Any, rec: Any, camera: CameraSensor, k: int) -> None:
+    """Image ``k`` of ``camera``: the JPEG/PNG bytes as stored (the viewer decodes them), or
+    the decoded picture of a video frame or of stored pixels (``Image``)."""
+    cid = str(camera.id)
+    if camera.images is not None and camera.images[k].content.ndim == 1:
+        content = camera.images[k].content
+        media = {"jpeg": "image/jpeg", "png": "image/png"}.get(image_kind(content) or "")
+        if media is not None:
+            rec.log(f"world/{cid}", rr.EncodedImage(contents=content.tobytes(), media_type=media))
+        return
+    rec.log(f"world/{cid}", rr.Image(decode_camera_image(camera, k)))

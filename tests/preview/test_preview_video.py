@@ -58,3 +58,25 @@ def test_cli_preview_of_a_scene_with_camera_videos(
         pictures.append(np.asarray(Image.open(out).convert("RGB"), dtype=np.int16))
     assert pictures[0].shape == pictures[1].shape
     assert np.abs(pictures[0] - pictures[1]).mean() < 2.0  # the same figure, video or images
+
+
+def test_rerun_recording_of_a_video_camera_has_its_frames(pair: tuple[Path, Path],
+                                                          tmp_path: Path) -> None:
+    pytest.importorskip("rerun")
+    from rerun.chunk import RrdReader
+
+    from sfs_kit.preview import write_rerun
+
+    scene = read_sfs(pair[1])
+    path = tmp_path / "video.rrd"
+    assert write_rerun(scene, path, frames=[0, 3]) == 2
+    shapes: dict[str, list[tuple[int, ...]]] = {}
+    for chunk in RrdReader(path).store().stream():
+        batch = chunk.to_record_batch()
+        for name, col in zip(batch.schema.names, batch.columns, strict=True):
+            if name.endswith("Image:format"):
+                for fmt in col.to_pylist():
+                    if fmt is not None:
+                        shapes.setdefault(chunk.entity_path, []).append(
+                            (fmt[0]["height"], fmt[0]["width"]))
+    assert shapes == {"/world/cam_front": [(240, 320)] * 2, "/world/cam_left": [(240, 320)] * 2}
