@@ -19,11 +19,11 @@ from .night import KILLED, run_night
 
 
 def _kill_worker(fleet: Fleet, key: str, killed: list[int]) -> None:
-    """SIGKILL the worker the ledger records as running the capture."""
+    """SIGKILL the worker the ledger records as running the capture (once it records one)."""
     pid = ledger_pid(fleet.ledger, key)
-    assert pid is not None
-    os.kill(pid, signal.SIGKILL)
-    killed.append(pid)
+    if pid is not None:
+        os.kill(pid, signal.SIGKILL)
+        killed.append(pid)
 
 
 def test_a_night_of_captures_with_faults(fleet: Fleet, capsys: pytest.CaptureFixture[str]) -> None:

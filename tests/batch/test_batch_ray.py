@@ -84,7 +84,7 @@ def _kill_ray_worker(fleet: Fleet, key: str, killed: list[int]) -> None:
 def test_a_night_of_captures_on_ray(fleet: Fleet, ray_cluster: str,
                                     capsys: pytest.CaptureFixture[str]) -> None:
     night = run_night(fleet, capsys, ["--engine", "ray", "--ray-address", ray_cluster],
-                      _kill_ray_worker)
+                      _kill_ray_worker, first_json=True)  # where Ray's notice once leaked
     # Ray ran the killed worker's task again itself (a system failure): one attempt in the ledger
     assert night.done[KILLED].attempts == 1
 
@@ -139,6 +139,9 @@ def test_batch_starts_its_own_ray_under_fleet_limits(
     ours = {pid: name for pid, name in seen.items() if pid not in cluster}
     assert set(ours.values()) == {"gcs_server", "raylet"}  # the batch started a Ray of its own
     assert not ray.is_initialized()  # and shut it down: nothing of it is left running
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and set(ours) & set(_ray_processes()):
+        time.sleep(0.1)
     assert not set(ours) & set(_ray_processes())
 
 
