@@ -212,6 +212,31 @@ def _pair(
     return picked
 
 
+def _note_unpaired(
+    st: SensorTimes,
+    idx: npt.NDArray[np.intp],
+    frame_ns: npt.NDArray[np.int64],
+    *,
+    tolerance_ns: int,
+    options: RecordingOptions,
+    sensor_id: str,
+    primary: str,
+    notes: list[str],
+) -> None:
+    """Say so when a further lidar has sweeps in the frames' span that no frame uses (it runs
+    faster than the first lidar, or ``every`` thinned the frames): they are left out."""
+    t = _times(st, options)
+    inside = int(np.count_nonzero(
+        (t >= int(frame_ns.min()) - tolerance_ns) & (t <= int(frame_ns.max()) + tolerance_ns)
+    ))
+    if inside > idx.size:
+        notes.append(
+            f"lidar {sensor_id!r} ({st.topic}): {idx.size} of its {inside} sweeps in the frames' "
+            f"span are used, the one nearest each frame of {primary}; a scene's frames follow the "
+            f"first lidar, so the other {inside - idx.size} are left out."
+        )
+
+
 def _static_mount(tf: TfBuffer, ego: str, frame: str, t_ns: int, topic: str) -> F64:
     """``ego_from_sensor`` from static TF; a path through /tf (moving) is an error."""
     times = np.asarray([t_ns], dtype=np.int64)
@@ -451,6 +476,9 @@ def _build(bag: Bag, options: RecordingOptions, given: dict[str, MetadataValue])
                 primary=primary.topic,
             )
         )
+        if n:
+            _note_unpaired(st, idx, frame_ns, tolerance_ns=tolerance, options=options,
+                           sensor_id=choice.sensor_id, primary=primary.topic, notes=notes)
         picks = _picks(st, options, idx)
         frame = _frame_id(st, bag)
         mount = _static_mount(scan.tf, ego, frame, picks[0].time_ns, choice.topic)

@@ -189,6 +189,10 @@ def test_every_and_window_select_sweeps(recordings: dict[str, Path]) -> None:
         d.stamp(d.OUSTER, 1) // 1000, d.stamp(d.OUSTER, 3) // 1000]
     assert [im.timestamp_us for im in cap.cameras[0].images] == [
         d.stamp(d.FRONT, 1) // 1000, d.stamp(d.FRONT, 3) // 1000]
+    # the second lidar keeps the sweeps nearest the kept frames, and the note says what it left
+    assert [f.timestamp_us for f in cap.lidars[1].frames] == [
+        d.stamp(d.VELODYNE, 1) // 1000, d.stamp(d.VELODYNE, 3) // 1000]
+    assert any("'velodyne_points'" in n and "2 of its 3 sweeps" in n for n in cap.notes), cap.notes
 
 
 def test_log_time_source(recordings: dict[str, Path], tmp_path: Path) -> None:
