@@ -13,6 +13,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import psutil
@@ -30,7 +31,8 @@ _CLUSTER = """
 import sys, ray
 ray.init(address="local", num_cpus=2, include_dashboard=False, _node_ip_address="127.0.0.1",
          configure_logging=False)
-print("127.0.0.1:" + ray.get_runtime_context().gcs_address.rsplit(":", 1)[1], flush=True)
+print("127.0.0.1:" + ray.get_runtime_context().gcs_address.rsplit(":", 1)[1],
+      int(ray.cluster_resources()["memory"]), flush=True)
 sys.stdin.read()  # until the test closes our stdin
 ray.shutdown()
 """
@@ -46,9 +48,15 @@ def _ray_token(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("RAY_AUTH_TOKEN", _TOKEN)
 
 
+@dataclass(frozen=True)
+class RayCluster:
+    address: str
+    memory_bytes: int  # Ray's "memory" resource of the cluster (its one node)
+
+
 @pytest.fixture(scope="module")
-def ray_cluster() -> Iterator[str]:
-    """A Ray cluster in a process of its own, as a user's would be; yields its address."""
+def ray_cluster() -> Iterator[RayCluster]:
+    """A Ray cluster in a process of its own, as a user's would be."""
     env = {**os.environ, "PYTHONPATH": str(REPO), "RAY_USAGE_STATS_ENABLED": "0",
            "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": _TOKEN}
     env.pop("RAY_ADDRESS", None)
@@ -57,9 +65,9 @@ def ray_cluster() -> Iterator[str]:
     assert head.stdin is not None
     assert head.stdout is not None
     try:
-        address = head.stdout.readline().strip()
-        assert address, "the Ray cluster did not start"
-        yield address
+        line = head.stdout.readline().split()
+        assert len(line) == 2, "the Ray cluster did not start"
+        yield RayCluster(line[0], int(line[1]))
     finally:
         head.stdin.close()
         try:
@@ -81,9 +89,9 @@ def _kill_ray_worker(fleet: Fleet, key: str, killed: list[int]) -> None:
             return
 
 
-def test_a_night_of_captures_on_ray(fleet: Fleet, ray_cluster: str,
+def test_a_night_of_captures_on_ray(fleet: Fleet, ray_cluster: RayCluster,
                                     capsys: pytest.CaptureFixture[str]) -> None:
-    night = run_night(fleet, capsys, ["--engine", "ray", "--ray-address", ray_cluster],
+    night = run_night(fleet, capsys, ["--engine", "ray", "--ray-address", ray_cluster.address],
                       _kill_ray_worker, first_json=True)  # where Ray's notice once leaked
     # Ray ran the killed worker's task again itself (a system failure): one attempt in the ledger
     assert night.done[KILLED].attempts == 1
@@ -108,7 +116,7 @@ def _watch_ray(seen: dict[int, str], stop: threading.Event) -> None:
 
 
 def test_batch_starts_its_own_ray_under_fleet_limits(
-    fleet: Fleet, ray_cluster: str, capsys: pytest.CaptureFixture[str],
+    fleet: Fleet, ray_cluster: RayCluster, capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     import ray
@@ -155,7 +163,7 @@ def _ray_workers_on(prefix: str) -> list[int]:
 
 
 def test_a_driver_killed_mid_batch_on_ray_restarts_without_a_duplicate(
-    fleet: Fleet, ray_cluster: str,
+    fleet: Fleet, ray_cluster: RayCluster,
 ) -> None:
     folder = fleet.root / "drives"
     folder.mkdir()
@@ -163,7 +171,7 @@ def test_a_driver_killed_mid_batch_on_ray_restarts_without_a_duplicate(
     for i in range(2, 6):  # the later uploads are held until the driver is gone
         fleet.proxy.inject(S3Fault("PUT", f"/k{i}-", status=None, delay_s=30.0))
     args = [sys.executable, "-m", "sfs_kit", "batch", *paths,
-            *fleet.args("--engine", "ray", "--ray-address", ray_cluster)]
+            *fleet.args("--engine", "ray", "--ray-address", ray_cluster.address)]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), str(REPO / "tests")])}
     driver = subprocess.Popen(args, env=env, cwd=fleet.root, stdout=subprocess.DEVNULL,
                               stderr=subprocess.DEVNULL)
@@ -184,10 +192,30 @@ def test_a_driver_killed_mid_batch_on_ray_restarts_without_a_duplicate(
     fleet.proxy.reset()  # the restart needs no held uploads
 
     assert main(["batch", *paths, *fleet.args("--engine", "ray", "--ray-address",
-                                               ray_cluster)]) == 0
+                                               ray_cluster.address)]) == 0
     states = Ledger.open(fleet.ledger).states()
     assert [s.state for s in states.values()] == ["done"] * 6
     tasks = fleet.standin.tasks
     assert len(tasks) == 6
     assert len({t["unique_id"] for t in tasks}) == 6
     assert {t["task_id"] for t in tasks} == {s.task_id for s in states.values()}
+
+
+def test_ray_places_each_capture_by_its_memory_hint(
+    fleet: Fleet, ray_cluster: RayCluster, capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Half a CPU each, but 60 % of the cluster's memory each: Ray runs one capture at a time.
+    (A CPU hint alone would not show it: Ray lends a task's CPUs to another while the task waits
+    in ``ray.get``, as it does for the limits actor; memory it keeps reserved.)"""
+    folder = fleet.root / "drives"
+    folder.mkdir()
+    paths = [str(make_capture(folder / f"h{i}.msgpack", seed=i)) for i in range(2)]
+    for i in range(2):  # each upload waits (3 s at most) for the other: they overlap if they can
+        fleet.proxy.inject(S3Fault("PUT", f"/h{i}-", status=None, delay_s=3.0, until_peak=2))
+    memory = str(int(ray_cluster.memory_bytes * 0.6))
+    assert main(["batch", *paths, *fleet.args("--engine", "ray", "--ray-address",
+                                              ray_cluster.address, "--workers", "2",
+                                              "--ray-num-cpus", "0.5", "--ray-memory", memory,
+                                              "--json")]) == 0
+    assert json.loads(capsys.readouterr().out)["done"] == 2
+    assert fleet.proxy.peak("PUT") == 1
