@@ -196,8 +196,8 @@ def ray_overhead(env: Env, count: int, reps: int) -> dict[str, Any]:
 
     os.environ.update({k: v for k, v in env.environ.items() if k.startswith(("AWS_", "SCALE_"))})
     start = time.perf_counter()
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
-             _node_ip_address="127.0.0.1")
+    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False,
+             _node_ip_address="127.0.0.1")  # a Ray of its own, never another on the machine
     startup_s = time.perf_counter() - start
     per: dict[str, list[float]] = {"local": [], "ray": []}
     try:
