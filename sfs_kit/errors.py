@@ -40,6 +40,7 @@ Every message is one sentence naming the thing, expected versus found, ending wi
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 __all__ = [
@@ -79,7 +80,33 @@ __all__ = [
 
 
 class SfsKitError(Exception):
-    """Base of every error sfs_kit raises on purpose."""
+    """Base of every error sfs_kit raises on purpose.
+
+    As defence in depth the message is bounded: a run of more than 300 non-blank characters (a
+    hostile token some message quoted whole) is cut to an excerpt, the whole to 8000 characters,
+    and terminal control characters are escaped, so no input reaches a terminal raw.
+    """
+
+    def __init__(self, *args: object) -> None:
+        if args and isinstance(args[0], str):
+            args = (_bounded(args[0]), *args[1:])
+        super().__init__(*args)
+
+
+_LONG_RUN = re.compile(r"\S{301,}")
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+_MAX_MESSAGE = 8000
+
+
+def _bounded(message: str) -> str:
+    """``message`` with long tokens cut, control characters escaped, at most ~8000 chars."""
+    if len(message) > 300:
+        message = _LONG_RUN.sub(
+            lambda m: f"{m.group()[:60]}...({len(m.group())} chars)", message)
+    message = _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", message)
+    if len(message) > _MAX_MESSAGE:
+        message = f"{message[:_MAX_MESSAGE]}... ({len(message)} chars in all)"
+    return message
 
 
 def _located(message: str, source: str | None, line: int | None) -> str:
@@ -93,7 +120,7 @@ def _located(message: str, source: str | None, line: int | None) -> str:
     name = source.replace("\\", "/").rsplit("/", 1)[-1]
     if name and name in message:
         return message
-    where = f"{source}:{line}" if line is not None else source
+    where = _bounded(f"{source}:{line}" if line is not None else source)
     return f"{where}: {message}"
 
 

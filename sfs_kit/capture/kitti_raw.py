@@ -37,6 +37,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
+from sfs_kit._excerpt import excerpt
 from sfs_kit._paths import read_input
 from sfs_kit.capture._channels import intensity_to_uint8
 from sfs_kit.capture.base import (
@@ -84,7 +85,7 @@ def parse_kitti_timestamp(text: str, *, source: str = "<text>", line: int | None
     m = _TS.match(text.strip())
     if m is None:
         raise InputError(
-            f"{source}: line {line}: {text.strip()!r} is not a KITTI timestamp "
+            f"{source}: line {line}: {excerpt(text.strip())} is not a KITTI timestamp "
             f"'YYYY-MM-DD HH:MM:SS.fffffffff'.",
             source=source,
             line=line,
@@ -95,7 +96,7 @@ def parse_kitti_timestamp(text: str, *, source: str = "<text>", line: int | None
         seconds = calendar.timegm((year, month, day, hour, minute, second, 0, 0, 0))
     except (ValueError, OverflowError) as err:
         raise InputError(
-            f"{source}: line {line}: invalid date in {text.strip()!r}.",
+            f"{source}: line {line}: invalid date in {excerpt(text.strip())}.",
             source=source,
             line=line,
             field="timestamp",

@@ -14,6 +14,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
+from sfs_kit._excerpt import excerpt
 from sfs_kit.capture.base import Capture, MetadataValue
 from sfs_kit.capture.folder import read_capture_folder
 from sfs_kit.capture.kitti_raw import is_kitti_raw, read_kitti_raw
@@ -94,7 +95,13 @@ def open_capture(
     toolkit folder named 1.ply, 2.ply, ...); other layouts ignore it.
     """
     p = Path(path)
-    if not p.exists():
+    try:
+        found = p.exists()
+    except (OSError, ValueError) as err:  # a name too long, a NUL
+        reason = err.strerror if isinstance(err, OSError) and err.strerror else str(err)
+        raise InputError(f"Cannot open capture {excerpt(str(p), 200)}: {reason}.",
+                         source=str(p)) from err
+    if not found:
         raise InputError(f"Capture {str(p)!r} does not exist.", source=str(p))
     target = recording_target(p, recording)
     if target is not None:

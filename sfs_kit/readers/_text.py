@@ -27,6 +27,7 @@ from typing import Any, NamedTuple, TypeVar, cast
 import numpy as np
 import numpy.typing as npt
 
+from sfs_kit._excerpt import excerpt
 from sfs_kit.errors import InputError
 from sfs_kit.readers._arrow_text import try_parse_table_arrow
 
@@ -476,7 +477,7 @@ def _diagnose(text: bytes, dtype: np.dtype[np.void], *, first_line: int, source:
                 value = float(token) if field.kind == "f" else int(token)
             except ValueError:
                 return InputError(
-                    f"{what} line {number} value {shown!r} (column {column + 1}) is not a "
+                    f"{what} line {number} value {excerpt(shown)} (column {column + 1}) is not a "
                     f"valid {'number' if field.kind == 'f' else 'integer'}.", source=source,
                     line=number, field=what)
             if field.kind in "iu":
@@ -484,7 +485,7 @@ def _diagnose(text: bytes, dtype: np.dtype[np.void], *, first_line: int, source:
                 if not info.min <= value <= info.max:
                     return InputError(
                         f"{what} has a value out of range for its type: line {number} value "
-                        f"{shown!r} (column {column + 1}) does not fit {field}.",
+                        f"{excerpt(shown)} (column {column + 1}) does not fit {field}.",
                         source=source, line=number, field=what)
     return InputError(f"{what} has a value that could not be parsed.", source=source,
                       field=what)

@@ -105,8 +105,11 @@ def _matrix_from_map(mapping: Mapping[object, object], mark: yaml.Mark | None
     try:
         return np.asarray(data, dtype=np.float64).reshape(rows, cols)
     except (TypeError, ValueError) as err:
+        bad = next((v for v in data if isinstance(v, bool) or not isinstance(v, int | float)),
+                   None)
         raise yaml.constructor.ConstructorError(
-            None, None, f"opencv-matrix data is not numeric: {err}", mark) from err
+            None, None, f"opencv-matrix data is not numeric (found {excerpt(bad)})", mark
+        ) from err
 
 
 _OpenCvLoader.add_constructor("tag:yaml.org,2002:opencv-matrix", _opencv_matrix)

@@ -1,0 +1,48 @@
+"""Messages quote input as short printable excerpts: a 1 MB token never becomes a 1 MB error."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from capture.test_kitti_raw import _drive
+
+from sfs_kit.capture import open_capture
+from sfs_kit.errors import InputError
+from sfs_kit.readers import read_ply
+
+
+def test_every_error_message_is_bounded_and_printable() -> None:
+    err = InputError("value " + "7" * 1_000_000 + " is bad \x1b[2J\x00.", source="/a/\x1bb.txt")
+    text = str(err)
+    assert len(text) < 200
+    assert "(1000000 chars)" in text
+    assert "\x1b" not in text
+    assert "\x00" not in text
+    assert "\\x1b[2J" in text
+
+
+def test_ply_ascii_long_token_is_excerpted(tmp_path: Path) -> None:
+    path = tmp_path / "a.ply"
+    path.write_bytes(b"ply\nformat ascii 1.0\nelement vertex 1\nproperty float x\n"
+                     b"property float y\nproperty float z\nend_header\n1 2 3" + b"[" * 1_000_000
+                     + b"\n")
+    with pytest.raises(InputError, match=r"value '3\[\[\[.*\.\.\.' \(1000001 chars\)") as info:
+        read_ply(path)
+    assert len(str(info.value)) < 300
+
+
+def test_kitti_timestamp_long_token_is_excerpted(tmp_path: Path) -> None:
+    drive = _drive(tmp_path)
+    stamps = drive / "velodyne_points" / "timestamps.txt"
+    lines = stamps.read_text().splitlines()
+    stamps.write_text("\n".join([lines[0], "2011-09-26 13:" + "7" * 1_000_000, lines[2]]))
+    with pytest.raises(InputError, match=r"line 2: '2011-09-26 13:777.*chars\) is not a KITTI"
+                       ) as info:
+        open_capture(drive)
+    assert len(str(info.value)) < 400
+
+
+def test_a_capture_name_too_long_is_our_error(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="File name too long"):
+        open_capture(tmp_path / ("x" * 300 + ".msgpack"))
