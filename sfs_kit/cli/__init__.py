@@ -19,7 +19,7 @@ from typing import IO
 
 from sfs_kit._version import __version__
 from sfs_kit.cli._common import EXIT_USAGE, exit_code_for, print_error
-from sfs_kit.cli._logging import cli_logging
+from sfs_kit.cli._logging import cli_logging, redacted_streams
 from sfs_kit.cli._progress import set_quiet
 from sfs_kit.errors import SfsKitError
 
@@ -87,7 +87,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     verbosity = _verbosity(args)
     set_quiet(verbosity < 0)
-    with cli_logging(verbosity), _quiet_output(args, verbosity < 0):
+    # all it prints is redacted; logs: sfs_kit only (-vvv: all)
+    with redacted_streams(), cli_logging(verbosity), _quiet_output(args, verbosity < 0):
         try:
             code: int = args.func(args)
             sys.stdout.flush()  # a full or closed stdout fails here, not at interpreter exit

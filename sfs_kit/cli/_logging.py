@@ -13,13 +13,19 @@ from __future__ import annotations
 import logging
 import re
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from typing import IO
+from typing import IO, Any
 
-from sfs_kit._redact import redact_url
+from sfs_kit._redact import redact_secrets, redact_url
 
-__all__ = ["RedactingFilter", "cli_logging", "redact_text"]
+__all__ = [
+    "RedactingFilter",
+    "RedactingStream",
+    "cli_logging",
+    "redact_text",
+    "redacted_streams",
+]
 
 _HEADER_VALUES = re.compile(
     r"(?i)((?:Authorization|X-Amz-Security-Token)['\"]?\s*[:=]\s*b?['\"]?)[^'\"\r\n,}]*"
@@ -29,8 +35,9 @@ _DROPPED_LOGGERS = ("botocore.auth",)
 
 
 def redact_text(text: str) -> str:
-    """``text`` with every presigned-URL secret and auth header value replaced by ``REDACTED``."""
-    text = redact_url(text)
+    """``text`` with every presigned-URL secret, auth header value and credential variable's
+    value replaced by ``REDACTED``."""
+    text = redact_secrets(redact_url(text))
     text = _SIGV4_CREDENTIAL.sub(r"\1REDACTED", text)
     return _HEADER_VALUES.sub(r"\1REDACTED", text)
 
@@ -53,6 +60,40 @@ class _RedactingFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         return redact_text(super().format(record))
+
+
+class RedactingStream:
+    """A text stream that passes every write through ``redact_text`` (stdout/stderr of ``main``);
+    everything else (``isatty``, ``fileno``, ``buffer``...) is the wrapped stream's."""
+
+    def __init__(self, stream: IO[str]) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        """Write ``text`` redacted; returns the length given (callers count what they wrote)."""
+        self._stream.write(redact_text(text))
+        return len(text)
+
+    def writelines(self, lines: Iterable[str]) -> None:
+        """Write each line redacted."""
+        for line in lines:
+            self.write(line)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
+@contextmanager
+def redacted_streams() -> Iterator[None]:
+    """``sys.stdout`` and ``sys.stderr`` redacted for the duration (the CLI's one printing
+    layer: print, rich consoles and the log handler all write through them)."""
+    saved = sys.stdout, sys.stderr
+    sys.stdout = RedactingStream(saved[0])
+    sys.stderr = RedactingStream(saved[1])
+    try:
+        yield
+    finally:
+        sys.stdout, sys.stderr = saved
 
 
 @contextmanager

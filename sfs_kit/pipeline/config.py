@@ -29,6 +29,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from sfs_kit._redact import protect_env
 from sfs_kit.capture.options import ConvertOptions, option_specs
 from sfs_kit.capture.recording.options import RecordingOptions
 from sfs_kit.errors import InputError
@@ -316,6 +317,8 @@ def load_config(
         path = Path(cwd or os.getcwd()) / CONFIG_FILE_NAME
     file_layer, api_key_env = _from_file(path, explicit=explicit)
     env_layer = _from_env(environ)
+    if api_key_env is not None:
+        protect_env(api_key_env)  # its value is a secret in everything the CLI prints
     if api_key_env is not None and "api_key" not in env_layer:
         value = environ.get(api_key_env)
         if value:
