@@ -339,7 +339,7 @@ def _decode_array(
         or not all(isinstance(s, int) and s >= 0 for s in shape)
     ):
         raise InputError(
-            f"{where}: {field!r} has shape {shape!r}, expected {ndim} non-negative ints.",
+            f"{where}: {field!r} has shape {excerpt(shape)}, expected {ndim} non-negative ints.",
             source=source,
             offset=offset,
             field=field,
@@ -349,11 +349,11 @@ def _decode_array(
             f"{where}: {field!r} data must be bytes.", source=source, offset=offset, field=field
         )
     dt = np.dtype(dtype)
-    expected = int(np.prod(shape)) * dt.itemsize
-    if len(data) != expected:
+    expected = math.prod(shape) * dt.itemsize  # exact: numpy's product wraps around in int64
+    if len(data) != expected or max(shape, default=0) > 2**31:  # [0, 2**63] is not a shape
         raise InputError(
             f"{where}: {field!r} has {len(data)} data bytes, expected {expected} for "
-            f"shape {shape!r} and dtype {dtype!r}.",
+            f"shape {excerpt(shape)} and dtype {dtype!r}.",
             source=source,
             offset=offset,
             field=field,

@@ -13,7 +13,7 @@ import pytest
 from capture.conftest import build_folder
 from capture.test_kitti_raw import IMU_TO_VELO, VELO_TO_CAM, _drive
 
-from sfs_kit.capture import open_capture
+from sfs_kit.capture import convert_capture, open_capture
 from sfs_kit.errors import InputError
 from sfs_kit.readers import image_size, read_npy, read_pcd, read_ply, read_poses
 
@@ -134,3 +134,21 @@ def test_pcd_zero_fill_after_the_data_is_padding(tmp_path: Path) -> None:
     assert read_pcd(real).num_points == 213
     points = np.array([[1, 2, 3], [4, 5, 6]], dtype="<f4").tobytes()
     assert read_pcd(_write(tmp_path, "zeros.pcd", PCD_HEADER + points + bytes(100))).num_points == 2
+
+
+@pytest.mark.parametrize("shape", [[2**62, 4], [2**32, 2**32], [0, 2**63], [2**64 - 1, 3]])
+def test_msgpack_shape_whose_product_overflows(tmp_path: Path, shape: list[int]) -> None:
+    import msgpack
+
+    from sfs_kit.capture import MsgpackCaptureWriter
+
+    path = tmp_path / "s.msgpack"
+    with MsgpackCaptureWriter(path) as writer:
+        writer.write_calibration("lidar", "lidar", np.eye(4))
+        writer.write_points("lidar", 1_700_000_000_000_000, np.zeros((2, 3), np.float32))
+    records = list(msgpack.Unpacker(io.BytesIO(path.read_bytes()), raw=False))
+    points = next(r for r in records if r["kind"] == "points")
+    points["payload"]["positions"]["shape"] = shape
+    path.write_bytes(b"".join(msgpack.packb(r) for r in records))
+    with pytest.raises(InputError, match=r"data bytes, expected|non-negative ints"):
+        convert_capture(path, tmp_path / "o.sfs", format="sfs")
