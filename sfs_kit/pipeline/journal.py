@@ -17,6 +17,7 @@ counts only while they still match (``Journal.find``).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import struct
@@ -29,7 +30,7 @@ from typing import Any
 
 import msgpack
 
-from sfs_kit.errors import JournalFormatError
+from sfs_kit.errors import JournalFormatError, OutputError
 
 __all__ = ["JOURNAL_MAGIC", "Journal", "JournalRecord", "read_journal"]
 
@@ -178,11 +179,38 @@ class Journal:
                 f"second task.", source=err.source, offset=err.offset, key=err.key,
             ) from err
         if end != 0 and target.stat().st_size != end:
-            with target.open("r+b") as fh:
-                fh.truncate(end)
+            try:
+                with target.open("r+b") as fh:
+                    fh.truncate(end)
+                    fh.flush()
+                    os.fsync(fh.fileno())
+            except OSError as err:
+                raise OutputError(f"Cannot cut the torn last record off the journal "
+                                  f"{str(target)!r}: {err.strerror or err}.",
+                                  path=str(target)) from err
+        return cls(target, records, end)
+
+    def _write(self, blob: bytes) -> None:
+        """Append ``blob`` durably; on an OS failure (disk full) undo it and raise
+        ``OutputError``: a journal that was being created is removed, not left empty."""
+        creating = self._end == 0
+        try:
+            if creating:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            with self.path.open("wb" if creating else "ab") as fh:
+                fh.write(blob)
                 fh.flush()
                 os.fsync(fh.fileno())
-        return cls(target, records, end)
+        except OSError as err:
+            with contextlib.suppress(OSError):
+                if creating:
+                    self.path.unlink(missing_ok=True)
+                else:
+                    os.truncate(self.path, self._end)
+            raise OutputError(
+                f"Cannot write the journal {str(self.path)!r}: {err.strerror or err}; the run "
+                "stopped before recording this step, so running it again resumes from here.",
+                path=str(self.path)) from err
 
     @property
     def records(self) -> list[JournalRecord]:
@@ -224,12 +252,7 @@ class Journal:
                                          max(end, len(JOURNAL_MAGIC))))
             end += len(frame)
         if frames:
-            if self._end == 0:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-            with self.path.open("wb" if self._end == 0 else "ab") as fh:
-                fh.write(b"".join(frames))
-                fh.flush()
-                os.fsync(fh.fileno())
+            self._write(b"".join(frames))
         self._end = end
         self._records.extend(records)
         return records

@@ -479,12 +479,18 @@ def run(
     (``pipeline.limits.FleetLimiter``) shares upload/submit slots and Retry-After with a fleet.
     """
     capture_path = Path(capture)
-    if not capture_path.exists():
-        raise InputError(f"Capture {str(capture_path)!r} does not exist.", source=str(capture_path))
-    _steps.check_task_settings(config)  # before anything is written or uploaded
-    out_dir = (config.out_dir or default_out_dir(capture_path)).resolve()
-    with locked_out_dir(out_dir):
-        return _run_locked(capture_path, config, out_dir, on_progress, limiter)
+    try:
+        if not capture_path.exists():
+            raise InputError(f"Capture {str(capture_path)!r} does not exist.",
+                             source=str(capture_path))
+        _steps.check_task_settings(config)  # before anything is written or uploaded
+        out_dir = (config.out_dir or default_out_dir(capture_path)).resolve()
+        with locked_out_dir(out_dir):
+            return _run_locked(capture_path, config, out_dir, on_progress, limiter)
+    except OSError as err:  # every reader and writer maps its own; this is the safety net
+        where = err.filename if isinstance(err.filename, str) else str(capture_path)
+        raise OutputError(f"The run of {str(capture_path)!r} failed on {where!r}: "
+                          f"{err.strerror or err}.", path=where) from err
 
 
 def _slot(limiter: FleetLimiter | None, kind: SlotKind) -> AbstractContextManager[None]:
