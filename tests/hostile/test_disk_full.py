@@ -13,7 +13,6 @@ from capture.conftest import build_folder
 import sfs_kit
 from sfs_kit.cli import main
 from sfs_kit.errors import OutputError
-from sfs_kit.pipeline import journal as journal_module
 from sfs_kit.pipeline.journal import Journal, read_journal
 
 
@@ -21,7 +20,7 @@ def _full_disk(monkeypatch: pytest.MonkeyPatch) -> None:
     def fsync(fd: int) -> None:
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
-    monkeypatch.setattr(journal_module.os, "fsync", fsync)
+    monkeypatch.setattr("sfs_kit.pipeline.journal.os.fsync", fsync)
 
 
 def test_creating_the_journal_on_a_full_disk(tmp_path: Path,
