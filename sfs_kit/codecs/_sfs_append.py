@@ -31,7 +31,7 @@ from typing import IO, Any, Final
 
 import numpy as np
 
-from sfs_kit._atomic import atomic_output
+from sfs_kit._atomic import atomic_output, hold
 from sfs_kit.codecs._output import check_output_file, output_errors
 from sfs_kit.codecs._sfs_common import check_align, padding
 from sfs_kit.codecs._sfs_plan import (
@@ -132,6 +132,7 @@ class SfsAppendWriter:
             mode = 0o600
         with output_errors(self._dest):
             fd = os.open(self._data_path, os.O_RDWR | os.O_CREAT | os.O_EXCL, mode)
+        hold(fd)  # a killed writer's file is then known stale (sfs_kit._atomic.clean_stale)
         self._data: IO[bytes] = open(fd, "w+b", buffering=0)  # noqa: SIM115 - closed by finish/abort
         self._cleanup = weakref.finalize(self, _remove_data_file, self._data, self._data_path)
         self._state = "open"

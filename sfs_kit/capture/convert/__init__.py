@@ -44,6 +44,7 @@ scene tree and its checks), ``video`` (cameras as MP4), ``notes``, ``build`` (th
 
 from __future__ import annotations
 
+import logging
 import os
 import tempfile
 from dataclasses import replace
@@ -53,6 +54,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from sfs_kit._atomic import clean_stale
 from sfs_kit.capture.base import Capture
 from sfs_kit.capture.convert.build import build_tree
 from sfs_kit.capture.convert.notes import load_notes, nonfinite_notes, viewpoint_notes
@@ -76,6 +78,8 @@ __all__ = [
     "convert_capture",
     "read_capture_scene",
 ]
+
+log = logging.getLogger(__name__)
 
 
 def _read_file(path: Path) -> npt.NDArray[np.uint8]:
@@ -192,6 +196,8 @@ def convert_capture(
         check_output_file(out)
     else:
         check_frames_folder(Path(os.fspath(out)), overwrite=overwrite)
+    for stale in clean_stale(out):  # what a killed conversion to the same output left
+        log.info("Removed %s, left by an earlier conversion that was killed.", stale)
     cap = _as_capture(capture_path, opts.allow_outside_capture, opts.frame_rate_hz)
     plan = make_plan(cap, opts.recentre)
     plan.keep_nonfinite = opts.keep_nonfinite

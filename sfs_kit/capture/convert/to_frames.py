@@ -3,6 +3,7 @@ built in a temporary folder and swapped in whole."""
 
 from __future__ import annotations
 
+import os
 import secrets
 import shutil
 from dataclasses import dataclass, field
@@ -10,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from sfs_kit._atomic import hold
 from sfs_kit._paths import contained
 from sfs_kit.capture.base import CameraSource, Capture
 from sfs_kit.capture.convert.frame import convert_frame, load_image
@@ -156,6 +158,8 @@ def convert_frames(
     tmp = out_dir.with_name(f".{out_dir.name}.{secrets.token_hex(6)}.tmp")
     with output_errors(out_dir, "folder"):
         tmp.mkdir()
+        lock = os.open(tmp, os.O_RDONLY | os.O_CLOEXEC)
+    hold(lock)  # until the folder is swapped in: a killed run's folder is then known stale
     out = _FramesOut(tmp=tmp)
     try:
         counter.total = cap.frame_count  # images are counted as they are first referenced
@@ -167,6 +171,8 @@ def convert_frames(
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    finally:
+        os.close(lock)
     frames = sum(1 for p in out.paths if p.name.startswith("frame-"))
     return ConvertResult(
         format="split_base64",
