@@ -102,6 +102,10 @@ KINDS: tuple[Kind, ...] = (
          folder="kitti", text=True),
     Kind("kitti_oxts", "kitti/2011_09_26/2011_09_26_drive_0001_sync/oxts/data/0000000001.txt",
          folder="kitti", text=True),
+    Kind("ros1_bag", "drive.bag"),
+    Kind("mcap", "drive.mcap"),
+    Kind("ros2_db3", "drive_db3/drive_db3.db3", folder="drive_db3"),
+    Kind("ros2_metadata", "drive_db3/metadata.yaml", folder="drive_db3", text=True),
 )
 KIND_BY_NAME = {kind.name: kind for kind in KINDS}
 
@@ -171,6 +175,14 @@ def build_seeds(root: Path) -> None:
     build_folder(root / "capture_json", frames=2, points=20, camera=False)
     _yaml_to_json(root / "capture_json")
     _drive(root / "kitti")
+    from capture.recording.drive import DriveSpec, write_drive
+
+    spec = DriveSpec(sweeps=2)
+    write_drive(root / "drive.bag", "ros1", spec)
+    mcap_folder = write_drive(root / "drive_mcap", "mcap", spec)
+    shutil.move(next(mcap_folder.glob("*.mcap")), root / "drive.mcap")
+    shutil.rmtree(mcap_folder)
+    write_drive(root / "drive_db3", "ros2", spec)
     convert_capture(root / "capture", root / "scene.sfs", format="sfs")
 
 
@@ -382,6 +394,14 @@ def _entry(kind: Kind, path: Path, case_dir: Path) -> None:
             read_sfs(path)
     elif name == "msgpack":
         convert_capture(path, case_dir / "out.sfs", format="sfs")
+    elif name in ("ros1_bag", "mcap", "ros2_db3", "ros2_metadata"):
+        from sfs_kit.capture import open_capture
+        from sfs_kit.capture.recording.options import RecordingOptions
+
+        target = path if kind.folder is None else case_dir / kind.folder
+        options = RecordingOptions(intensity_max={"/sensing/lidar/top/points": 65535.0})
+        convert_capture(open_capture(target, recording=options), case_dir / "out.sfs",
+                        format="sfs")
     else:  # a file inside a capture folder: convert the whole capture
         assert kind.folder is not None
         top = case_dir / kind.folder

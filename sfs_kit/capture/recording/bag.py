@@ -16,6 +16,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, Literal
 
+from sfs_kit._excerpt import excerpt
+from sfs_kit._paths import open_input
 from sfs_kit.capture.recording.direct import DirectReader, direct_reader
 from sfs_kit.errors import InputError, MissingDependencyError, SfsKitError
 
@@ -127,6 +129,9 @@ class Bag:
             )
         self.kind: RecordingKind = kind
         self.cdr = kind != "ros1"
+        for part in sorted(path.iterdir()) if path.is_dir() else [path]:
+            if not part.is_dir():  # a FIFO would block the reader for ever: regular files only
+                open_input(part, what="recording file").close()
         typesys = _import("rosbags.typesys", self.name)
         default = typesys.get_typestore(
             typesys.Stores.ROS1_NOETIC if kind == "ros1" else typesys.Stores.ROS2_HUMBLE
@@ -156,9 +161,10 @@ class Bag:
         except SfsKitError:
             raise
         except Exception as err:
+            detail = " ".join(str(err).split()).rstrip(".") or "no detail"
             raise InputError(
                 f"Cannot open recording {self.name!r} ({kind}): it is truncated, unindexed or "
-                f"corrupt ({type(err).__name__}: {str(err).rstrip('.') or 'no detail'}); "
+                f"corrupt ({type(err).__name__}: {excerpt(detail, 160)}); "
                 f"{_REPAIR[self._storage_kind(kind)]}.",
                 source=self.name,
             ) from err

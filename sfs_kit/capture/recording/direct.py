@@ -19,6 +19,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import IO, Any
 
+from sfs_kit._excerpt import excerpt
 from sfs_kit.errors import InputError
 
 __all__ = ["DirectReader", "MessageRef", "direct_reader"]
@@ -61,7 +62,8 @@ class DirectReader:
             except (OSError, struct.error, sqlite3.Error, ValueError, KeyError) as err:
                 raise InputError(
                     f"Recording {self.name!r}: the index of topic {topic} cannot be read "
-                    f"({type(err).__name__}: {err}); is the file truncated or corrupt?",
+                    f"({type(err).__name__}: {excerpt(str(err), 120)}); is the file truncated or "
+                    "corrupt?",
                     source=self.name,
                     field=topic,
                 ) from err
