@@ -63,15 +63,17 @@ class _RedactingFormatter(logging.Formatter):
 
 
 class RedactingStream:
-    """A text stream that passes every write through ``redact_text`` (stdout/stderr of ``main``);
-    everything else (``isatty``, ``fileno``, ``buffer``...) is the wrapped stream's."""
+    """A text stream that passes every write through ``redact_secrets`` (stdout/stderr of
+    ``main``): credential variables' values go, presigned URLs stay (they are what ``upload`` and
+    ``run --json`` print for scripts; logs redact those too, in the formatter); everything else
+    (``isatty``, ``fileno``, ``buffer``...) is the wrapped stream's."""
 
     def __init__(self, stream: IO[str]) -> None:
         self._stream = stream
 
     def write(self, text: str) -> int:
         """Write ``text`` redacted; returns the length given (callers count what they wrote)."""
-        self._stream.write(redact_text(text))
+        self._stream.write(redact_secrets(text))
         return len(text)
 
     def writelines(self, lines: Iterable[str]) -> None:
