@@ -6,9 +6,16 @@ import os
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 # Shared server fixtures (one SeaweedFS and one Scale stand-in per session, for every folder).
 pytest_plugins = ("_servers.s3_fixtures", "_servers.scale_standin")
+
+# Property tests draw the same examples on every run, so the suite passes or fails the same way in
+# CI as here; `HYPOTHESIS_PROFILE=explore` draws fresh ones (a fuzz session, not the gate).
+settings.register_profile("repeatable", derandomize=True)
+settings.register_profile("explore", derandomize=False)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "repeatable"))
 
 _SCRUBBED_PREFIXES = ("AWS_", "SCALE_", "SFS_KIT_")
 _SCRUBBED = {"HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY",

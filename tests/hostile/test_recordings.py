@@ -3,8 +3,10 @@ never a hang or a sqlite3/rosbags traceback (scripts/fuzz_inputs.py mutates ever
 
 from __future__ import annotations
 
+import gc
 import os
 import sqlite3
+import warnings
 from pathlib import Path
 
 import pytest
@@ -45,3 +47,52 @@ def test_a_corrupt_sqlite_index_is_our_error(tmp_path: Path) -> None:
         _convert(folder, tmp_path / "o.sfs")
     assert "\n" not in str(info.value)
 
+
+
+def test_a_null_timestamp_in_a_sqlite_bag_is_our_error(tmp_path: Path) -> None:
+    folder = write_drive(tmp_path / "d", "ros2", DriveSpec(sweeps=2))
+    db3 = next(folder.glob("*.db3"))
+    with sqlite3.connect(db3) as db:  # sqlite is typeless once the NOT NULL constraint is gone
+        db.executescript(
+            "CREATE TABLE m2 AS SELECT * FROM messages; DROP TABLE messages;"
+            "CREATE TABLE messages(id INTEGER PRIMARY KEY, topic_id INTEGER, timestamp INTEGER,"
+            " data BLOB); INSERT INTO messages SELECT * FROM m2; DROP TABLE m2;"
+            "UPDATE messages SET timestamp = NULL WHERE id = (SELECT MAX(id) FROM messages);"
+        )
+    db.close()
+    with pytest.raises(InputError, match=r"message id 24 has the timestamp None, not an integer"):
+        _convert(folder, tmp_path / "o.sfs")
+
+
+def test_a_message_count_that_is_not_a_number_is_our_error(tmp_path: Path) -> None:
+    folder = write_drive(tmp_path / "d", "ros2", DriveSpec(sweeps=2))
+    meta = folder / "metadata.yaml"
+    text = meta.read_text()
+    at = text.index("topics_with_message_count")
+    meta.write_text(text[:at] + text[at:].replace("message_count: 1\n", "message_count: .inf\n", 1))
+    with pytest.raises(InputError, match=r"message count 'inf', not a whole number"):
+        _convert(folder, tmp_path / "o.sfs")
+
+
+def _mcap(tmp_path: Path) -> Path:
+    folder = write_drive(tmp_path / "drive", "mcap", DriveSpec(sweeps=2))
+    return next(folder.glob("*.mcap"))
+
+
+def test_a_recording_that_redefines_a_standard_type_is_refused_by_name(tmp_path: Path) -> None:
+    mcap = _mcap(tmp_path)  # a flipped bit in the embedded definition of geometry_msgs/Transform
+    mcap.write_bytes(mcap.read_bytes().replace(b"Quaternion rotation", b"Quaternion rotauion"))
+    with pytest.raises(InputError, match=r"defines geometry_msgs/msg/Transform unlike the "
+                       r"standard \(field 'rotation' is missing\)"):
+        _convert(mcap, tmp_path / "o.sfs")
+
+
+def test_a_recording_that_fails_to_open_leaves_no_file_open(tmp_path: Path) -> None:
+    mcap = _mcap(tmp_path)  # an unparsable embedded definition: rosbags fails after opening
+    mcap.write_bytes(mcap.read_bytes().replace(b"Quaternion rotation", b"Quatern!on rotation"))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with pytest.raises(InputError, match=r"Cannot open recording .* corrupt"):
+            _convert(mcap, tmp_path / "o.sfs")
+        gc.collect()
+    assert [w for w in caught if issubclass(w.category, ResourceWarning)] == []

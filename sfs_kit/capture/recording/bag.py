@@ -114,6 +114,52 @@ def _typestore_from(connections: Sequence[Any], default: Any, source: str) -> An
     return store
 
 
+def _redefined(fielddefs: dict[str, Any], default: dict[str, Any]) -> dict[str, str]:
+    """Standard types the recording defines differently, each with what differs.
+
+    A recording embeds its own message definitions; when one of a standard type lacks (or
+    retypes) a standard field, messages decode into objects without the fields we read. Extra
+    fields are allowed (forks add some); missing or retyped ones make the type unreadable.
+    """
+    out: dict[str, str] = {}
+    for name, (_, fields) in default.items():
+        ours = fielddefs.get(name)
+        if ours is None:
+            continue
+        have = dict(ours[1])
+        for field, desc in fields:
+            if field not in have:
+                out[name] = f"field {excerpt(field, 40)} is missing"
+                break
+            if have[field] != desc:
+                out[name] = f"field {excerpt(field, 40)} has another type"
+                break
+    return out
+
+
+def _nested(fielddefs: dict[str, Any], msgtype: str) -> Iterator[str]:
+    """``msgtype`` and every type its fields name, each once (depth first)."""
+    seen: set[str] = set()
+    todo = [msgtype]
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        yield name
+        for _, desc in fielddefs.get(name, ((), ()))[1]:
+            todo.extend(_names(desc))
+
+
+def _names(desc: Any) -> Iterator[str]:
+    """Type names inside one field descriptor (a name, or an array/sequence of one)."""
+    if isinstance(desc, str):
+        yield desc
+    elif isinstance(desc, tuple):
+        for part in desc:
+            yield from _names(part)
+
+
 class Bag:
     """An open recording; use as a context manager (``close`` releases the file)."""
 
@@ -136,7 +182,8 @@ class Bag:
         default = typesys.get_typestore(
             typesys.Stores.ROS1_NOETIC if kind == "ros1" else typesys.Stores.ROS2_HUMBLE
         )
-        self._reader: Any
+        self._reader: Any = None
+        self._redefined: dict[str, str] = {}
         self._direct: DirectReader | bool | None = False  # False: not looked at yet
         try:
             if kind == "mcap":
@@ -158,9 +205,11 @@ class Bag:
                     self.end_ns = int(self._reader.end_time)
                 else:
                     self.start_ns = self.end_ns = 0
-        except SfsKitError:
-            raise
-        except Exception as err:
+            self._redefined = _redefined(dict(self.typestore.fielddefs), dict(default.fielddefs))
+        except BaseException as err:
+            self._close_quietly()
+            if isinstance(err, SfsKitError) or not isinstance(err, Exception):
+                raise
             detail = " ".join(str(err).split()).rstrip(".") or "no detail"
             raise InputError(
                 f"Cannot open recording {self.name!r} ({kind}): it is truncated, unindexed or "
@@ -189,6 +238,19 @@ class Bag:
         if reader is not None:
             reader.close()
 
+    def _close_quietly(self) -> None:
+        """Release whatever a failed open had acquired (a half-open reader may not close)."""
+        reader, self._reader = getattr(self, "_reader", None), None
+        if reader is None:
+            return
+        try:
+            reader.close()
+        except Exception:  # noqa: BLE001 - it failed to open; closing is best effort
+            for attr in ("bio", "_file", "file", "fh"):
+                close = getattr(getattr(reader, attr, None), "close", None)
+                if callable(close):
+                    close()
+
     def __enter__(self) -> Bag:
         return self
 
@@ -200,7 +262,16 @@ class Bag:
         out: dict[str, TopicInfo] = {}
         for conn in self.connections:
             prev = out.get(conn.topic)
-            count = int(conn.msgcount) + (prev.count if prev else 0)
+            try:
+                count = int(conn.msgcount) + (prev.count if prev else 0)
+            except (TypeError, ValueError, OverflowError) as err:
+                raise InputError(
+                    f"Recording {self.name!r}: topic {excerpt(conn.topic, 80)} has the message "
+                    f"count {excerpt(str(conn.msgcount), 24)}, not a whole number; is its "
+                    "index (metadata.yaml) corrupt?",
+                    source=self.name,
+                    field=conn.topic,
+                ) from err
             out[conn.topic] = TopicInfo(conn.topic, str(conn.msgtype), count)
         return dict(sorted(out.items()))
 
@@ -234,12 +305,29 @@ class Bag:
                 field=topic or names[0],
             ) from err
 
+    def _bad_type(self, msgtype: str) -> tuple[str, str] | None:
+        """The first redefined standard type ``msgtype`` uses, with what differs, if any."""
+        if not self._redefined:
+            return None
+        for name in _nested(self.typestore.fielddefs, msgtype):
+            if name in self._redefined:
+                return name, self._redefined[name]
+        return None
+
     def has_type(self, msgtype: str) -> bool:
         """True when the typestore can deserialise ``msgtype``."""
         return msgtype in self.typestore.fielddefs
 
     def deserialize(self, raw: bytes, msgtype: str, *, where: str) -> Any:
         """The message object; an undecodable message is an ``InputError`` naming ``where``."""
+        bad = self._bad_type(msgtype)
+        if bad is not None:
+            raise InputError(
+                f"{where}: cannot read its {msgtype} messages: the recording defines {bad[0]} "
+                f"unlike the standard ({bad[1]}); is the file corrupt?",
+                source=self.name,
+                field="message definition",
+            )
         try:
             if self.cdr:
                 return self.typestore.deserialize_cdr(raw, msgtype)

@@ -35,6 +35,13 @@ _ROS1_MAX_HEADER = 1 << 20  # a message or connection record header is a few hun
 _ROS1_MAX_SKIPS = 1 << 16  # connection records between an index entry and its message
 
 
+def _detail(err: Exception) -> str:
+    """An error's own text for a message: our ValueErrors as they are, others quoted."""
+    text = str(err)
+    return text if isinstance(err, ValueError) and text.isprintable() and len(text) < 120 else (
+        excerpt(text, 120))
+
+
 class DirectReader:
     """Message refs by topic, and reads of their first bytes or whole data."""
 
@@ -62,7 +69,7 @@ class DirectReader:
             except (OSError, struct.error, sqlite3.Error, ValueError, KeyError) as err:
                 raise InputError(
                     f"Recording {self.name!r}: the index of topic {topic} cannot be read "
-                    f"({type(err).__name__}: {excerpt(str(err), 120)}); is the file truncated or "
+                    f"({type(err).__name__}: {_detail(err)}); is the file truncated or "
                     "corrupt?",
                     source=self.name,
                     field=topic,
@@ -122,7 +129,15 @@ class DirectReader:
             "WHERE t.name = ? ORDER BY m.timestamp, m.id",
             (topic,),
         )
-        return [(int(t), i, int(rowid)) for t, rowid in rows]
+        out: list[MessageRef] = []
+        for t, rowid in rows:  # sqlite is typeless: a damaged row can hold NULL, text, a float
+            if type(t) is not int or type(rowid) is not int:
+                raise ValueError(
+                    f"message id {str(rowid)[:24]} has the timestamp {str(t)[:24]}, "
+                    "not an integer"
+                )
+            out.append((t, i, rowid))
+        return out
 
     # --- reads --------------------------------------------------------------------------------
 
