@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from models.sfs_scene_factory import IDENTITY, build_scene, content, jpeg_bytes, png_bytes
 from sfs_kit import Issue, Scene, validate
-from sfs_kit.models import validate as validate_module
+from sfs_kit.models.validate import _cameras as camera_rules
 from sfs_kit.models.validate import validate_tree
 
 Tree = dict[str, Any]
@@ -835,7 +835,7 @@ def _video(
 
 
 def test_video_rules_v_c5(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(validate_module, "have_av", lambda: False)
+    monkeypatch.setattr(camera_rules, "have_av", lambda: False)
     monkeypatch.setattr("shutil.which", lambda name: None)
     tree = build_scene()
     _video(tree, 10.0)
@@ -858,8 +858,8 @@ def test_video_rules_v_c5(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_video_frame_count_uses_ffprobe_without_pyav(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(validate_module, "have_av", lambda: False)
-    monkeypatch.setattr(validate_module, "count_video_frames", lambda content: 5)
+    monkeypatch.setattr(camera_rules, "have_av", lambda: False)
+    monkeypatch.setattr(camera_rules, "count_video_frames", lambda content: 5)
     tree = build_scene()
     _video(tree, 10.0)
     issues = validate(tree)
