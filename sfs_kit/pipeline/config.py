@@ -297,6 +297,19 @@ def _check_store_layer(layer: Mapping[str, Any], origin: str) -> None:
         )
 
 
+def _default_config_path(cwd: str | os.PathLike[str] | None) -> Path:
+    """``<cwd>/sfs-kit.toml``; a working directory deleted under the process is our
+    ``InputError`` (``os.getcwd`` raises ``FileNotFoundError`` there), not a traceback."""
+    if cwd is not None:
+        return Path(cwd) / CONFIG_FILE_NAME
+    try:
+        return Path(os.getcwd()) / CONFIG_FILE_NAME
+    except FileNotFoundError as err:
+        raise InputError(
+            "The working directory no longer exists (deleted or unmounted); cd into an existing "
+            "folder and run again, or give --config.", field=CONFIG_FILE_NAME) from err
+
+
 def load_config(
     cli: Mapping[str, Any] | None = None,
     *,
@@ -311,10 +324,7 @@ def load_config(
     """
     environ = os.environ if env is None else env
     explicit = config_path is not None
-    if config_path is not None:
-        path = Path(config_path)
-    else:
-        path = Path(cwd or os.getcwd()) / CONFIG_FILE_NAME
+    path = Path(config_path) if config_path is not None else _default_config_path(cwd)
     file_layer, api_key_env = _from_file(path, explicit=explicit)
     env_layer = _from_env(environ)
     if api_key_env is not None:
@@ -383,8 +393,7 @@ def load_convert_settings(
     the same names as ``load_config`` (CLI > ``SFS_KIT_*`` > ``sfs-kit.toml`` > defaults); the
     store and task settings of those layers are ignored here."""
     environ = os.environ if env is None else env
-    path = Path(config_path) if config_path is not None else \
-        Path(cwd or os.getcwd()) / CONFIG_FILE_NAME
+    path = Path(config_path) if config_path is not None else _default_config_path(cwd)
     file_layer, _ = _from_file(path, explicit=config_path is not None)
     wanted = {"format", *_OPTIONS}
     merged: dict[str, Any] = {}
@@ -414,8 +423,7 @@ def load_recording_settings(
     """The recording mapping of ``convert``/``inspect``/``preview``: the flags' options over
     ``SFS_KIT_*`` over ``[recording]`` in ``sfs-kit.toml``, key by key (``recording_settings``)."""
     environ = os.environ if env is None else env
-    path = Path(config_path) if config_path is not None else \
-        Path(cwd or os.getcwd()) / CONFIG_FILE_NAME
+    path = Path(config_path) if config_path is not None else _default_config_path(cwd)
     file_layer, _ = _from_file(path, explicit=config_path is not None)
     return merge_recording([
         (f"[recording] in {str(path)!r}", recording_layer(file_layer.get("recording"), str(path))),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import pickle
 from pathlib import Path
 
@@ -159,3 +160,21 @@ def test_invalid_value_raises(tmp_path: Path) -> None:
 def test_unknown_cli_setting_raises(tmp_path: Path) -> None:
     with pytest.raises(InputError, match=r"Unknown run settings \['bogus'\]"):
         load_config({"bogus": 1}, env={}, cwd=tmp_path)
+
+
+def test_convert_from_a_deleted_working_directory_is_our_error(tmp_path: Path) -> None:
+    """``sfs-kit convert`` run from a folder deleted under it says so, not a FileNotFoundError."""
+    import subprocess
+    import sys
+
+    gone = tmp_path / "gone"
+    gone.mkdir()
+    script = ("import os, sys; os.chdir(sys.argv[1]); os.rmdir(sys.argv[1]); "
+              "from sfs_kit.cli import main; sys.exit(main(['convert', '/nonexistent/capture', "
+              "'-o', '/nonexistent/out.sfs']))")
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    done = subprocess.run([sys.executable, "-c", script, str(gone)], capture_output=True,
+                          check=False, text=True, env=env, timeout=120)
+    assert "Traceback" not in done.stderr, done.stderr
+    assert "working directory no longer exists" in done.stderr
+    assert done.returncode != 0
