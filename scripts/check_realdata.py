@@ -63,7 +63,7 @@ EXPECTED_REFUSALS = {
 }
 
 # SFS stores per-point times as uint32 µs after the scene start (71.6 minutes); an airborne
-# survey's GPS times can span more, so such a file is converted as a copy without them
+# survey's GPS times can span more, so such a file is converted with ``point_time: ignore``
 MAX_POINT_TIME_US = 2**32 - 1
 
 Array = npt.NDArray[Any]
@@ -234,17 +234,17 @@ def _convert(path: Path, tmp: Path, cloud: Any,
     shutil.copy(path, capture / f"000{path.suffix}")
     # a LAS file's points carry GPS times (absolute, seconds): the frame is stamped with the first
     stamp = 1_700_000_000_000_000
+    point_time = "{unit: s, reference: absolute}"
     if cloud.time_s is not None and cloud.time_s.size:
         stamp = math.floor(float(cloud.time_s.min()) * 1e6)
         if _too_long(cloud):
-            (capture / f"000{path.suffix}").unlink()
-            _without_gps_time(path, capture / "000.las")
+            point_time = "ignore"
     (capture / "ts.txt").write_text(f"{stamp}\n")
     extra = "" if intensity_max is None else f"    intensity_max: {intensity_max}\n"
     (capture / "capture.yaml").write_text(
         "version: 1\nlidars:\n  - id: lidar\n    files: '000.*'\n"
         "    timestamps: {file: ts.txt, unit: us}\n    frame: sensor\n"
-        "    point_time: {unit: s, reference: absolute}\n" + extra)
+        f"    point_time: {point_time}\n" + extra)
     out = tmp / "out.sfs"
     convert_capture(capture, out, format="sfs")
     return Scene.model_validate(read_sfs_dict(out)), _scale_read(out)
@@ -253,22 +253,6 @@ def _convert(path: Path, tmp: Path, cloud: Any,
 def _too_long(cloud: Any) -> bool:
     times = cloud.time_s
     return times is not None and times.size > 0 and float(np.ptp(times)) * 1e6 > MAX_POINT_TIME_US
-
-
-def _without_gps_time(path: Path, out: Path) -> None:
-    """A LAS 1.2 copy in point format 2 or 0 (x y z intensity [rgb], no GPS time)."""
-    import laspy
-
-    las = laspy.read(path)
-    dims = set(las.point_format.dimension_names)
-    coloured = {"red", "green", "blue"} <= dims
-    header = laspy.LasHeader(point_format=2 if coloured else 0, version="1.2")
-    header.scales, header.offsets = las.header.scales, las.header.offsets
-    copy = laspy.LasData(header)  # a fresh header: no COPC or other VLRs carried over
-    copy.x, copy.y, copy.z, copy.intensity = las.x, las.y, las.z, las.intensity
-    if coloured:
-        copy.red, copy.green, copy.blue = las.red, las.green, las.blue
-    copy.write(out)
 
 
 def _scale_read(path: Path) -> dict[str, Any]:
@@ -348,7 +332,7 @@ def check_cloud(path: Path, o3d: Any | None) -> Row:
             declared = _intensity_max(cloud)
             scene, scale = _convert(path, Path(tmp), cloud, declared)
             if _too_long(cloud):
-                row.others.append("converted without gps_time (spans > 71.6 min)")
+                row.others.append("point_time: ignore (GPS times span > 71.6 min)")
             positions, colors, intensity = _sfs_points(scene)
             row.sfs_max_error = _max_error(positions, ref.positions)
             row.colors = _equal(colors, ref.colors)

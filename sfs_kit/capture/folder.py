@@ -258,12 +258,12 @@ def _load_points(  # noqa: PLR0917
             intensity_range=cloud.intensity_range,
         )
     time_us = None
-    if cloud.time_s is not None:
+    if cloud.time_s is not None and not entry.ignore_point_time:
         if point_time is None:
             raise ctx.fail(
                 f"{field}.point_time",
                 f"is missing, but {path!r} has per-point times; declare their unit and "
-                "reference, e.g. {unit: s, reference: frame}.",
+                "reference, e.g. {unit: s, reference: frame} (or 'ignore' to leave them out).",
             )
         time_us = point_time_to_us(
             cloud.time_s,
@@ -297,6 +297,11 @@ def _lidar(ctx: _Ctx, entry: LidarEntry, i: int) -> LidarSource:
     files = ctx.files(entry.files, f"{field}.files")
     stamps = _timestamps(ctx, entry.timestamps, files, f"{field}.timestamps")
     scale = SensorIntensity(entry.id, entry.intensity_max, [str(f) for f in files])
+    if entry.ignore_point_time:
+        ctx.notes.append(
+            f"lidar {entry.id!r}: per-point times in its cloud files are not carried "
+            "(point_time: ignore)."
+        )
     return LidarSource(
         sensor_id=entry.id,
         points_frame=entry.frame,

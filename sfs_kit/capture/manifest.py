@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError, model_validator
 
 from sfs_kit._documents import load_document
 from sfs_kit._paths import read_input_text
@@ -89,8 +89,10 @@ class LidarEntry(_Entry):
     """One lidar: its cloud files, timestamps, point frame and mounting.
 
     ``point_time`` is required as soon as a cloud file holds per-point times (checked when the
-    frame is loaded: the manifest alone cannot know). ``color_max`` declares the scale of float
-    colour channels (255 for ScanNet/mmdetection3d xyzrgb tables; 0..1 when absent).
+    frame is loaded: the manifest alone cannot know); ``point_time: ignore`` leaves them out
+    (e.g. an airborne survey's GPS times spanning more than SFS's 71.6 minutes of uint32 µs).
+    ``color_max`` declares the scale of float colour channels (255 for ScanNet/mmdetection3d
+    xyzrgb tables; 0..1 when absent).
     """
 
     id: str
@@ -102,6 +104,15 @@ class LidarEntry(_Entry):
     intensity_max: _Scale | None = None
     color_max: _Scale | None = None
     point_time: PointTimeEntry | None = None
+    ignore_point_time: bool = False  # what ``point_time: ignore`` sets
+
+    @model_validator(mode="before")
+    @classmethod
+    def _point_time_ignore(cls, data: object) -> object:
+        if isinstance(data, dict) and data.get("point_time") == "ignore":
+            return {**{k: v for k, v in data.items() if k != "point_time"},
+                    "ignore_point_time": True}
+        return data
 
 
 class CameraEntry(_Entry):

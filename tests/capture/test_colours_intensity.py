@@ -17,6 +17,7 @@ import pytest
 
 from sfs_kit.capture import convert_capture, read_capture_scene
 from sfs_kit.codecs.sfs import read_sfs_dict
+from sfs_kit.errors import InputError
 from sfs_kit.models import LidarSensor, Scene
 from sfs_kit.models.validate import validate
 from sfs_kit.readers import PointCloud, write_pcd
@@ -204,3 +205,24 @@ def test_downsampling_keeps_each_point_with_its_colour(tmp_path: Path) -> None:
     assert len(points.colors) == 10
     rows = (points.positions[:, 0] / 3).astype(np.int64)
     assert np.array_equal(points.colors[:, 0], rows.astype(np.uint8))
+
+
+def test_survey_gps_times_beyond_sfs_range_can_be_left_out(tmp_path: Path) -> None:
+    # laspy's simple.las is an airborne survey: its GPS times span 4,413 s, more than SFS's uint32
+    # µs point times hold (71.6 minutes); the error says so and how to leave them out
+    las = laspy.read(LASPY / "simple.las")
+    cap = _las_capture(tmp_path / "cap", ["simple.las"])
+    (cap / "ts.txt").write_text(f"{int(float(np.min(las.gps_time)) * 1e6)}\n")
+    with pytest.raises(InputError, match=r"per-point times span \[0, 4412745094\] us .*declare "
+                                         r"'point_time: ignore' to leave them out") as err:
+        convert_capture(cap, tmp_path / "o.sfs", format="sfs")
+    assert err.value.field == "time"
+    manifest = cap / "capture.yaml"
+    manifest.write_text(manifest.read_text().replace(
+        "point_time: {unit: s, reference: absolute}", "point_time: ignore"))
+    result = convert_capture(cap, tmp_path / "o.sfs", format="sfs")
+    assert "lidar 'als': per-point times in its cloud files are not carried (point_time: ignore)." \
+        in result.notes
+    points = _frame(Scene.model_validate(read_sfs_dict(tmp_path / "o.sfs"))).frames[0].points
+    assert points.timestamps is None
+    assert points.positions.shape == (len(las.points), 3)

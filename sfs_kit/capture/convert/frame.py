@@ -72,7 +72,8 @@ def convert_frame(  # noqa: PLR0917
             raise InputError(
                 f"{frame.source}: per-point times span [{lo}, {hi}] us relative to the scene start "
                 f"{plan.time_offset_us} us; they must lie in [0, {_UINT32_MAX}] (check the point "
-                f"time unit and reference in the manifest).",
+                f"time unit and reference in the manifest, or declare 'point_time: ignore' to "
+                f"leave them out).",
                 source=frame.source,
                 field="time",
             )
