@@ -32,6 +32,9 @@ __all__ = [
     "LidarSource",
     "LoadedImage",
     "PointsFrame",
+    "RadarFramePoints",
+    "RadarFrameSource",
+    "RadarSource",
     "VideoFileSource",
 ]
 
@@ -89,6 +92,44 @@ class LidarSource:
 
     def __post_init__(self) -> None:
         check_name(self.sensor_id, what="lidar id", field="sensor_id")
+
+
+class RadarFramePoints(NamedTuple):
+    """One loaded radar frame: positions (N, 3) m, optional directions (N, 3) and sizes (N,).
+
+    Directions are vectors in the same frame as the positions (rotated, never translated, when
+    the points are posed); sizes are lengths in metres, kept as given (SFS ``lengths``).
+    """
+
+    positions_m: npt.NDArray[np.floating]
+    directions: npt.NDArray[np.floating] | None = None
+    sizes_m: npt.NDArray[np.floating] | None = None
+
+
+@dataclass(frozen=True)
+class RadarFrameSource:
+    """One radar frame on disk: its time, where it is, and how to load it."""
+
+    timestamp_us: int
+    source: str
+    load: Callable[[], RadarFramePoints]
+
+
+@dataclass(frozen=True)
+class RadarSource:
+    """A radar: its frames in time order, the frame its points are given in, its mounting.
+
+    The converter writes an SFS radar sensor in the world frame (posed like a lidar's points by
+    ``points_frame``); its poses are ``world_from_ego @ ego_from_sensor`` at the frame times.
+    """
+
+    sensor_id: str
+    frames: tuple[RadarFrameSource, ...]
+    points_frame: PointsFrame
+    ego_from_sensor: F64
+
+    def __post_init__(self) -> None:
+        check_name(self.sensor_id, what="radar id", field="sensor_id")
 
 
 @dataclass(frozen=True)
@@ -172,7 +213,12 @@ class EgoPoses:
 
 @dataclass(frozen=True)
 class Capture:
-    """An opened capture of any layout; ``notes`` carries warnings found while opening it."""
+    """An opened capture of any layout; ``notes`` carries warnings found while opening it.
+
+    ``radars`` are optional extra sensors (scale-lidar-toolkit's ``radar_points``); the lidars
+    alone define the frames of a split_base64 export, each radar frame joining the lidar frame
+    nearest in time.
+    """
 
     path: Path
     layout: Literal["sfs_kit", "kitti_raw", "msgpack", "ros_recording", "scale_toolkit"]
@@ -182,6 +228,7 @@ class Capture:
     pose_tolerance_us: int = 0
     metadata: Mapping[str, MetadataValue] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
+    radars: tuple[RadarSource, ...] = ()
 
     @property
     def frame_count(self) -> int:

@@ -20,6 +20,7 @@ from sfs_kit.capture.folder import read_capture_folder
 from sfs_kit.capture.kitti_raw import is_kitti_raw, read_kitti_raw
 from sfs_kit.capture.manifest import MANIFEST_NAMES
 from sfs_kit.capture.msgpack_stream import read_msgpack_capture
+from sfs_kit.capture.options import RadarFrame
 from sfs_kit.capture.scale_folder import is_scale_folder, read_scale_folder
 from sfs_kit.errors import InputError
 
@@ -85,6 +86,7 @@ def open_capture(
     recording: RecordingOptions | None = None,
     allow_outside_capture: bool = False,
     frame_rate_hz: float | None = None,
+    radar_frame: RadarFrame = "world",
 ) -> Capture:
     """Open a capture of any supported layout; frames and images are loaded later, on demand.
 
@@ -92,7 +94,9 @@ def open_capture(
     ``allow_outside_capture`` lets a capture folder's manifest (or a scale-lidar-toolkit
     folder's symlinks) reference files outside it;
     ``frame_rate_hz`` times the frames of layouts whose files carry no time stamps (Scale's
-    toolkit folder named 1.ply, 2.ply, ...); other layouts ignore it.
+    toolkit folder named 1.ply, 2.ply, ...); other layouts ignore it, as they ignore
+    ``radar_frame``, the frame of the toolkit's ``radar_points`` (``"world"``, as scale-lidar-io
+    writes them, or ``"ego"``).
     """
     p = Path(path)
     try:
@@ -125,7 +129,10 @@ def open_capture(
         return read_kitti_raw(p)
     if is_scale_folder(p):
         return read_scale_folder(
-            p, frame_rate_hz=frame_rate_hz, allow_outside_capture=allow_outside_capture
+            p,
+            frame_rate_hz=frame_rate_hz,
+            allow_outside_capture=allow_outside_capture,
+            radar_frame=radar_frame,
         )
     raise InputError(
         f"Cannot tell the capture layout of folder {str(p)!r}: it has no capture.yaml/"

@@ -23,9 +23,12 @@ from typing import Any, Literal
 
 from sfs_kit.errors import InputError
 
-__all__ = ["ConvertOptions", "OptionSpec", "RecentreMode", "option_specs", "parse_bool"]
+__all__ = ["ConvertOptions", "OptionSpec", "RadarFrame", "RecentreMode", "option_specs",
+           "parse_bool"]
 
 RecentreMode = bool | Literal["auto"]
+RadarFrame = Literal["world", "ego"]
+_RADAR_FRAMES = ("world", "ego")
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("0", "false", "no", "off")
 
@@ -44,6 +47,15 @@ def _parse_recentre(text: str) -> RecentreMode:
     if text.strip().lower() == "auto":
         return "auto"
     return parse_bool(text)
+
+
+def _parse_radar_frame(text: str) -> RadarFrame:
+    low = text.strip().lower()
+    if low == "world":
+        return "world"
+    if low == "ego":
+        return "ego"
+    raise ValueError("expected world or ego")
 
 
 @dataclass(frozen=True)
@@ -97,6 +109,10 @@ class ConvertOptions:
     camera_video: bool = field(default=False, metadata=_option(
         "--camera-video", "store each camera as one H.264 MP4 (Scale's encoder settings, D8; "
         "needs the 'video' extra) instead of its images; .sfs only", parse_bool))
+    radar_frame: RadarFrame = field(default="world", metadata=_option(
+        "--radar-frame", "the frame of scale-lidar-toolkit radar_points: world (as "
+        "scale-lidar-io writes them, the default) or ego (posed with each frame's pose)",
+        _parse_radar_frame, metavar="FRAME"))
     allow_outside_capture: bool = field(default=False, metadata=_option(
         "--allow-outside-capture", "read files the manifest references outside the capture "
         "folder (absolute paths, '..', symlinks leading out); each such read is reported",
@@ -125,6 +141,9 @@ class ConvertOptions:
         if most is not None and most < 1:
             raise InputError(f"max_points_per_frame must be >= 1, got {most!r}.",
                              field="max_points_per_frame")
+        if self.radar_frame not in _RADAR_FRAMES:
+            raise InputError(f"radar_frame must be world or ego, got {self.radar_frame!r}.",
+                             field="radar_frame")
         for name in ("keep_nonfinite", "camera_video", "allow_outside_capture"):
             if not isinstance(getattr(self, name), bool):
                 raise InputError(f"{name} must be true or false, got "

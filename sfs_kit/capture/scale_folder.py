@@ -8,7 +8,7 @@ Recognised without a manifest (like a KITTI raw drive) by its ``pointcloud/`` fo
     cameras/<cam>/intrinsics.json      fx, fy, cx, cy (+ optional distortion/size keys); .yaml
                                        too, with the toolkit's one-element lists (fx: [1970.0])
     cameras/<cam>/extrinsics.json      the camera's pose on the rig (ego_from_camera, OpenCV axes)
-    radar_points/N.txt                 reported, not converted (see below)
+    radar_points/N.txt                 radar points of frame N (a radar sensor; see below)
 
 The toolkit's data comes in JSON and (older) YAML twins; JSON is read when both exist. Every
 file read must resolve (symlinks followed) inside the folder unless ``allow_outside_capture``,
@@ -26,11 +26,18 @@ frame numbers (``1``, ``2``, ...) carry no time, so a rate must be declared (``f
 ``--frame-rate``), which also overrides time-stamp names. The decision is in the notes.
 Intrinsics without an image size take it from the camera's first image (noted).
 
-Radar (``radar_points/N.txt``: position, direction, size per line) is not converted and the notes
-say so: a Capture has no radar source yet, and the toolkit never says which frame the positions
-are in (its example adds them to the frame untransformed, and scale-lidar-io copies them as they
-are into the world-frame frame JSON, whereas the lidar points are posed): guessing would put them
-in the wrong place.
+Radar (``radar_points/N.txt``: ``position_x, position_y, position_z, direction_x, direction_y,
+direction_z, size`` per line, read by ``sfs_kit.readers.scale_radar``) becomes the radar sensor
+``radar``, one frame per file at the time of the cloud of the same name (a file without one is
+an error; frames without a file have no radar frame). The toolkit never says which frame the
+positions are in: its example adds them to the frame untransformed, and scale-lidar-io copies them
+as they are into the world-frame frame JSON, while it poses the lidar points by the frame pose.
+We follow that by default (``radar_frame="world"``: positions and directions kept as world
+coordinates, so our output matches what scale-lidar-io builds from the same folder);
+``radar_frame="ego"`` (``--radar-frame ego``) declares them in the device frame, posed with each
+frame's pose like the lidar points (directions rotated only). The radar is mounted at the device
+origin (the toolkit has no radar extrinsics), so its poses are the frame poses. The choice is in
+the notes.
 """
 
 from __future__ import annotations
@@ -54,17 +61,24 @@ from sfs_kit.capture.base import (
     LidarFrameSource,
     LidarSource,
     LoadedImage,
+    RadarFramePoints,
+    RadarFrameSource,
+    RadarSource,
 )
+from sfs_kit.capture.options import RadarFrame
 from sfs_kit.capture.sync import check_increasing
 from sfs_kit.errors import InputError
 from sfs_kit.models.geometry import pose_to_matrix
 from sfs_kit.readers import read_point_cloud
 from sfs_kit.readers.image import read_image
 from sfs_kit.readers.scale_pose import POSE_SUFFIXES, read_scale_pose
+from sfs_kit.readers.scale_radar import read_scale_radar
 
-__all__ = ["LIDAR_ID", "is_scale_folder", "read_scale_folder"]
+__all__ = ["LIDAR_ID", "RADAR_ID", "is_scale_folder", "read_scale_folder"]
 
 LIDAR_ID = "lidar"
+RADAR_ID = "radar"
+_RADAR_FRAMES = ("world", "ego")
 _CLOUD_SUFFIXES = (".ply", ".pcd")
 _IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
 _INTRINSICS_NAMES = tuple(f"intrinsics{suffix}" for suffix in POSE_SUFFIXES)
@@ -232,6 +246,17 @@ def _mounting(folder: Path, inside: _Inside) -> np.ndarray:
     return matrix
 
 
+def _check_frame_named(path: Path, stamps: dict[str, int], what: str) -> None:
+    """An image or radar file is named like its frame's cloud (``cameras/c/2.jpg``: ``2.ply``)."""
+    if path.stem not in stamps:
+        raise InputError(
+            f"{path}: no point cloud pointcloud/{path.stem}.* for this {what}; the toolkit "
+            f"names each {what} like its frame.",
+            source=str(path),
+            field="file name",
+        )
+
+
 def _camera(
     folder: Path, stamps: dict[str, int], notes: list[str], inside: _Inside
 ) -> CameraSource:
@@ -245,13 +270,7 @@ def _camera(
             f"{folder}: the camera folder has no .jpg/.png images.", source=str(folder)
         )
     for image in images:
-        if image.stem not in stamps:
-            raise InputError(
-                f"{image}: no point cloud pointcloud/{image.stem}.* for this image; the toolkit "
-                "names each image like its frame.",
-                source=str(image),
-                field="file name",
-            )
+        _check_frame_named(image, stamps, "image")
     intrinsics = next((folder / n for n in _INTRINSICS_NAMES if (folder / n).is_file()), None)
     if intrinsics is None:
         raise InputError(
@@ -276,6 +295,63 @@ def _camera(
             for f in images
         ),
     )
+
+
+def _load_radar(path: str) -> RadarFramePoints:
+    found = read_scale_radar(path)
+    return RadarFramePoints(
+        positions_m=found.positions, directions=found.directions, sizes_m=found.sizes
+    )
+
+
+def _radar(
+    root: Path, stamps: dict[str, int], radar_frame: RadarFrame, inside: _Inside
+) -> tuple[RadarSource | None, str | None]:
+    """The radar sensor of ``radar_points/`` (and the note saying how it was read), if any."""
+    folder = root / "radar_points"
+    if not folder.is_dir():
+        return None, None
+    # not only regular files: a FIFO or a dangling link named N.txt is refused when read, by name
+    files = [
+        f
+        for f in folder.iterdir()
+        if f.suffix.lower() == ".txt" and not f.name.startswith(".") and not f.is_dir()
+    ]
+    if not files:
+        return None, f"{folder}: no .txt radar files; the scene has no radar."
+    for f in files:
+        _check_frame_named(f, stamps, "radar file")
+    files.sort(key=lambda f: stamps[f.stem])
+    radar = RadarSource(
+        sensor_id=RADAR_ID,
+        frames=tuple(
+            RadarFrameSource(
+                timestamp_us=stamps[f.stem],
+                source=str(f),
+                load=partial(_load_radar, str(inside(f))),
+            )
+            for f in files
+        ),
+        points_frame=radar_frame,
+        ego_from_sensor=np.eye(4),
+    )
+    if radar_frame == "world":
+        how = (
+            "their positions and directions are taken as world coordinates, as scale-lidar-io "
+            "writes them (the toolkit declares no radar frame; scale-lidar-io copies them "
+            "unposed into its world-frame frames, while it poses the lidar points); declare "
+            "--radar-frame ego (radar_frame = \"ego\") if they are in the device frame"
+        )
+    else:
+        how = (
+            "their positions and directions are in the device frame (radar_frame ego, as "
+            "declared) and are posed with each frame's pose, like the lidar points"
+        )
+    note = (
+        f"{folder}: {len(files)} radar file(s) for {len(stamps)} frame(s) became radar "
+        f"{RADAR_ID!r}; {how}."
+    )
+    return radar, note
 
 
 def _ego_poses(
@@ -306,13 +382,23 @@ def _ego_poses(
 
 
 def read_scale_folder(
-    path: str | Path, *, frame_rate_hz: float | None = None, allow_outside_capture: bool = False
+    path: str | Path,
+    *,
+    frame_rate_hz: float | None = None,
+    allow_outside_capture: bool = False,
+    radar_frame: RadarFrame = "world",
 ) -> Capture:
     """Open a scale-lidar-toolkit folder; see the module docstring for what is read and how.
 
     ``allow_outside_capture`` lets files resolve (through symlinks) outside the folder; each such
-    read is noted.
+    read is noted. ``radar_frame`` says which frame ``radar_points/`` are in: ``"world"`` (as
+    scale-lidar-io writes them) or ``"ego"`` (posed with each frame's pose).
     """
+    if radar_frame not in _RADAR_FRAMES:
+        raise InputError(
+            f"radar_frame must be world or ego, got {radar_frame!r}.",
+            field="radar_frame",
+        )
     root = Path(path)
     if not is_scale_folder(root):
         raise InputError(
@@ -341,15 +427,9 @@ def read_scale_folder(
     if cameras_dir.is_dir():
         for folder in sorted(p for p in cameras_dir.iterdir() if p.is_dir()):
             cameras.append(_camera(folder, by_stem, notes, inside))
-    radar = root / "radar_points"
-    if radar.is_dir():
-        count = sum(1 for f in radar.iterdir() if f.suffix.lower() == ".txt")
-        notes.append(
-            f"{radar}: {count} radar point file(s) NOT converted: sfs_kit captures carry lidars "
-            "and cameras only, and the toolkit leaves the radar points' frame undeclared "
-            "(scale-lidar-io writes them unposed into world-frame frames while it poses the "
-            "lidar points by the frame pose); the scene has no radar sensor."
-        )
+    radar, radar_note = _radar(root, by_stem, radar_frame, inside)
+    if radar_note is not None:
+        notes.append(radar_note)
     ego = _ego_poses(root, files, times, inside)
     if ego is None:
         notes.append(f"{root}: no poses/ folder: the ego is static.")
@@ -363,4 +443,5 @@ def read_scale_folder(
         cameras=tuple(cameras),
         ego_poses=ego,
         notes=tuple(notes),
+        radars=() if radar is None else (radar,),
     )

@@ -83,7 +83,7 @@ def _open(path: Path, args: argparse.Namespace) -> tuple[Any, Any]:
 
     opts = _options(args)
     return open_capture(path, allow_outside_capture=opts.allow_outside_capture,
-                        frame_rate_hz=opts.frame_rate_hz), opts
+                        frame_rate_hz=opts.frame_rate_hz, radar_frame=opts.radar_frame), opts
 
 
 def _options(args: argparse.Namespace) -> Any:

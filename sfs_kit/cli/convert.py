@@ -116,7 +116,8 @@ def _run(args: argparse.Namespace) -> int:
     recording = load_recording_settings(recording_options(args), config_path=args.config)
     capture = open_capture(args.capture, recording=recording,
                            allow_outside_capture=options.allow_outside_capture,
-                           frame_rate_hz=options.frame_rate_hz)
+                           frame_rate_hz=options.frame_rate_hz,
+                           radar_frame=options.radar_frame)
     total = capture.frame_count + (
         0 if fmt == "split_base64" else sum(c.content_count for c in capture.cameras)
     )

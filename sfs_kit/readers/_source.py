@@ -7,10 +7,10 @@ from collections.abc import Callable
 from typing import BinaryIO
 
 from sfs_kit._atomic import atomic_output
-from sfs_kit._paths import read_input
+from sfs_kit._paths import open_input, read_input
 from sfs_kit.errors import InputError
 
-__all__ = ["Source", "read_all", "source_name", "write_atomic", "write_payload"]
+__all__ = ["Source", "read_all", "read_capped", "source_name", "write_atomic", "write_payload"]
 
 Source = str | os.PathLike[str] | BinaryIO
 
@@ -33,6 +33,22 @@ def read_all(source: Source) -> tuple[bytes, str]:
         raise InputError(f"Stream {name!r} is not binary (read() gave {type(data).__name__}).",
                          source=name)
     return bytes(data), name
+
+
+def read_capped(path: str | os.PathLike[str], *, what: str, limit: int, why: str) -> bytes:
+    """A small input file's bytes (regular files only); ``InputError`` naming the file beyond
+    ``limit`` bytes (``why`` says why no such file is that big), never reading more."""
+    source = os.fspath(path)
+    try:
+        with open_input(path, what=what) as stream:
+            raw = stream.read(limit + 1)
+    except OSError as err:
+        raise InputError(f"Cannot read {what} {source!r}: {err.strerror or err}.",
+                         source=source) from err
+    if len(raw) > limit:
+        raise InputError(f"{source}: the {what} is larger than {limit} bytes; {why}.",
+                         source=source, offset=limit)
+    return raw
 
 
 def write_atomic(target: str | os.PathLike[str], write: Callable[[BinaryIO], None]) -> None:

@@ -18,8 +18,8 @@ import os
 from dataclasses import dataclass
 
 from sfs_kit._documents import load_document
-from sfs_kit._paths import open_input
 from sfs_kit.errors import InputError
+from sfs_kit.readers._source import read_capped
 
 __all__ = ["POSE_SUFFIXES", "ScalePose", "read_scale_pose"]
 
@@ -64,15 +64,8 @@ def _numbers(value: object, keys: tuple[str, ...], what: str, source: str) -> li
 def read_scale_pose(path: str | os.PathLike[str]) -> ScalePose:
     """Read one heading/position JSON or YAML document; errors name the file and the key."""
     source = os.fspath(path)
-    try:
-        with open_input(path, what="pose file") as stream:
-            raw = stream.read(_MAX_BYTES + 1)
-    except OSError as err:
-        raise InputError(f"Cannot read pose file {source!r}: {err.strerror or err}.",
-                         source=source) from err
-    if len(raw) > _MAX_BYTES:
-        raise InputError(f"{source}: a pose document larger than {_MAX_BYTES} bytes is not one.",
-                         source=source)
+    raw = read_capped(path, what="pose file", limit=_MAX_BYTES,
+                      why="a pose document is a few hundred bytes")
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as err:

@@ -24,7 +24,7 @@ from sfs_kit.capture import convert_capture, open_capture
 from sfs_kit.capture.options import ConvertOptions
 from sfs_kit.codecs.sfs import read_sfs_dict
 from sfs_kit.errors import InputError
-from sfs_kit.models import CameraSensor, LidarSensor, Scene
+from sfs_kit.models import CameraSensor, LidarSensor, RadarSensor, Scene
 
 from .conftest import ROOT, jpeg
 
@@ -115,14 +115,15 @@ def test_scale_folder_converts_like_scale_lidar_io_builds_it(
                              options=ConvertOptions(frame_rate_hz=10.0))
     assert f"{root}: 3 frames in name order, 100 ms apart (declared frame rate 10 Hz)." \
         in result.notes
-    assert any("3 radar point file(s) NOT converted" in n and "the scene has no radar sensor"
-               in n for n in result.notes)
+    assert any("3 radar file(s) for 3 frame(s) became radar 'radar'" in n  # test_scale_radar.py
+               for n in result.notes)
     assert any("give no image size; 32x24 was taken from its first image" in n
                for n in result.notes)
     ours = Scene.model_validate(read_sfs_dict(tmp_path / "o.sfs"))
-    lidar, camera = ours.sensors
+    lidar, camera, radar = ours.sensors
     assert isinstance(lidar, LidarSensor)
     assert isinstance(camera, CameraSensor)
+    assert isinstance(radar, RadarSensor)
     assert [f.timestamp for f in lidar.frames] == [0, 100_000, 200_000]
     theirs = _scale_lidar_io_scene(root, names, monkeypatch)
     for k, name in enumerate(names):
@@ -241,11 +242,11 @@ def test_the_toolkits_yaml_twins_convert_like_the_json_files(tmp_path: Path) -> 
     from_json = Scene.model_validate(read_sfs_dict(tmp_path / "j.sfs"))
     from_yaml = Scene.model_validate(read_sfs_dict(tmp_path / "y.sfs"))
     for a, b in zip(from_json.sensors, from_yaml.sensors, strict=True):
-        assert isinstance(a, LidarSensor | CameraSensor)
-        assert isinstance(b, LidarSensor | CameraSensor)
+        assert isinstance(a, LidarSensor | CameraSensor | RadarSensor)
+        assert isinstance(b, LidarSensor | CameraSensor | RadarSensor)
         assert np.array_equal(np.asarray(a.poses.values), np.asarray(b.poses.values))
-    lidar_j, camera_j = from_json.sensors
-    lidar_y, camera_y = from_yaml.sensors
+    lidar_j, camera_j, _ = from_json.sensors
+    lidar_y, camera_y, _ = from_yaml.sensors
     assert isinstance(camera_j, CameraSensor)
     assert isinstance(camera_y, CameraSensor)
     assert camera_y.intrinsics == camera_j.intrinsics

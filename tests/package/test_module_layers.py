@@ -19,6 +19,7 @@ LAYERS: dict[str, list[str]] = {
         "trees",
         "video",
         "notes",
+        "radar",
         "build",
         "to_sfs",
         "to_frames",

@@ -32,13 +32,18 @@ What the converter decides, once:
   ``colors`` (kept through the non-finite drop and downsampling); split_base64 has no colour
   field (spec 4.2), so there each coloured lidar gets a note (and a warning) saying they were
   dropped. Loaders' decisions (e.g. a LAS lidar's intensity scale) are notes too.
+- **Radar.** A capture's radars (scale-lidar-toolkit's ``radar_points``) become SFS radar
+  sensors in the world frame, posed by their ``points_frame`` like lidar points (directions
+  rotated only, sizes kept as ``lengths``), not thinned; in split_base64 each radar frame's
+  points join the lidar frame nearest in time as its ``radar_points`` (spec 4.4).
 - **Validation.** Each frame is validated as it is produced (``validate_tree`` on a one-frame tree)
   and the whole scene's metadata at the end (a skeleton tree with empty frames); an error means
   nothing is written at the destination (``SceneValidationError`` carrying the issues).
 
 The modules, each importing only those before it: ``result`` (what a conversion returns),
 ``progress``, ``plan`` (times, poses, origin), ``frame`` (one lidar frame or image), ``trees`` (the
-scene tree and its checks), ``video`` (cameras as MP4), ``notes``, ``build`` (the whole tree),
+scene tree and its checks), ``video`` (cameras as MP4), ``notes``, ``radar`` (radar points of
+each split_base64 frame), ``build`` (the whole tree),
 ``to_sfs`` and ``to_frames`` (the two file outputs); this package holds the entry points.
 """
 
@@ -88,17 +93,16 @@ def _read_file(path: Path) -> npt.NDArray[np.uint8]:
     return data
 
 
-def _as_capture(
-    capture: Capture | str | os.PathLike[str],
-    allow_outside: bool = False,
-    frame_rate_hz: float | None = None,
-) -> Capture:
+def _as_capture(capture: Capture | str | os.PathLike[str], opts: ConvertOptions) -> Capture:
     if isinstance(capture, Capture):
         return capture
     from sfs_kit.capture.layout import open_capture  # layout imports every reader
 
     return open_capture(
-        capture, allow_outside_capture=allow_outside, frame_rate_hz=frame_rate_hz
+        capture,
+        allow_outside_capture=opts.allow_outside_capture,
+        frame_rate_hz=opts.frame_rate_hz,
+        radar_frame=opts.radar_frame,
     )
 
 
@@ -121,7 +125,7 @@ def read_capture_scene(
     opts = _options(options, recentre=recentre, voxel_size_m=voxel_size_m,
                     max_points_per_frame=max_points_per_frame, keep_nonfinite=keep_nonfinite,
                     camera_video=camera_video)
-    cap = _as_capture(capture, opts.allow_outside_capture, opts.frame_rate_hz)
+    cap = _as_capture(capture, opts)
     plan = make_plan(cap, opts.recentre)
     plan.keep_nonfinite = opts.keep_nonfinite
     with tempfile.TemporaryDirectory(prefix="sfs_kit-video-") as tmp:
@@ -198,7 +202,7 @@ def convert_capture(
         check_frames_folder(Path(os.fspath(out)), overwrite=overwrite)
     for stale in clean_stale(out):  # what a killed conversion to the same output left
         log.info("Removed %s, left by an earlier conversion that was killed.", stale)
-    cap = _as_capture(capture_path, opts.allow_outside_capture, opts.frame_rate_hz)
+    cap = _as_capture(capture_path, opts)
     plan = make_plan(cap, opts.recentre)
     plan.keep_nonfinite = opts.keep_nonfinite
     counter = Counter(count_steps(cap), on_progress)

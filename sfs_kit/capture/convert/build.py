@@ -8,7 +8,7 @@ from typing import Any
 import numpy.typing as npt
 
 from sfs_kit.capture.base import Capture
-from sfs_kit.capture.convert.frame import convert_frame, load_image
+from sfs_kit.capture.convert.frame import convert_frame, convert_radar_frame, load_image
 from sfs_kit.capture.convert.plan import Plan
 from sfs_kit.capture.convert.progress import Counter
 from sfs_kit.capture.convert.trees import (
@@ -18,6 +18,7 @@ from sfs_kit.capture.convert.trees import (
     intrinsics_tree,
     lidar_tree,
     points_tree,
+    radar_points_tree,
     scene_head,
     skeleton_issues,
 )
@@ -66,4 +67,13 @@ def build_tree(
             images.append({"timestamp": sp.rel_us[k], "content": put(load_image(camera, k))})
             counter.step()
         sensors.append(camera_tree(camera, sp, images, for_sfs=True))
+    for radar, sp in zip(capture.radars, plan.radars, strict=True):
+        radar_frames: list[dict[str, object]] = []
+        for k in range(len(radar.frames)):
+            radar_arrays = convert_radar_frame(radar, k, plan, sp)
+            issues.extend(frame_issues(radar, sp, k, radar_arrays, head))
+            radar_frames.append(
+                {"timestamp": sp.rel_us[k], "points": radar_points_tree(radar_arrays, put)}
+            )
+        sensors.append(lidar_tree(radar, sp, radar_frames))
     return {"version": "1.0", "sensors": sensors, **head}, issues, points

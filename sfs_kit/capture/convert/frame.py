@@ -1,5 +1,5 @@
-"""One lidar frame or image, loaded and converted: points into the (recentred) world, thinned,
-non-finite rows dropped, per-point times on the scene clock."""
+"""One lidar frame, radar frame or image, loaded and converted: points into the (recentred)
+world, thinned, non-finite rows dropped, per-point times on the scene clock."""
 
 from __future__ import annotations
 
@@ -8,11 +8,11 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from sfs_kit.capture.base import CameraSource, LidarSource
+from sfs_kit.capture.base import CameraSource, LidarSource, RadarSource
 from sfs_kit.capture.convert.plan import Plan, SensorPlan, points_matrix, translation
 from sfs_kit.capture.downsample import downsample_indices
 from sfs_kit.errors import InputError
-from sfs_kit.models.geometry import transform_points
+from sfs_kit.models.geometry import rotate_vectors, transform_points
 
 _UINT32_MAX = 2**32 - 1
 
@@ -94,6 +94,32 @@ def convert_frame(  # noqa: PLR0917
         points_in=int(pts.positions_m.shape[0]),
         colors=colors,
     )
+
+
+@dataclass
+class RadarArrays:
+    """One radar frame in the (recentred) world: SFS ``positions``, ``directions``, ``lengths``."""
+
+    positions: npt.NDArray[np.float32]
+    directions: npt.NDArray[np.float32] | None
+    lengths: npt.NDArray[np.float32] | None
+
+
+def convert_radar_frame(
+    radar: RadarSource, k: int, plan: Plan, sensor_plan: SensorPlan
+) -> RadarArrays:
+    """Radar frame k posed like a lidar frame (by its ``points_frame``); directions are rotated
+    only; sizes are lengths, kept. Radar points are neither thinned nor filtered: the reader
+    refuses non-finite values."""
+    pts = radar.frames[k].load()
+    matrix = plan.shift @ points_matrix(radar, sensor_plan, k)
+    positions = transform_points(pts.positions_m, matrix)
+    directions = None if pts.directions is None else rotate_vectors(pts.directions, matrix)
+    lengths = None if pts.sizes_m is None else np.ascontiguousarray(pts.sizes_m, np.float32)
+    for arr in (positions, directions, lengths):
+        if arr is not None and arr.flags.writeable:
+            arr.flags.writeable = False
+    return RadarArrays(positions=positions, directions=directions, lengths=lengths)
 
 
 def load_image(camera: CameraSource, k: int) -> npt.NDArray[np.uint8]:

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
-from sfs_kit.capture.base import CameraSource, Capture, LidarSource
+from sfs_kit.capture.base import CameraSource, Capture, LidarSource, RadarSource
 from sfs_kit.capture.options import RecentreMode
 from sfs_kit.capture.sync import sample_poses
 from sfs_kit.errors import InputError
@@ -40,6 +40,7 @@ class Plan:
     shift: F64  # 4x4: world -> recentred world
     lidars: list[SensorPlan]
     cameras: list[SensorPlan]
+    radars: list[SensorPlan] = field(default_factory=list)
     keep_nonfinite: bool = False
     # (sensor id, frame index, points dropped) for each frame that had non-finite positions
     nonfinite: list[tuple[str, int, int]] = field(default_factory=list)
@@ -99,13 +100,22 @@ def _camera_plan(capture: Capture, camera: CameraSource) -> SensorPlan:
     return _sensor_plan(capture, camera.content_timestamps_us, names, camera.ego_from_sensor)
 
 
-def points_matrix(lidar: LidarSource, plan: SensorPlan, k: int) -> F64:
+def _radar_plan(capture: Capture, radar: RadarSource) -> SensorPlan:
+    names = [
+        f"radar {radar.sensor_id!r} frame {i} ({f.source})" for i, f in enumerate(radar.frames)
+    ]
+    return _sensor_plan(
+        capture, [f.timestamp_us for f in radar.frames], names, radar.ego_from_sensor
+    )
+
+
+def points_matrix(sensor: LidarSource | RadarSource, plan: SensorPlan, k: int) -> F64:
     """``world_from_points`` for frame k, by the frame the points are given in."""
     out: F64 = np.eye(4)
-    if lidar.points_frame == "sensor":
+    if sensor.points_frame == "sensor":
         out = plan.world_from_sensor[k]
-    elif lidar.points_frame == "ego":
-        out = plan.world_from_sensor[k] @ np.linalg.inv(lidar.ego_from_sensor)
+    elif sensor.points_frame == "ego":
+        out = plan.world_from_sensor[k] @ np.linalg.inv(sensor.ego_from_sensor)
     return out
 
 
@@ -158,13 +168,14 @@ def make_plan(capture: Capture, recentre: RecentreMode) -> Plan:
             source=str(capture.path),
             field="lidars",
         )
-    for lidar in capture.lidars:
-        if not lidar.frames:
-            raise InputError(
-                f"Capture {str(capture.path)!r}: lidar {lidar.sensor_id!r} has no frames.",
-                source=str(capture.path),
-                field="lidars",
-            )
+    for kind, sensors in (("lidar", capture.lidars), ("radar", capture.radars)):
+        for sensor in sensors:
+            if not sensor.frames:
+                raise InputError(
+                    f"Capture {str(capture.path)!r}: {kind} {sensor.sensor_id!r} has no frames.",
+                    source=str(capture.path),
+                    field=f"{kind}s",
+                )
     for camera in capture.cameras:
         if not camera.content_count:
             raise InputError(
@@ -174,7 +185,8 @@ def make_plan(capture: Capture, recentre: RecentreMode) -> Plan:
             )
     lidars = [_lidar_plan(capture, lidar) for lidar in capture.lidars]
     cameras = [_camera_plan(capture, camera) for camera in capture.cameras]
-    offset = min(int(p.times_us[0]) for p in (*lidars, *cameras))
+    radars = [_radar_plan(capture, radar) for radar in capture.radars]
+    offset = min(int(p.times_us[0]) for p in (*lidars, *cameras, *radars))
     origin = _choose_origin(capture, lidars, recentre)
     shift = translation(None if origin is None else -origin)
     if (
@@ -185,13 +197,18 @@ def make_plan(capture: Capture, recentre: RecentreMode) -> Plan:
         # without a pose file the static ego of a world-frame capture is a stand-in: place it at
         # the chosen origin, so recentring keeps it beside the points instead of moving it the
         # origin's distance away (world-frame points keep their place: their matrix has no ego)
-        for p in (*lidars, *cameras):
+        for p in (*lidars, *cameras, *radars):
             p.world_from_sensor = translation(origin) @ p.world_from_sensor
-    for p in (*lidars, *cameras):
+    for p in (*lidars, *cameras, *radars):
         p.rel_us = [int(t) - offset for t in p.times_us]
         p.poses = matrix_to_pose(shift @ p.world_from_sensor).tolist()
     return Plan(
-        time_offset_us=offset, origin_m=origin, shift=shift, lidars=lidars, cameras=cameras
+        time_offset_us=offset,
+        origin_m=origin,
+        shift=shift,
+        lidars=lidars,
+        cameras=cameras,
+        radars=radars,
     )
 
 

@@ -18,6 +18,7 @@ from sfs_kit.capture.convert.frame import convert_frame, load_image
 from sfs_kit.capture.convert.notes import load_notes, nonfinite_notes, viewpoint_notes
 from sfs_kit.capture.convert.plan import Plan, SensorPlan, origin_tuple
 from sfs_kit.capture.convert.progress import Counter
+from sfs_kit.capture.convert.radar import frame_radar
 from sfs_kit.capture.convert.result import ConvertResult
 from sfs_kit.capture.convert.trees import check_issues, frame_issues, scene_head, skeleton_issues
 from sfs_kit.capture.convert.video import refuse_video_input
@@ -97,9 +98,12 @@ def _write_frames(
     notes: list[str] = []
     matches = [match_nearest(cp.times_us, sp.times_us) for cp in plan.cameras]
     points = 0
+    radar = frame_radar(cap, plan, sp, head)
     for k in range(len(lidar.frames)):
         arrays = convert_frame(lidar, k, plan, sp, voxel_size_m, max_points)
         issues.extend(frame_issues(lidar, sp, k, arrays, head))
+        radar_points, radar_issues = next(radar)
+        issues.extend(radar_issues)
         images = []
         for c, (camera, cp) in enumerate(zip(cap.cameras, plan.cameras, strict=True)):
             j = int(matches[c].indices[k])
@@ -132,6 +136,7 @@ def _write_frames(
             timestamp_ns=(plan.time_offset_us + sp.rel_us[k]) * 1000,
             intensities=intens,
             images=images,
+            radar=radar_points,
         )
         name = frame_file_name(k)
         # images are referenced by relative path until upload gives them URLs

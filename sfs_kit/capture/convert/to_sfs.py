@@ -27,11 +27,12 @@ def _header_reserve(cap: Capture, plan: Plan) -> int:
     """A generous estimate of the .sfs header length: the writer then needs no copy at finish."""
     size = 4096 + len(json.dumps(scene_head(plan, cap), default=str))
     ids = [lidar.sensor_id for lidar in cap.lidars] + [cam.sensor_id for cam in cap.cameras]
-    for sensor_id, sp in zip(ids, (*plan.lidars, *plan.cameras), strict=True):
+    ids += [radar.sensor_id for radar in cap.radars]
+    for sensor_id, sp in zip(ids, (*plan.lidars, *plan.cameras, *plan.radars), strict=True):
         size += 1024 + 2 * len(json.dumps(sensor_id))
         size += len(json.dumps({"timestamps": sp.rel_us, "values": sp.poses}))
-    for sp in plan.lidars:
-        size += len(sp.rel_us) * (_FRAME_JSON_BYTES + 3 * _ITEM_JSON_BYTES)
+    for sp in (*plan.lidars, *plan.radars):
+        size += len(sp.rel_us) * (_FRAME_JSON_BYTES + 4 * _ITEM_JSON_BYTES)
     for sp in plan.cameras:
         size += len(sp.rel_us) * (_IMAGE_JSON_BYTES + _ITEM_JSON_BYTES)
     return size

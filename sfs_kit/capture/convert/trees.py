@@ -12,24 +12,41 @@ import numpy as np
 import numpy.typing as npt
 
 from sfs_kit._version import __version__
-from sfs_kit.capture.base import CameraSource, Capture, LidarSource
-from sfs_kit.capture.convert.frame import FrameArrays
+from sfs_kit.capture.base import CameraSource, Capture, LidarSource, RadarSource
+from sfs_kit.capture.convert.frame import FrameArrays, RadarArrays
 from sfs_kit.capture.convert.plan import Plan, SensorPlan
 from sfs_kit.errors import InputError, SceneValidationError
 from sfs_kit.models.validate import Issue, validate_tree
 
 
+def _arrays_tree(
+    arrays: dict[str, npt.NDArray[Any] | None], put: Callable[[npt.NDArray[Any]], object]
+) -> dict[str, object]:
+    """The frame's ``points`` object: each present array passed through ``put``, in order."""
+    return {name: put(array) for name, array in arrays.items() if array is not None}
+
+
 def points_tree(
     arrays: FrameArrays, put: Callable[[npt.NDArray[Any]], object]
 ) -> dict[str, object]:
-    tree: dict[str, object] = {"positions": put(arrays.positions)}
-    if arrays.colors is not None:
-        tree["colors"] = put(arrays.colors)
-    if arrays.intensities is not None:
-        tree["intensities"] = put(arrays.intensities)
-    if arrays.timestamps is not None:
-        tree["timestamps"] = put(arrays.timestamps)
-    return tree
+    return _arrays_tree(
+        {
+            "positions": arrays.positions,
+            "colors": arrays.colors,
+            "intensities": arrays.intensities,
+            "timestamps": arrays.timestamps,
+        },
+        put,
+    )
+
+
+def radar_points_tree(
+    arrays: RadarArrays, put: Callable[[npt.NDArray[Any]], object]
+) -> dict[str, object]:
+    return _arrays_tree(
+        {"positions": arrays.positions, "directions": arrays.directions, "lengths": arrays.lengths},
+        put,
+    )
 
 
 def intrinsics_tree(camera: CameraSource, *, for_sfs: bool) -> dict[str, object]:
@@ -85,11 +102,12 @@ _EMPTY_POSITIONS.flags.writeable = False
 
 
 def lidar_tree(
-    lidar: LidarSource, sp: SensorPlan, frames: list[dict[str, object]]
+    lidar: LidarSource | RadarSource, sp: SensorPlan, frames: list[dict[str, object]]
 ) -> dict[str, object]:
+    """A lidar's (or, for a ``RadarSource``, a radar's) tree, its frames in the world."""
     return {
         "id": lidar.sensor_id,
-        "type": "lidar",
+        "type": "radar" if isinstance(lidar, RadarSource) else "lidar",
         "poses": {"timestamps": sp.rel_us, "values": sp.poses},
         "frames": frames,
         "coordinates": "world",
@@ -120,23 +138,25 @@ def camera_tree(
 
 
 def frame_issues(
-    lidar: LidarSource, sp: SensorPlan, k: int, arrays: FrameArrays, head: dict[str, object]
+    lidar: LidarSource | RadarSource,
+    sp: SensorPlan,
+    k: int,
+    arrays: FrameArrays | RadarArrays,
+    head: dict[str, object],
 ) -> list[Issue]:
     """Array rules for frame k, checked in a one-frame tree (plus an empty next frame for V-A9)."""
-    frames: list[dict[str, object]] = [
-        {"timestamp": sp.rel_us[k], "points": points_tree(arrays, lambda a: a)}
-    ]
+    points = (
+        radar_points_tree(arrays, lambda a: a)
+        if isinstance(arrays, RadarArrays)
+        else points_tree(arrays, lambda a: a)
+    )
+    frames: list[dict[str, object]] = [{"timestamp": sp.rel_us[k], "points": points}]
     if k + 1 < len(sp.rel_us):
         frames.append({"timestamp": sp.rel_us[k + 1], "points": {"positions": _EMPTY_POSITIONS}})
     # only this frame's pose: pose-path rules are the skeleton's job, and a short path keeps the
     # per-frame validation cost independent of the capture length
-    sensor = {
-        "id": lidar.sensor_id,
-        "type": "lidar",
-        "coordinates": "world",
-        "frames": frames,
-        "poses": {"timestamps": [sp.rel_us[k]], "values": [sp.poses[k]]},
-    }
+    sensor = lidar_tree(lidar, sp, frames)
+    sensor["poses"] = {"timestamps": [sp.rel_us[k]], "values": [sp.poses[k]]}
     tree = {"version": "1.0", "sensors": [sensor], **head}
     prefix = f"sensors[{lidar.sensor_id}].frames[0]"
     out = []
@@ -147,20 +167,23 @@ def frame_issues(
     return out
 
 
+def _empty_frames(sp: SensorPlan) -> list[dict[str, object]]:
+    return [{"timestamp": t, "points": {"positions": _EMPTY_POSITIONS}} for t in sp.rel_us]
+
+
 def skeleton_issues(
     capture: Capture, plan: Plan, head: dict[str, object], *, for_sfs: bool
 ) -> list[Issue]:
     """Scene-level rules (ids, times, rates, poses, intrinsics) on a tree with empty frames."""
     sensors: list[dict[str, object]] = []
     for lidar, sp in zip(capture.lidars, plan.lidars, strict=True):
-        frames: list[dict[str, object]] = [
-            {"timestamp": t, "points": {"positions": _EMPTY_POSITIONS}} for t in sp.rel_us
-        ]
-        sensors.append(lidar_tree(lidar, sp, frames))
+        sensors.append(lidar_tree(lidar, sp, _empty_frames(sp)))
     for camera, sp in zip(capture.cameras, plan.cameras, strict=True):
         stub = _png_stub(camera.intrinsics.width, camera.intrinsics.height)
         images: list[dict[str, object]] = [{"timestamp": t, "content": stub} for t in sp.rel_us]
         sensors.append(camera_tree(camera, sp, images, for_sfs=for_sfs))
+    for radar, sp in zip(capture.radars, plan.radars, strict=True):
+        sensors.append(lidar_tree(radar, sp, _empty_frames(sp)))
     return validate_tree({"version": "1.0", "sensors": sensors, **head})
 
 

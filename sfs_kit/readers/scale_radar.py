@@ -1,0 +1,113 @@
+"""Scale lidar toolkit radar files: ``radar_points/N.txt``, one radar point per line.
+
+scale-lidar-toolkit's recommended folder (``scale_format``) documents each line as
+``position_x, position_y, position_z, direction_x, direction_y, direction_z, size``: seven
+comma-separated decimals (its example data writes them as ``repr`` floats with ``", "``
+between), read by its ``load_radar_points`` into scale-lidar-io's ``add_radar_points`` rows
+``[[x, y, z], [dx, dy, dz], [size]]``. We read the same seven columns, and also three
+(positions only) or six (positions and directions), which the SFS radar sensor allows (its
+``directions`` and ``lengths`` are optional); every line of a file has the same count.
+
+Stricter than the toolkit's ``float()`` on purpose, since the file is hostile until read: values
+are plain decimals (no ``nan``/``inf``, no ``1_000``), finite in float32, sizes >= 0; blank lines
+are skipped; the file is UTF-8 (a BOM is allowed) of at most ``MAX_RADAR_FILE_BYTES``. Each
+error names the file, the line and the column.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from typing import NamedTuple
+
+import numpy as np
+import numpy.typing as npt
+
+from sfs_kit._excerpt import excerpt
+from sfs_kit.errors import InputError
+from sfs_kit.readers._source import read_capped
+
+__all__ = ["MAX_RADAR_FILE_BYTES", "RADAR_COLUMNS", "ScaleRadarPoints", "read_scale_radar"]
+
+#: a radar frame holds hundreds to a few thousand detections (~140 bytes a line): 16 MiB is
+#: over 100,000 of them, and keeps a hostile file from taking unbounded memory
+MAX_RADAR_FILE_BYTES = 16 << 20
+RADAR_COLUMNS = ("position_x", "position_y", "position_z", "direction_x", "direction_y",
+                 "direction_z", "size")
+_COUNTS = (3, 6, 7)
+_DECIMAL = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?", re.ASCII)
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+F64 = npt.NDArray[np.float64]
+
+
+class ScaleRadarPoints(NamedTuple):
+    """One radar file: positions (N, 3), directions (N, 3) and sizes (N,) as written (float64,
+    every value finite in float32); ``directions``/``sizes`` are None when the file has no such
+    columns."""
+
+    positions: F64
+    directions: F64 | None
+    sizes: F64 | None
+
+
+def _text(raw: bytes, source: str) -> str:
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        line = raw.count(b"\n", 0, err.start) + 1
+        raise InputError(
+            f"{source}, line {line}: not UTF-8 text (byte 0x{raw[err.start]:02x} at offset "
+            f"{err.start}).", source=source, line=line, offset=err.start) from err
+
+
+def _fail(source: str, line: int, message: str, field: str | None = None) -> InputError:
+    return InputError(f"{source}, line {line}: {message}", source=source, line=line, field=field)
+
+
+def _row(text: str, source: str, line: int, width: int | None) -> list[float]:
+    cells = [c.strip() for c in text.split(",")]
+    if width is None and len(cells) not in _COUNTS:
+        raise _fail(source, line, f"{len(cells)} comma-separated values; a radar point has 7 "
+                    "(position x, y, z, direction x, y, z, size), or 3 (position) or 6 "
+                    "(position, direction).")
+    if width is not None and len(cells) != width:
+        raise _fail(source, line, f"{len(cells)} values, but the file's first point has "
+                    f"{width}; every line holds the same columns.")
+    row = []
+    for name, cell in zip(RADAR_COLUMNS, cells, strict=False):
+        if not _DECIMAL.fullmatch(cell):
+            raise _fail(source, line, f"{name} = {excerpt(cell)} is not a finite decimal "
+                        "number.", field=name)
+        value = float(cell)
+        if not abs(value) <= _FLOAT32_MAX:
+            raise _fail(source, line, f"{name} = {excerpt(cell)} does not fit float32.",
+                        field=name)
+        if name == "size" and value < 0:
+            raise _fail(source, line, f"size = {excerpt(cell)} is negative; a size is a length.",
+                        field=name)
+        row.append(value)
+    return row
+
+
+def read_scale_radar(path: str | os.PathLike[str]) -> ScaleRadarPoints:
+    """Read one toolkit radar file; ``InputError`` names the file, line and column at fault."""
+    source = os.fspath(path)
+    raw = read_capped(source, what="radar file", limit=MAX_RADAR_FILE_BYTES,
+                      why=f"~{MAX_RADAR_FILE_BYTES // 140:,} points, and one frame's radar "
+                      "points are far fewer")
+    text = _text(raw, source)
+    rows: list[list[float]] = []
+    width: int | None = None
+    for number, content in enumerate(text.split("\n"), start=1):
+        if not content.strip():
+            continue
+        row = _row(content, source, number, width)
+        width = len(row)
+        rows.append(row)
+    table = np.array(rows, dtype=np.float64).reshape(len(rows), width or 3)
+    return ScaleRadarPoints(
+        positions=np.ascontiguousarray(table[:, 0:3]),
+        directions=np.ascontiguousarray(table[:, 3:6]) if (width or 3) >= 6 else None,
+        sizes=np.ascontiguousarray(table[:, 6]) if width == 7 else None,
+    )
