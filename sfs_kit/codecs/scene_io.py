@@ -29,6 +29,7 @@ from sfs_kit.models._array_facts import ArrayFacts
 from sfs_kit.models.compat import Posing, to_compat
 from sfs_kit.models.geometry import iter_affine_blocks
 from sfs_kit.models.scene import Scene
+from sfs_kit.models.sensors import LidarFrame, LidarSensor, RadarFrame, RadarSensor
 from sfs_kit.models.validate import Issue, Mode, validate, validate_tree
 
 __all__ = ["read_sfs", "write_sfs"]
@@ -91,9 +92,10 @@ def write_sfs(
             size = plan.write_to(stream, reader)
         finally:
             reader.close()
-        _raise_on_errors(validate(scene, mode="spec", facts=facts), what, "spec")
         if compat:
-            _raise_compat_errors(validate_tree(tree, mode="compat", facts=posed_facts), what)
+            _check_both(scene, converted, tree, facts=facts, posed_facts=posed_facts, what=what)
+        else:
+            _raise_on_errors(validate(scene, mode="spec", facts=facts), what, "spec")
     return size
 
 
@@ -102,16 +104,58 @@ def _write_checked_first(scene: Scene, dest: str | os.PathLike[str] | BinaryIO, 
     """Validate (spec; convert; compat), then write: for streams, and the rare trees the
     writing pass cannot take."""
     facts = ArrayFacts()
-    _raise_on_errors(validate(scene, mode="spec", facts=facts), what, "spec")
     if not compat:
+        _raise_on_errors(validate(scene, mode="spec", facts=facts), what, "spec")
         return write_sfs_dict(scene.to_sfs_dict(), dest, align=align)
-    tree = to_compat(scene).to_sfs_dict()
-    _raise_compat_errors(validate_tree(tree, mode="compat", facts=facts), what)
+    try:
+        converted = to_compat(scene)
+    except Exception:  # the spec check speaks first, as it did when it ran first
+        _raise_on_errors(validate(scene, mode="spec", facts=facts), what, "spec")
+        raise
+    tree = converted.to_sfs_dict()
+    _check_both(scene, converted, tree, facts=facts, posed_facts=facts, what=what)
     return write_sfs_dict(tree, dest, align=align)
 
 
 def _raise_compat_errors(issues: list[Issue], what: str) -> None:
     _raise_on_errors([i for i in issues if i.severity == "error"], what, "compat")
+
+
+def _check_both(scene: Scene, converted: Scene, tree: Mapping[str, Any], *, facts: ArrayFacts,
+                posed_facts: ArrayFacts, what: str) -> None:
+    """Raise as the spec check of ``scene`` and then the compat check of ``tree`` (its
+    ``to_compat`` form) would, logging the spec check's warnings, in one walk when it can.
+
+    The modes differ only in V-S3, V-N1 and V-A4, where compat is stricter. When ``to_compat``
+    changed nothing those walks read beyond unit-norm quaternions and posed ego points
+    (``_walks_alike``), a compat walk without errors means the spec walk has none either and
+    the same warnings, except V-O1, which counts ego points only once posed: a compat V-O1
+    warning on a scene with ego sensors, like any compat error, sends it through both walks.
+    Any failure is therefore reported exactly as the two walks report it."""
+    if _walks_alike(scene, converted):
+        issues = validate_tree(tree, mode="compat", facts=posed_facts)
+        ego = any(getattr(s, "coordinates", None) == "ego" for s in scene.sensors)
+        if not any(i.severity == "error" or (ego and i.code == "V-O1") for i in issues):
+            _raise_on_errors(issues, what, "spec")  # no errors: logs the warnings
+            return
+    _raise_on_errors(validate(scene, mode="spec", facts=facts), what, "spec")
+    _raise_compat_errors(validate_tree(tree, mode="compat", facts=posed_facts), what)
+
+
+def _walks_alike(scene: Scene, converted: Scene) -> bool:
+    """True when ``to_compat`` kept every timestamp as it was: microseconds in, and every
+    frame's point-timestamp array the very same (uint32 already; none dropped as empty)."""
+    if scene.time_unit == "nanoseconds":
+        return False
+    for given, made in zip(scene.sensors, converted.sensors, strict=True):
+        if isinstance(given, LidarSensor | RadarSensor):
+            assert isinstance(made, LidarSensor | RadarSensor)
+            frames: tuple[LidarFrame | RadarFrame, ...] = given.frames
+            made_frames: tuple[LidarFrame | RadarFrame, ...] = made.frames
+            for frame, new in zip(frames, made_frames, strict=True):
+                if frame.points.timestamps is not new.points.timestamps:
+                    return False
+    return True
 
 
 _POSED_KEYS = ("positions", "directions")
