@@ -30,7 +30,6 @@ import numpy as np
 import numpy.typing as npt
 
 from sfs_kit.errors import InputError
-from sfs_kit.readers.las import read_las_intensity_max
 
 __all__ = [
     "TIME_UNIT_US",
@@ -172,6 +171,8 @@ class SensorIntensity:
 
     def _decide(self, top: float, source: str) -> None:
         """The scale from this frame's largest value, else from the sensor's other LAS files."""
+        from sfs_kit.readers.las import read_las_intensity_max  # LAS captures only
+
         widest, widest_in = top, source
         others = [f for f in self.files if f != source and Path(f).suffix.lower() in _LAS]
         for other in others if top <= 255.0 else ():

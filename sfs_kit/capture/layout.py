@@ -16,12 +16,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 from sfs_kit._excerpt import excerpt
 from sfs_kit.capture.base import Capture, MetadataValue
-from sfs_kit.capture.folder import read_capture_folder
-from sfs_kit.capture.kitti_raw import is_kitti_raw, read_kitti_raw
-from sfs_kit.capture.manifest import MANIFEST_NAMES
-from sfs_kit.capture.msgpack_stream import read_msgpack_capture
 from sfs_kit.capture.options import RadarFrame
-from sfs_kit.capture.scale_folder import is_scale_folder, read_scale_folder
 from sfs_kit.errors import InputError
 
 if TYPE_CHECKING:
@@ -60,6 +55,8 @@ def recording_target(
 
     if recording_kind(path) is not None:
         return RecordingTarget(path, options, {})
+    from sfs_kit.capture.manifest import MANIFEST_NAMES  # YAML, pydantic: not for a recording
+
     candidates = [path] if path.is_file() else [path / name for name in MANIFEST_NAMES]
     manifest = next((c for c in candidates if c.name in MANIFEST_NAMES and c.is_file()), None)
     if manifest is None:
@@ -112,6 +109,13 @@ def open_capture(
         from sfs_kit.capture.recording.capture import open_recording  # rosbags, lazily
 
         return open_recording(target.path, target.options, metadata=target.metadata)
+    # each layout's readers load when its capture is opened (a recording needs none of them)
+    from sfs_kit.capture.folder import read_capture_folder
+    from sfs_kit.capture.kitti_raw import is_kitti_raw, read_kitti_raw
+    from sfs_kit.capture.manifest import MANIFEST_NAMES
+    from sfs_kit.capture.msgpack_stream import read_msgpack_capture
+    from sfs_kit.capture.scale_folder import is_scale_folder, read_scale_folder
+
     if p.is_file():
         if p.name in MANIFEST_NAMES:
             return read_capture_folder(p, allow_outside_capture=allow_outside_capture)

@@ -40,7 +40,7 @@ _Scale = Annotated[float, Field(gt=0, allow_inf_nan=False)]
 
 
 class _Entry(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
 
 class TimestampsEntry(_Entry):

@@ -13,7 +13,7 @@ __all__ = ["SfsModel", "replace", "to_tree"]
 class SfsModel(BaseModel):
     """Frozen model with ``extra="forbid"``; arrays inside are read-only (see ``_arrays``)."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     # Fields always written by ``to_tree`` even when left at their default (discriminators).
     _always_dump: ClassVar[frozenset[str]] = frozenset({"type", "version"})

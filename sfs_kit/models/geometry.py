@@ -8,13 +8,15 @@ coordinates into the world (``p_world = R @ p_sensor + t``). All maths is float6
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
 
 from sfs_kit.errors import InputError
-from sfs_kit.models.pose import PosePath
+
+if TYPE_CHECKING:
+    from sfs_kit.models.pose import PosePath
 
 __all__ = [
     "interpolate_pose",

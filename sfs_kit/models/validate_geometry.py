@@ -45,12 +45,11 @@ import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field
 
 from sfs_kit.models.geometry import interpolate_pose, quat_to_matrix
-from sfs_kit.models.projection import project_world_points
-from sfs_kit.models.sensors import CameraSensor, LidarSensor
 from sfs_kit.models.validate import Issue, Severity
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the models load with the first scene checked (the settings need none)
     from sfs_kit.models.scene import Scene
+    from sfs_kit.models.sensors import CameraSensor, LidarSensor
 
 __all__ = ["GeometryIssue", "GeometryThresholds", "validate_geometry"]
 
@@ -61,7 +60,7 @@ _MAX_ISSUES_PER_RULE: Final = 5  # per sensor; the last message says how many mo
 class GeometryThresholds(BaseModel):
     """Every limit of the G-* rules, with its unit in its name; override any of them by name."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     sample_frames: int = Field(default=8, ge=1, description=(
         "lidar frames sampled for the camera checks (G-C1, G-C2) and G-O1"))
@@ -227,6 +226,8 @@ class _Geometry:
                     sensor))
 
     def run(self) -> None:
+        from sfs_kit.models.sensors import CameraSensor, LidarSensor
+
         lidars = [s for s in self.scene.sensors if isinstance(s, LidarSensor)]
         cameras = [s for s in self.scene.sensors if isinstance(s, CameraSensor)]
         for lidar in lidars:
@@ -552,6 +553,8 @@ class _Geometry:
             unit="deg")
 
     def projection(self, camera: CameraSensor, lidar: LidarSensor) -> None:
+        from sfs_kit.models.projection import project_world_points
+
         cid = str(camera.id)
         images = camera.content_timestamps().astype(np.int64)
         if len(images) == 0:

@@ -95,7 +95,7 @@ class RunConfig(BaseModel):
     ``SFS_KIT_VOXEL_SIZE``, ``--voxel-size``).
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     format: Literal["sfs", "split_base64"] = "sfs"
     convert: ConvertOptions = Field(default_factory=ConvertOptions)

@@ -28,7 +28,7 @@ class PipelineProgress:
 class RunObject(BaseModel):
     """One stored object: where it came from, where it is, and the URL that fetches it."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     name: str  # path relative to the output directory
     role: Literal["attachment", "image"]
@@ -48,7 +48,7 @@ class RunObject(BaseModel):
 class StepTiming(BaseModel):
     """How long a step took; ``resumed`` when its result came from the journal."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     step: str
     seconds: float
@@ -58,7 +58,7 @@ class StepTiming(BaseModel):
 class RunResult(BaseModel):
     """Everything an ingestion job needs to know about one capture's run."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     capture: str
     out_dir: str

@@ -54,7 +54,7 @@ import os
 import tempfile
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
@@ -66,14 +66,15 @@ from sfs_kit.capture.convert.notes import load_notes, nonfinite_notes, viewpoint
 from sfs_kit.capture.convert.plan import make_plan
 from sfs_kit.capture.convert.progress import Counter, ProgressCallback, count_steps
 from sfs_kit.capture.convert.result import ConvertResult, Format
-from sfs_kit.capture.convert.to_frames import check_frames_folder, convert_frames
 from sfs_kit.capture.convert.to_sfs import convert_sfs
 from sfs_kit.capture.convert.trees import check_issues
 from sfs_kit.capture.convert.video import VideoOut
 from sfs_kit.capture.options import ConvertOptions, RecentreMode
 from sfs_kit.codecs._output import check_output_file
 from sfs_kit.errors import InputError
-from sfs_kit.models.scene import Scene
+
+if TYPE_CHECKING:  # the scene models and the split_base64 writer load on use only
+    from sfs_kit.models.scene import Scene
 
 __all__ = [
     "ConvertOptions",
@@ -148,6 +149,8 @@ def read_capture_scene(
     load_notes(plan, colours_dropped=False)
     nonfinite_notes(plan)
     viewpoint_notes(plan)
+    from sfs_kit.models.scene import Scene
+
     return Scene.model_validate(tree)
 
 
@@ -199,6 +202,8 @@ def convert_capture(
     if format == "sfs":
         check_output_file(out)
     else:
+        from sfs_kit.capture.convert.to_frames import check_frames_folder, convert_frames
+
         check_frames_folder(Path(os.fspath(out)), overwrite=overwrite)
     for stale in clean_stale(out):  # what a killed conversion to the same output left
         log.info("Removed %s, left by an earlier conversion that was killed.", stale)

@@ -9,12 +9,10 @@ from pathlib import Path
 import numpy as np
 
 from sfs_kit.capture.base import CameraSource
-from sfs_kit.capture.camera_video import camera_video_file, stream_path
 from sfs_kit.capture.convert.frame import load_image
 from sfs_kit.capture.convert.plan import SensorPlan
 from sfs_kit.capture.convert.progress import Counter
 from sfs_kit.capture.convert.trees import camera_tree
-from sfs_kit.codecs.video import even_size, fps_from_timestamps
 from sfs_kit.errors import InputError
 from sfs_kit.models.validate import Issue, validate_tree
 
@@ -57,6 +55,9 @@ def video_camera(  # noqa: PLR0917
     issues: list[Issue],
 ) -> dict[str, object]:
     """Encode (or pass through) camera c's MP4, store it, and check it against V-C5."""
+    from sfs_kit.capture.camera_video import camera_video_file, stream_path  # video: on use
+    from sfs_kit.codecs.video import even_size, fps_from_timestamps
+
     temp = video.temp_prefix.with_name(f"{video.temp_prefix.name}.cam{c}.mp4")
     video.temp_files += [temp, stream_path(temp)]
     fps = fps_from_timestamps(sp.rel_us)

@@ -18,7 +18,7 @@ __all__ = ["CameraTopics", "PointTimeOption", "RecordingManifest", "RecordingOpt
 
 
 class _Record(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
 
 class CameraTopics(_Record):

@@ -17,7 +17,6 @@ from pathlib import Path
 
 from sfs_kit.capture.base import VideoFileSource
 from sfs_kit.capture.recording.bag import Bag
-from sfs_kit.codecs.video import STREAM_FORMATS, fps_from_timestamps, write_stream
 from sfs_kit.errors import InputError
 
 __all__ = ["video_source"]
@@ -27,6 +26,9 @@ def video_source(
     bag: Bag, topic: str, log_ns: list[int], timestamps_us: list[int]
 ) -> VideoFileSource:
     """The camera video of ``topic``: the messages logged at ``log_ns`` (scanned, in order)."""
+    # the video codec (and its thread pool) loads only for a recording with a video topic
+    from sfs_kit.codecs.video import STREAM_FORMATS, fps_from_timestamps, write_stream
+
     where = f"{bag.name}:{topic}"
     if not bag.cdr:
         raise InputError(
