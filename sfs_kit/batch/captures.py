@@ -18,13 +18,16 @@ from __future__ import annotations
 import csv
 import glob
 import io
-import json
 import os
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sfs_kit._documents import load_json
+from sfs_kit._excerpt import excerpt
+from sfs_kit._paths import read_input_text
 from sfs_kit.errors import InputError
 
 __all__ = ["OVERRIDE_FIELDS", "CaptureRow", "read_captures"]
@@ -33,6 +36,7 @@ OVERRIDE_FIELDS = ("unique_id", "tags", "metadata", "priority", "format")
 _PATH_KEYS = ("capture", "path")
 _LIST_SUFFIXES = (".txt", ".list", ".lst")
 _MAX_LIST_BYTES = 64 * 1024 * 1024
+_DIGITS = re.compile(r"[0-9]{1,18}")  # ASCII digits: str.isdigit() also takes '١' and '²'
 
 
 @dataclass(frozen=True)
@@ -46,17 +50,17 @@ class CaptureRow:
 
 
 def _read_text(path: Path) -> str:
+    """The list's text: a regular UTF-8 file of at most ``_MAX_LIST_BYTES`` (``read_input_text``
+    refuses FIFOs, devices and /proc, so ``/proc/self/environ`` is never read as a list)."""
     try:
-        if path.stat().st_size > _MAX_LIST_BYTES:
-            raise InputError(f"Capture list {str(path)!r} is larger than "
-                             f"{_MAX_LIST_BYTES // (1024 * 1024)} MiB.", source=str(path))
-        return path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as err:
-        raise InputError(f"Capture list {str(path)!r} is not UTF-8 text ({err.reason} at byte "
-                         f"{err.start}).", source=str(path), offset=err.start) from err
+        size = path.stat().st_size
     except OSError as err:
         raise InputError(f"Capture list {str(path)!r} cannot be read "
                          f"({err.strerror or type(err).__name__}).", source=str(path)) from err
+    if size > _MAX_LIST_BYTES:
+        raise InputError(f"Capture list {str(path)!r} is larger than "
+                         f"{_MAX_LIST_BYTES // (1024 * 1024)} MiB.", source=str(path))
+    return read_input_text(path, what="capture list")
 
 
 def _resolve(value: str, base: Path) -> str:
@@ -97,14 +101,14 @@ def _override_value(key: str, value: Any, source: str, line: int) -> Any:
     if key == "metadata":
         if isinstance(value, str):
             try:
-                value = json.loads(value)
-            except ValueError as err:
-                raise bad("a JSON object") from err
+                value = load_json(value, source=source, what=f"{key!r}")
+            except InputError as err:
+                raise bad(f"a JSON object ({err})") from err
         if not isinstance(value, dict):
             raise bad("a JSON object")
         return value
     if key == "priority":
-        if isinstance(value, str) and value.strip().isdigit():
+        if isinstance(value, str) and _DIGITS.fullmatch(value.strip()):
             return int(value)
         if isinstance(value, int) and not isinstance(value, bool):
             return value
@@ -130,29 +134,30 @@ def _jsonl_rows(text: str, base: Path, source: str) -> Iterable[CaptureRow]:
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
-        try:
-            raw = json.loads(line)
-        except ValueError as err:
-            raise InputError(f"Capture list {source!r} line {number} is not valid JSON ({err}).",
-                             source=source, line=number) from err
+        # depth, huge integers, NaN and duplicate keys refused as in every JSON document
+        raw = load_json(line, source=source, what=f"Capture list {source!r} line {number}")
         yield _row(raw, base, source, number)
 
 
 def _csv_rows(text: str, base: Path, source: str) -> Iterable[CaptureRow]:
     reader = csv.DictReader(io.StringIO(text))
-    names = reader.fieldnames or []
-    if not any(k in names for k in _PATH_KEYS):
-        raise InputError(f"Capture list {source!r} has no 'capture' column (found "
-                         f"{', '.join(names) or 'no header'}).", source=source, line=1,
-                         field="capture")
-    for raw in reader:
-        if None in raw:
-            raise InputError(f"Capture list {source!r} line {reader.line_num} has more cells "
-                             f"than the header.", source=source, line=reader.line_num)
-        if not any((v or "").strip() for v in raw.values()):
-            continue
-        yield _row({k: (v or "").strip() for k, v in raw.items()}, base, source,
-                   reader.line_num)
+    try:
+        names = reader.fieldnames or []
+        if not any(k in names for k in _PATH_KEYS):
+            raise InputError(f"Capture list {source!r} has no 'capture' column (found "
+                             f"{', '.join(names) or 'no header'}).", source=source, line=1,
+                             field="capture")
+        for raw in reader:
+            if None in raw:
+                raise InputError(f"Capture list {source!r} line {reader.line_num} has more "
+                                 f"cells than the header.", source=source, line=reader.line_num)
+            if not any((v or "").strip() for v in raw.values()):
+                continue
+            yield _row({k: (v or "").strip() for k, v in raw.items()}, base, source,
+                       reader.line_num)
+    except csv.Error as err:  # a cell over csv's field limit, a NUL, a bad quote
+        raise InputError(f"Capture list {source!r} line {reader.line_num} is not valid CSV "
+                         f"({err}).", source=source, line=reader.line_num) from err
 
 
 def _text_rows(text: str, base: Path, source: str) -> Iterable[CaptureRow]:
@@ -193,6 +198,10 @@ def read_captures(sources: Sequence[str]) -> list[CaptureRow]:
     seen: dict[str, CaptureRow] = {}
     for arg in sources:
         for row in _rows_of(arg):
+            if "\x00" in row.path:  # no file has one; os calls would raise ValueError
+                raise InputError(f"Capture {excerpt(row.path)} in {row.source} line {row.line} "
+                                 f"holds a NUL byte.", source=row.source, line=row.line,
+                                 field="capture")
             first = seen.get(row.path)
             if first is not None:
                 where = f"{first.source}" + (f" line {first.line}" if first.line else "")

@@ -28,8 +28,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from sfs_kit.errors import InputError
-from sfs_kit.pipeline.journal import JOURNAL_MAGIC, Journal
+from sfs_kit._excerpt import excerpt
+from sfs_kit.errors import InputError, JournalFormatError
+from sfs_kit.pipeline.journal import JOURNAL_MAGIC, Journal, JournalRecord
 
 __all__ = [
     "LEDGER_NAME",
@@ -103,6 +104,49 @@ class CaptureState:
 _FIELDS = frozenset(CaptureState.__dataclass_fields__) - {"key", "history"}
 
 
+_STR_OR_NONE = (str, type(None))
+_TYPES: dict[str, tuple[type, ...]] = {
+    "path": (str,), "attempts": (int,), "bytes_uploaded": (int,), "warnings": (int,),
+    "pid": (int, type(None)), "step_seconds": (dict,),
+    **dict.fromkeys(("task_existing", "task_created", "dry_run", "transient"), (bool,)),
+    **dict.fromkeys(("unique_id", "content_sha256", "task_id", "task_status", "request_path",
+                     "urls_expire_at", "error_class", "error_message"), _STR_OR_NONE),
+}
+
+
+def _value_problem(name: str, value: object) -> str | None:
+    """What is wrong with a ledger record's ``name: value`` (None when it is what we write)."""
+    if name == "state":
+        return None if value in ("pending", "running", "done", "failed") else \
+            "must be pending, running, done or failed"
+    types = _TYPES.get(name)
+    if types is None:
+        return None
+    if not isinstance(value, types) or (bool not in types and isinstance(value, bool)):
+        return f"must be {' or '.join(t.__name__ for t in types)}"
+    if isinstance(value, int) and not isinstance(value, bool) and value < 0:
+        return "must be >= 0"
+    if isinstance(value, dict) and not all(
+            isinstance(k, str) and isinstance(v, int | float) and not isinstance(v, bool)
+            for k, v in value.items()):
+        return "must map step names to seconds"
+    return None
+
+
+def _check_record(record: JournalRecord, source: str) -> None:
+    """A ledger record folds only with the types the driver writes: a hand-edited or damaged
+    record (an ``attempts`` string, a ``state`` of another name) is ours to name, not a
+    ``TypeError`` in the batch that resumes it."""
+    for name, value in record.data.items():
+        problem = _value_problem(name, value)
+        if problem is not None:
+            raise JournalFormatError(
+                f"Ledger {source!r} record at byte {record.offset}: {name!r} {problem}, got "
+                f"{excerpt(value, 60)}. Move the ledger folder aside to start the batch over "
+                f"(done captures' tasks are found again by their unique_id).",
+                source=source, offset=record.offset, key=name)
+
+
 def _fold(state: CaptureState, data: Mapping[str, Any], time_s: float) -> None:
     for name, value in data.items():
         if name in _FIELDS:
@@ -152,6 +196,7 @@ class Ledger:
             if record.step != _STEP:
                 continue
             key = record.deps.get("key", "")
+            _check_record(record, str(path))
             _fold(states.setdefault(key, CaptureState(key)), record.data, record.time_s)
         return cls(root, journal, states, settings)
 

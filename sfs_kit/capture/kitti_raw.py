@@ -295,8 +295,15 @@ def _camera(  # noqa: PLR0917
     size = (first.width, first.height)
     if size == (int(rect_size[0]), int(rect_size[1])):
         p_rect = _calib(cam_calib, f"P_rect_{k}", 12, cam_path).reshape(3, 4)
+        if not p_rect[0, 0] > 0:  # the focal length divides the baseline below
+            raise InputError(
+                f"KITTI calibration {str(cam_path)!r}: 'P_rect_{k}' has focal length "
+                f"{float(p_rect[0, 0])!r}; it must be > 0.", source=str(cam_path),
+                field=f"P_rect_{k}")
         r_rect = np.eye(4)
         r_rect[:3, :3] = _calib(cam_calib, "R_rect_00", 9, cam_path).reshape(3, 3)
+        # the rectifying rotation: a singular or scaling one would convert with "0 errors"
+        r_rect = check_rigid(r_rect, source=str(cam_path), field="R_rect_00")
         shift = np.eye(4)
         shift[0, 3] = p_rect[0, 3] / p_rect[0, 0]
         cam_from_velo = shift @ r_rect @ cam0_from_velo

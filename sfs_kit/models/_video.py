@@ -170,6 +170,9 @@ def probe_video(data: VideoData, *, source: str = "video content") -> VideoInfo:
         if not streams:
             raise InputError(f"{source} holds no video stream.", source=source, field="content")
         stream = streams[0]
+        if stream.codec_context is None:  # PyAV's <nocodec>: a codec id FFmpeg does not know
+            raise InputError(f"{source} has a video stream of an unknown codec.", source=source,
+                             field="content")
         frames = 0
         last_end: int | None = None
         first: int | None = None

@@ -29,6 +29,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from sfs_kit._paths import read_input_text
 from sfs_kit._redact import protect_env
 from sfs_kit.capture.options import ConvertOptions, option_specs
 from sfs_kit.capture.recording.options import RecordingOptions
@@ -237,18 +238,19 @@ def _from_env(env: Mapping[str, str]) -> dict[str, Any]:
 
 def _from_file(path: Path, *, explicit: bool) -> tuple[dict[str, Any], str | None]:
     """The config file's settings (with aliases resolved) and its ``api_key_env``, if any."""
-    try:
-        with path.open("rb") as fh:
-            raw = tomllib.load(fh)
-    except FileNotFoundError as err:
+    if not os.path.lexists(path):
         if not explicit:
             return {}, None
-        raise InputError(f"Config file {str(path)!r} does not exist.", source=str(path)) from err
-    except OSError as err:
-        raise InputError(f"Config file {str(path)!r} cannot be read ({err}).",
-                         source=str(path)) from err
+        raise InputError(f"Config file {str(path)!r} does not exist.", source=str(path))
+    # a regular UTF-8 file only (a FIFO would block, /dev/zero never end)
+    text = read_input_text(path, what="config file")
+    try:
+        raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
         raise InputError(f"Config file {str(path)!r} is not valid TOML ({err}).",
+                         source=str(path)) from err
+    except RecursionError as err:  # tomllib parses nested arrays and tables recursively
+        raise InputError(f"Config file {str(path)!r} nests arrays or tables too deeply.",
                          source=str(path)) from err
     section = raw.get("run", raw)
     if not isinstance(section, dict):

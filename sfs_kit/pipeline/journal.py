@@ -30,7 +30,8 @@ from typing import Any
 
 import msgpack
 
-from sfs_kit.errors import JournalFormatError, OutputError
+from sfs_kit._paths import read_input
+from sfs_kit.errors import InputError, JournalFormatError, OutputError
 
 __all__ = ["JOURNAL_MAGIC", "Journal", "JournalRecord", "read_journal"]
 
@@ -90,13 +91,12 @@ def read_journal(path: str | os.PathLike[str]) -> tuple[list[JournalRecord], int
     dropped (see the module docstring); anything else malformed raises ``JournalFormatError``.
     """
     source = os.fspath(path)
-    try:
-        blob = Path(path).read_bytes()
-    except FileNotFoundError:
+    if not os.path.lexists(source):
         return [], 0
-    except OSError as err:
-        raise JournalFormatError(f"Journal {source!r} cannot be read ({err}).",
-                                 source=source) from err
+    try:  # a regular file only: a FIFO would block, /dev/zero never end
+        blob = read_input(source, what="journal")
+    except InputError as err:
+        raise JournalFormatError(str(err), source=source) from err
     if len(blob) < len(JOURNAL_MAGIC):
         if JOURNAL_MAGIC.startswith(blob):
             return [], 0

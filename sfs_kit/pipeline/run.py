@@ -44,8 +44,9 @@ from typing import Any
 
 from sfs_kit._atomic import write_bytes_atomic
 from sfs_kit._paths import contained
-from sfs_kit.errors import InputError, OutputError
+from sfs_kit.errors import InputError, JournalFormatError, OutputError
 from sfs_kit.pipeline import steps as _steps
+from sfs_kit.pipeline._records import checked
 from sfs_kit.pipeline.config import RunConfig
 from sfs_kit.pipeline.ids import content_sha256, derive_unique_id, tree_fingerprint
 from sfs_kit.pipeline.journal import Journal, JournalRecord
@@ -142,6 +143,14 @@ class _State:
             self._store = _make_store(self.config, self.out_dir)
         return self._store
 
+    def find(self, step: str, deps: Mapping[str, str]) -> JournalRecord | None:
+        """The journal's record of ``step`` with these ``deps``, once its data has the step's
+        fields and types (``_records.checked``: else ``JournalFormatError``)."""
+        rec = self.journal.find(step, deps)
+        if rec is not None:
+            checked(rec, str(self.journal.path))
+        return rec
+
     def resume(self, step: str, rec: JournalRecord) -> None:
         """A step taken from the journal: timed as resumed, its recorded warnings repeated."""
         with self.timed(step, resumed=True):
@@ -218,7 +227,7 @@ def _convert(state: _State) -> tuple[list[FileEntry], str]:
                               **({"recording": config.recording.model_dump(mode="json")}
                                  if config.recording is not None else {})}),
     }
-    rec = state.journal.find("convert", deps)
+    rec = state.find("convert", deps)
     if rec is not None and _files_exist(state.out_dir, rec.data["files"]):
         state.resume("convert", rec)
         return list(rec.data["files"]), str(rec.data["content_sha256"])
@@ -246,7 +255,7 @@ def _geometry(state: _State, files: Sequence[FileEntry], content: str) -> list[d
     if not config.geometry_checks:
         return []
     deps = {"content": content, "thresholds": _hash_obj(config.geometry.model_dump())}
-    rec = state.journal.find("geometry", deps)
+    rec = state.find("geometry", deps)
     if rec is not None:
         with state.timed("geometry", resumed=True):
             issues: list[dict[str, Any]] = list(rec.data["issues"])
@@ -264,7 +273,7 @@ def _upload(state: _State, step: str, files: Sequence[FileEntry], base: str) -> 
     """Steps ``upload_images``/``upload``: each file under ``base``; identical ones are skipped."""
     deps = {"files": _hash_obj(files), "store": _store_id(state.config, state.out_dir),
             "base": base}
-    rec = state.journal.find(step, deps)
+    rec = state.find(step, deps)
     if rec is not None and not _live(state):
         state.resume(step, rec)
         return [{**o, "uploaded": False} for o in rec.data["objects"]]
@@ -335,9 +344,15 @@ def _presign(state: _State, step: str, objects: Sequence[FileEntry]) -> list[Fil
     deps = {"objects": _hash_obj([(o["key"], o["sha256"]) for o in objects]),
             "store": _store_id(config, state.out_dir), "expires_s": str(config.expires_s),
             "s3_uri": str(config.s3_uri)}
-    rec = state.journal.find(step, deps)
+    rec = state.find(step, deps)
     if rec is not None:
         signed = rec.data["urls"]
+        if len(signed) != len(objects):
+            raise JournalFormatError(
+                f"Journal {str(state.journal.path)!r} record at byte {rec.offset} (step "
+                f"{step!r}) holds {len(signed)} URLs for {len(objects)} objects; deleting the "
+                f"journal is safe: the run starts over.", source=str(state.journal.path),
+                offset=rec.offset, key="urls")
         soonest = min((datetime.fromisoformat(u["expires_at"]) for u in signed), default=None)
         need = _now() + timedelta(seconds=config.min_lifetime_s + _RESIGN_MARGIN_S)
         if state.finished or soonest is None or soonest >= need:
@@ -362,7 +377,7 @@ def _write_frames(state: _State, staged: Sequence[FileEntry],
     """Step ``write_frames``: the final frames, each image_url replaced by its presigned URL."""
     url_by_name = {_upload_name(o["name"]): o["url"] for o in images}
     deps = {"staged": _hash_obj(staged), "image_urls": _hash_obj(sorted(url_by_name.items()))}
-    rec = state.journal.find("write_frames", deps)
+    rec = state.find("write_frames", deps)
     if rec is not None and _files_exist(state.out_dir, rec.data["files"]):
         state.resume("write_frames", rec)
         return list(rec.data["files"])
@@ -395,7 +410,7 @@ def _verify(state: _State, objects: Sequence[FileEntry]) -> None:
                        _first_bytes(contained(state.out_dir, o["name"]))
                        or expected_magic_for(o["key"])) for o in objects]
     deps = {"urls": _hash_obj([(c.url, c.expected_size) for c in checks])}
-    rec = state.journal.find("verify", deps)
+    rec = state.find("verify", deps)
     if rec is not None and not _live(state):  # a live run verifies what it sends, itself
         state.resume("verify", rec)
         return
@@ -432,7 +447,7 @@ def _submit(state: _State, attachments: Sequence[str], unique_id: str,
     config = state.config
     mode = "dry" if config.is_dry_run else "live"
     deps = _submit_deps(config, unique_id, content)
-    rec = state.journal.find("submit", deps)
+    rec = state.find("submit", deps)
     if rec is not None:
         state.resume("submit", rec)
         return _Submitted(rec.data.get("task_id"), rec.data.get("status"),
@@ -445,7 +460,7 @@ def _submit(state: _State, attachments: Sequence[str], unique_id: str,
             _write_json_atomic(path, _steps.dry_run_request(config, request))
             data: dict[str, Any] = {"task_id": None, "status": None, "request_path": str(path)}
         else:
-            if state.journal.find("submit_intent", deps) is None:
+            if state.find("submit_intent", deps) is None:
                 state.record("submit_intent", deps, {"unique_id": unique_id})
             with _slot(state.limiter, "submit"):
                 task = _steps.create_task(config, request, throttle=state.limiter)
@@ -512,7 +527,7 @@ def _run_locked(capture_path: Path, config: RunConfig, out_dir: Path,
         unique_id, id_source = derive_unique_id(config.project, config.batch, content), "derived"
     base = f"{_steps.safe_name(capture_path)}-{content[:16]}"
     submit_deps = _submit_deps(config, unique_id, content)
-    state.finished = state.journal.find("submit", submit_deps) is not None
+    state.finished = state.find("submit", submit_deps) is not None
 
     if config.format == "sfs":
         objects = _upload(state, "upload", files, base)

@@ -46,3 +46,32 @@ def test_kitti_timestamp_long_token_is_excerpted(tmp_path: Path) -> None:
 def test_a_capture_name_too_long_is_our_error(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="File name too long"):
         open_capture(tmp_path / ("x" * 300 + ".msgpack"))
+
+
+def test_inspect_of_malformed_las_prints_only_our_one_line(tmp_path: Path) -> None:
+    # a LAZ whose LASzip VLR says pointwise: laspy logs "ERROR laspy.lasreader: Compressor type
+    # PointWise is not supported" before lazrs fails; a chunk size of 0, a truncated LAS and a
+    # LAS whose header claims more points than follow: each must end in one line of ours
+    import struct
+    import subprocess
+    import sys
+
+    fixtures = Path(__file__).resolve().parents[2] / "fixtures" / "laspy"
+    laz = bytearray((fixtures / "simple.laz").read_bytes())
+    las = (fixtures / "simple.las").read_bytes()
+    pointwise = bytearray(laz)
+    struct.pack_into("<H", pointwise, 227 + 54, 1)
+    chunkless = bytearray(laz)
+    struct.pack_into("<I", chunkless, 227 + 54 + 12, 0)
+    more = bytearray(las)
+    struct.pack_into("<I", more, 107, struct.unpack_from("<I", las, 107)[0] + 5)
+    cases = {"pointwise.laz": pointwise, "chunkless.laz": chunkless, "cut.las": las[:4000],
+             "more.las": more}
+    for name, data in cases.items():
+        (tmp_path / name).write_bytes(bytes(data))
+        done = subprocess.run([sys.executable, "-m", "sfs_kit", "inspect", str(tmp_path / name)],
+                              capture_output=True, text=True, timeout=120, check=False)
+        assert done.returncode == 2, (name, done.stderr)
+        lines = done.stderr.splitlines()
+        assert len(lines) == 1, (name, done.stderr)
+        assert lines[0].startswith(f"sfs-kit: error: {tmp_path / name}: "), (name, lines)

@@ -152,3 +152,47 @@ def test_msgpack_shape_whose_product_overflows(tmp_path: Path, shape: list[int])
     path.write_bytes(b"".join(msgpack.packb(r) for r in records))
     with pytest.raises(InputError, match=r"data bytes, expected|non-negative ints"):
         convert_capture(path, tmp_path / "o.sfs", format="sfs")
+
+
+@pytest.mark.parametrize(("line", "bad", "match"), [
+    ("R_rect_00: 1 0 0 0 1 0 0 0 1", "R_rect_00: 1 0 0 0 1 0 0 0 0",  # singular: was LinAlgError
+     r"Transform 'R_rect_00' rotation is not orthonormal"),
+    ("R_rect_00: 1 0 0 0 1 0 0 0 1", "R_rect_00: 2 0 0 0 1 0 0 0 1",
+     r"Transform 'R_rect_00' rotation is not orthonormal"),
+    ("P_rect_00: 50 0 16", "P_rect_00: 0 0 16", r"'P_rect_00' has focal length 0\.0"),
+])
+def test_kitti_rectification_must_be_a_rotation_and_a_focal_length(
+        tmp_path: Path, line: str, bad: str, match: str) -> None:
+    drive = _drive(tmp_path)
+    calib = drive.parent / "calib_cam_to_cam.txt"
+    assert line in calib.read_text()
+    open_capture(drive)
+    calib.write_text(calib.read_text().replace(line, bad))
+    with pytest.raises(InputError, match=match) as info:
+        open_capture(drive)
+    assert info.value.source == str(calib)
+
+
+def test_a_video_of_an_unknown_codec_is_our_error(tmp_path: Path) -> None:
+    import av
+
+    from sfs_kit.codecs.video import probe_video
+
+    path = tmp_path / "v.mp4"
+    with av.open(str(path), "w", format="mp4") as out:
+        stream = out.add_stream("libx264", rate=10)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        for k in range(2):
+            frame = av.VideoFrame.from_ndarray(np.full((48, 64, 3), 50 * k, np.uint8),
+                                               format="rgb24")
+            frame.pts = k
+            for packet in stream.encode(frame):
+                out.mux(packet)
+        for packet in stream.encode(None):
+            out.mux(packet)
+    data = path.read_bytes()
+    assert probe_video(data).codec == "h264"
+    # the sample entry's codec tag renamed: FFmpeg opens the stream with no codec (<nocodec>)
+    unknown = data.replace(b"avc1", b"zq9x").replace(b"avcC", b"zq9C")
+    with pytest.raises(InputError, match="a video stream of an unknown codec"):
+        probe_video(unknown, source="v.mp4")

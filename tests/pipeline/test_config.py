@@ -117,7 +117,7 @@ def test_missing_explicit_config_raises(tmp_path: Path) -> None:
 
 
 def test_unreadable_config_raises(tmp_path: Path) -> None:
-    with pytest.raises(InputError, match=r"Config file '.*' cannot be read"):
+    with pytest.raises(InputError, match=r"Cannot read config file '.*': it is a folder"):
         load_config(env={}, config_path=tmp_path)
 
 

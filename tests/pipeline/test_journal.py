@@ -150,5 +150,5 @@ def test_payload_missing_fields_raises(tmp_path: Path) -> None:
 
 
 def test_unreadable_path_raises(tmp_path: Path) -> None:
-    with pytest.raises(JournalFormatError, match=r"cannot be read"):
+    with pytest.raises(JournalFormatError, match=r"Cannot read journal '.*': it is a folder"):
         read_journal(tmp_path)
