@@ -1,9 +1,12 @@
 """Fuzz every input kind sfs_kit reads: seeded mutations of a valid file, run in worker processes.
 
-Each case takes a valid seed file of one kind (point clouds in every format, images, poses,
-calibrations, manifests, timestamps, a msgpack stream, frame JSON, .sfs, KITTI drive files),
-mutates it (bit flips, byte edits, truncation, insertions, header field edits, huge and negative
-counts, deep nesting, NaN/inf, long tokens, duplicate lines, non-UTF-8 bytes) or replaces it by a
+Each case takes a valid seed file of one kind (``_fuzz_kinds.py``: point clouds in every format,
+images, poses, calibrations, manifests, timestamps, a msgpack stream, frame JSON, .sfs, every file
+of a KITTI drive and of a Scale toolkit folder, a video camera's MP4, ROS 1 / ROS 2 / MCAP
+recordings and a manifest naming one, the batch's capture lists and ledger, the run journal,
+``sfs-kit.toml``), mutates it (bit flips, byte edits, truncation, insertions, header field edits,
+huge and negative counts, deep nesting, NaN/inf, long tokens, duplicate lines, non-UTF-8 bytes;
+for journals also a record's values edited and its CRC re-sealed) or replaces it by a
 non-regular file (FIFO, symlink to /dev/zero or /proc/self/environ, a folder), and runs the public
 entry point that reads that kind in a worker subprocess under a memory limit and a per-case time
 limit. Outcomes:
@@ -25,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import io
 import json
 import os
 import random
@@ -40,159 +42,24 @@ import sys
 import tempfile
 import time
 import traceback
+import zlib
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
+import msgpack
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _fuzz_kinds import KIND_BY_NAME, KINDS, ROOT, Kind, build_seeds
+from _fuzz_kinds import entry as _entry
+
+__all__ = ["KINDS", "KIND_BY_NAME", "ROOT", "Kind", "build_seeds", "campaign", "main", "run_case"]
 FAKE_SECRET = "fuzz-secret-Zq8vN3xK"
 BUGS = ("traceback", "hang", "blow-up", "bad-msg")
 OUTCOMES = ("clean", "accepted", *BUGS)
 MAX_MESSAGE = 1200
-
-# --- seeds: one small valid input of every kind, built with sfs_kit's own writers ------------
-
-
-@dataclass(frozen=True)
-class Kind:
-    """One input kind: its seed (a file, or a folder plus the file inside it to mutate) and the
-    public entry point that reads it."""
-
-    name: str
-    seed: str  # relative to the seed folder: the file that is mutated
-    folder: str | None = None  # a folder copied per case (the seed file lies inside it)
-    text: bool = False
-
-
-KINDS: tuple[Kind, ...] = (
-    Kind("pcd_binary", "pcd_binary.pcd"),
-    Kind("pcd_ascii", "pcd_ascii.pcd", text=True),
-    Kind("pcd_compressed", "pcd_compressed.pcd"),
-    Kind("kitti_bin", "kitti.bin"),
-    Kind("nuscenes_bin", "nuscenes.pcd.bin"),
-    Kind("ply_binary", "ply_binary.ply"),
-    Kind("ply_ascii", "ply_ascii.ply", text=True),
-    Kind("npy", "points.npy"),
-    Kind("npz", "points.npz"),
-    Kind("las", "simple.las"),
-    Kind("laz", "simple.laz"),
-    Kind("jpeg", "image.jpg"),
-    Kind("png", "image.png"),
-    Kind("poses_csv", "poses.csv", text=True),
-    Kind("poses_json", "poses.json", text=True),
-    Kind("calib_json", "intrinsics.json", text=True),
-    Kind("calib_yaml", "intrinsics.yaml", text=True),
-    Kind("calib_opencv", "opencv.yml", text=True),
-    Kind("extrinsics_json", "extrinsics.json", text=True),
-    Kind("scale_pose", "scale_pose.json", text=True),
-    Kind("frame_json", "frame.json", text=True),
-    Kind("sfs", "scene.sfs"),
-    Kind("msgpack", "stream.msgpack"),
-    Kind("manifest_yaml", "capture/capture.yaml", folder="capture", text=True),
-    Kind("manifest_json", "capture_json/capture.json", folder="capture_json", text=True),
-    Kind("timestamps", "capture/lidar/ts.txt", folder="capture", text=True),
-    Kind("capture_pcd", "capture/lidar/001.pcd", folder="capture"),
-    Kind("capture_poses", "capture/poses.csv", folder="capture", text=True),
-    Kind("capture_image", "capture/cam/1700000000110000.jpg", folder="capture"),
-    Kind("kitti_calib", "kitti/2011_09_26/calib_velo_to_cam.txt", folder="kitti", text=True),
-    Kind("kitti_timestamps",
-         "kitti/2011_09_26/2011_09_26_drive_0001_sync/velodyne_points/timestamps.txt",
-         folder="kitti", text=True),
-    Kind("kitti_oxts", "kitti/2011_09_26/2011_09_26_drive_0001_sync/oxts/data/0000000001.txt",
-         folder="kitti", text=True),
-    Kind("ros1_bag", "drive.bag"),
-    Kind("mcap", "drive.mcap"),
-    Kind("ros2_db3", "drive_db3/drive_db3.db3", folder="drive_db3"),
-    Kind("ros2_metadata", "drive_db3/metadata.yaml", folder="drive_db3", text=True),
-)
-KIND_BY_NAME = {kind.name: kind for kind in KINDS}
-
-
-def build_seeds(root: Path) -> None:
-    """Write one valid input of every kind under ``root`` (deterministic)."""
-    import numpy as np
-    from PIL import Image
-
-    from sfs_kit.capture import MsgpackCaptureWriter, convert_capture
-    from sfs_kit.readers import PointCloud, write_pcd, write_ply
-    from sfs_kit.readers.pcd import encode_pcd
-
-    rng = np.random.default_rng(11)
-    pos = rng.uniform(-10, 10, (40, 3)).astype(np.float32)
-    cloud = PointCloud(positions=pos, source="seed", format="pcd",
-                       intensity=np.linspace(0, 255, 40).astype(np.float32))
-    write_pcd(root / "pcd_binary.pcd", cloud)
-    (root / "pcd_ascii.pcd").write_bytes(encode_pcd(cloud, "ascii"))
-    (root / "pcd_compressed.pcd").write_bytes(encode_pcd(cloud, "binary_compressed"))
-    np.concatenate([pos, rng.uniform(0, 1, (40, 1)).astype(np.float32)], axis=1).astype(
-        "<f4").tofile(root / "kitti.bin")
-    rings = rng.integers(0, 32, (40, 1)).astype(np.float32)
-    np.concatenate([pos, rng.uniform(0, 255, (40, 1)).astype(np.float32), rings], axis=1).astype(
-        "<f4").tofile(root / "nuscenes.pcd.bin")
-    write_ply(root / "ply_binary.ply", cloud)
-    write_ply(root / "ply_ascii.ply", cloud, "ascii")
-    np.save(root / "points.npy", pos)
-    np.savez_compressed(root / "points.npz", points=pos)
-    for name in ("simple.las", "simple.laz"):
-        shutil.copy(ROOT / "fixtures" / "laspy" / name, root / name)
-    out = io.BytesIO()
-    Image.new("RGB", (32, 24), (90, 40, 200)).save(out, format="JPEG", quality=60)
-    (root / "image.jpg").write_bytes(out.getvalue())
-    out = io.BytesIO()
-    Image.new("L", (32, 24), 90).save(out, format="PNG")
-    (root / "image.png").write_bytes(out.getvalue())
-    start = 1_700_000_000_000_000
-    rows = [f"{start + j * 50_000},{j * 0.5},0,0,0,0,0,1" for j in range(7)]
-    (root / "poses.csv").write_text("t,x,y,z,qx,qy,qz,qw\n" + "\n".join(rows) + "\n")
-    (root / "poses.json").write_text(json.dumps({"poses": [
-        {"timestamp_us": start + j * 50_000, "position": [j * 0.5, 0, 0],
-         "quat_xyzw": [0, 0, 0, 1]} for j in range(4)]}, indent=1))
-    intrinsics = {"fx": 30.0, "fy": 30.0, "cx": 16.0, "cy": 12.0, "width": 32, "height": 24,
-                  "distortion_coefficients": [0.1, -0.05, 0.001, 0.001, 0.0]}
-    (root / "intrinsics.json").write_text(json.dumps(intrinsics, indent=1))
-    (root / "intrinsics.yaml").write_text(
-        "camera_matrix: [[30, 0, 16], [0, 30, 12], [0, 0, 1]]\nimage_width: 32\n"
-        "image_height: 24\ndistortion_model: plumb_bob\nD: [0.1, -0.05, 0.001, 0.001, 0.0]\n")
-    shutil.copy(ROOT / "fixtures" / "opencv" / "left_intrinsics.yml", root / "opencv.yml")
-    (root / "extrinsics.json").write_text(json.dumps({"R": [[0, 0, 1], [-1, 0, 0], [0, -1, 0]],
-                                                      "T": [1.0, 0.0, 1.5]}))
-    (root / "scale_pose.json").write_text(json.dumps({"heading": [1, 0, 0, 0],
-                                                      "position": [1.0, 2.0, 0.5]}))
-    shutil.copy(ROOT / "fixtures" / "frames" / "basic.json", root / "frame.json")
-    with MsgpackCaptureWriter(root / "stream.msgpack") as writer:
-        writer.write_calibration("lidar", "lidar", np.eye(4))
-        for j in range(5):
-            writer.write_pose(start + j * 50_000, [0.5 * j, 0.0, 0.0], [0.0, 0.0, 0.0, 1.0])
-        for k in range(2):
-            writer.write_points("lidar", start + k * 100_000, pos[: 10 + k])
-    sys.path.insert(0, str(ROOT / "tests"))
-    from capture.conftest import build_folder
-    from capture.test_kitti_raw import _drive
-
-    build_folder(root / "capture", frames=2, points=20)
-    build_folder(root / "capture_json", frames=2, points=20, camera=False)
-    _yaml_to_json(root / "capture_json")
-    _drive(root / "kitti")
-    from capture.recording.drive import DriveSpec, write_drive
-
-    spec = DriveSpec(sweeps=2)
-    write_drive(root / "drive.bag", "ros1", spec)
-    mcap_folder = write_drive(root / "drive_mcap", "mcap", spec)
-    shutil.move(next(mcap_folder.glob("*.mcap")), root / "drive.mcap")
-    shutil.rmtree(mcap_folder)
-    write_drive(root / "drive_db3", "ros2", spec)
-    convert_capture(root / "capture", root / "scene.sfs", format="sfs")
-
-
-def _yaml_to_json(folder: Path) -> None:
-    import yaml
-
-    manifest = yaml.safe_load((folder / "capture.yaml").read_text())
-    (folder / "capture.yaml").unlink()
-    (folder / "capture.json").write_text(json.dumps(manifest, indent=1))
-
 
 # --- mutations ---------------------------------------------------------------------------------
 
@@ -342,72 +209,85 @@ TEXT_MUTATORS: tuple[Callable[[random.Random, bytearray, bool], str], ...] = (
 SPECIALS = ("fifo", "dev_zero", "proc_environ", "folder", "empty", "long_name")
 
 
+# A journal (the run's, the batch ledger) is MAGIC then records "RC" u32 length, u32 crc32,
+# msgpack payload: a flipped byte fails its CRC, so half the cases edit one record's values and
+# re-seal it, reaching the code that trusts what a sound record says.
+_JOURNAL_MAGIC_SIZE = 8
+_RECORD_HEAD = struct.Struct("<2sII")
+HOSTILE_VALUES: tuple[object, ...] = (
+    None, True, 0, -1, 2**64 - 1, -(2**63), 1e308, float("nan"), float("inf"), "", "x" * 5000,
+    "../../../escape", "/proc/self/environ", "2026-13-45T99:99:99", [], {}, [1, [2, [3]]],
+    {"a": {"b": 1}}, b"\xff\xfe", "\x00\x1b[2J",
+)
+
+
+def _records(data: bytes) -> list[tuple[int, bytes]]:
+    """(offset, payload) of every whole record of a journal (the framing as written)."""
+    out, pos = [], _JOURNAL_MAGIC_SIZE
+    while pos + _RECORD_HEAD.size <= len(data):
+        _, length, _ = _RECORD_HEAD.unpack_from(data, pos)
+        stop = pos + _RECORD_HEAD.size + length
+        if stop > len(data):
+            break
+        out.append((pos, data[pos + _RECORD_HEAD.size:stop]))
+        pos = stop
+    return out
+
+
+def _edit_value(rng: random.Random, obj: Any) -> str:
+    """Replace, drop or add one value somewhere inside the decoded record ``obj`` (a map)."""
+    parent, where = obj, "record"
+    while True:
+        keys = list(parent) if isinstance(parent, dict) else list(range(len(parent)))
+        if not keys:
+            break
+        key = rng.choice(keys)
+        child = parent[key]
+        if isinstance(child, dict | list) and child and rng.random() < 0.6:
+            parent, where = child, f"{where}.{key}"
+            continue
+        op = rng.choice(("replace", "replace", "replace", "drop"))
+        if op == "drop" and isinstance(parent, dict):
+            del parent[key]
+            return f"drop {where}.{key}"
+        value = rng.choice(HOSTILE_VALUES)
+        parent[key] = value
+        return f"{where}.{key} -> {value!r:.40}"
+    if isinstance(parent, dict):
+        parent[rng.choice(("state", "files", "name", "zz"))] = rng.choice(HOSTILE_VALUES)
+        return f"add a key to {where}"
+    parent.append(rng.choice(HOSTILE_VALUES))
+    return f"append to {where}"
+
+
+def _journal_value(rng: random.Random, data: bytearray, text: bool) -> str:
+    records = _records(bytes(data))
+    if not records:
+        return _bitflip(rng, data, text)
+    offset, payload = rng.choice(records)
+    try:
+        obj = msgpack.unpackb(payload, raw=False, strict_map_key=False)
+    except (ValueError, msgpack.ExtraData, msgpack.FormatError, msgpack.StackError):
+        return _bitflip(rng, data, text)
+    how = _edit_value(rng, obj) if isinstance(obj, dict) else "not a map"
+    blob = msgpack.packb(obj, use_bin_type=True)
+    head = _RECORD_HEAD.pack(b"RC", len(blob), zlib.crc32(blob))
+    data[offset:offset + _RECORD_HEAD.size + len(payload)] = head + blob
+    return f"record at {offset}: {how}"
+
+
 def mutate(rng: random.Random, data: bytes, kind: Kind) -> tuple[bytes, str]:
     """One to three mutations of ``data``; returns the bytes and what was done."""
     out = bytearray(data)
+    if kind.journal and rng.random() < 0.5:
+        done = [_journal_value(rng, out, False) for _ in range(rng.choice((1, 1, 2)))]
+        return bytes(out), "; ".join(done)
     pool = TEXT_MUTATORS if kind.text else BINARY_MUTATORS
     done = [rng.choice(pool)(rng, out, kind.text) for _ in range(rng.choice((1, 1, 1, 2, 3)))]
     return bytes(out), "; ".join(done)
 
 
 # --- the worker: runs one case at a time, reports the outcome ----------------------------------
-
-
-def _entry(kind: Kind, path: Path, case_dir: Path) -> None:
-    """Call the public entry point(s) that read ``kind`` at ``path``."""
-    from sfs_kit.capture import convert_capture
-    from sfs_kit.codecs.frame_json import read_frame
-    from sfs_kit.codecs.scene_io import read_sfs
-    from sfs_kit.codecs.sfs import read_sfs_dict
-    from sfs_kit.readers import (
-        describe_input,
-        read_extrinsics,
-        read_image,
-        read_intrinsics,
-        read_point_cloud,
-        read_poses,
-    )
-    from sfs_kit.readers.scale_pose import read_scale_pose
-
-    name = kind.name
-    if name.startswith(("pcd", "kitti_bin", "nuscenes", "ply", "npy", "npz", "las", "laz")):
-        try:
-            read_point_cloud(path)
-        finally:
-            describe_input(path)
-    elif name in ("jpeg", "png"):
-        read_image(path)
-    elif name.startswith("poses"):
-        read_poses(path, time_unit="us")
-    elif name.startswith("calib"):
-        read_intrinsics(path)
-    elif name == "extrinsics_json":
-        read_extrinsics(path, direction="sensor_to_ego")
-    elif name == "scale_pose":
-        read_scale_pose(path)
-    elif name == "frame_json":
-        read_frame(path)
-    elif name == "sfs":
-        try:
-            read_sfs_dict(path)
-        finally:
-            read_sfs(path)
-    elif name == "msgpack":
-        convert_capture(path, case_dir / "out.sfs", format="sfs")
-    elif name in ("ros1_bag", "mcap", "ros2_db3", "ros2_metadata"):
-        from sfs_kit.capture import open_capture
-        from sfs_kit.capture.recording.options import RecordingOptions
-
-        target = path if kind.folder is None else case_dir / kind.folder
-        options = RecordingOptions(intensity_max={"/sensing/lidar/top/points": 65535.0})
-        convert_capture(open_capture(target, recording=options), case_dir / "out.sfs",
-                        format="sfs")
-    else:  # a file inside a capture folder: convert the whole capture
-        assert kind.folder is not None
-        top = case_dir / kind.folder
-        if name.startswith("kitti"):
-            top = top / "2011_09_26" / "2011_09_26_drive_0001_sync"
-        convert_capture(top, case_dir / "out.sfs", format="sfs")
 
 
 def _reset_peak() -> int:
