@@ -17,8 +17,12 @@ reference (file units, after the converter's recentring is undone), whether colo
 intensities equal the reference's (colours and the sensor's intensity scale as the converter
 documents them: 16-bit colour >> 8 unless every value <= 255; LAS intensity kept when every value
 <= 255, else scaled 0..65535 -> 0..255), and whether Scale's reader accepts the .sfs. Real
-images (OpenCV's samples) are compared with Pillow: format and pixel size. Files our readers
-refuse on purpose are listed with the reason they must give. Exit status 1 when any row fails.
+images (OpenCV's samples) are compared with Pillow: format and pixel size. scale-lidar-toolkit's
+radar files are compared with NumPy's ``loadtxt`` (every column), then converted in the toolkit's
+folder layout (a small generated cloud beside them) to an .sfs radar sensor that Scale's reader
+must accept, with the positions, directions and sizes as written (radar_frame world). Files our
+readers refuse on purpose are listed with the reason they must give. Exit status 1 when any row
+fails.
 """
 
 from __future__ import annotations
@@ -44,16 +48,19 @@ import numpy as np
 import numpy.typing as npt
 
 from sfs_kit.capture import convert_capture
+from sfs_kit.capture.options import ConvertOptions
 from sfs_kit.codecs.sfs import read_sfs_dict
 from sfs_kit.errors import SfsKitError
-from sfs_kit.models import LidarSensor, Scene
+from sfs_kit.models import LidarSensor, RadarSensor, Scene
 from sfs_kit.readers import describe_input, read_image, read_point_cloud
+from sfs_kit.readers.scale_radar import read_scale_radar
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "fixtures"
 CLOUD_DIRS = ("laspy", "pypcd4", "pyvista")
 CLOUD_SUFFIXES = (".las", ".laz", ".pcd", ".ply")
 IMAGE_DIRS = ("opencv",)
+RADAR_DIRS = ("scale_lidar_toolkit/radar_points",)
 # float32 keeps ~7 significant digits: State Plane feet (6 digits before the point) are recentred
 # on a whole unit first, so what is left is float32 rounding of a few hundred units
 POSITION_TOLERANCE = 1e-3
@@ -373,6 +380,47 @@ def check_image(path: Path) -> Row:
     return row
 
 
+def _radar_scene(path: Path, tmp: Path) -> tuple[RadarSensor, dict[str, Any]]:
+    """``path`` as frame 1 of a toolkit folder (a 3-point cloud, an identity pose), as .sfs."""
+    folder = tmp / "scale_format"
+    for sub in ("pointcloud", "poses", "radar_points"):
+        (folder / sub).mkdir(parents=True)
+    (folder / "pointcloud" / "1.ply").write_text(
+        "ply\nformat ascii 1.0\nelement vertex 3\nproperty float x\nproperty float y\n"
+        "property float z\nend_header\n1 0 0\n0 1 0\n0 0 1\n")
+    (folder / "poses" / "1.json").write_text('{"heading": [1, 0, 0, 0], "position": [0, 0, 0]}')
+    shutil.copy(path, folder / "radar_points" / "1.txt")
+    out = tmp / "out.sfs"
+    convert_capture(folder, out, format="sfs", options=ConvertOptions(frame_rate_hz=10.0))
+    scene = Scene.model_validate(read_sfs_dict(out))
+    radar = next(s for s in scene.sensors if isinstance(s, RadarSensor))
+    return radar, _scale_read(out)
+
+
+def check_radar(path: Path) -> Row:
+    """A toolkit radar file: our reader against NumPy's, then through the converter."""
+    row = Row(file=str(path.relative_to(FIXTURES)), kind="radar", reference="numpy")
+    with _problems(row, "read"):
+        got = read_scale_radar(path)
+        table = np.loadtxt(path, delimiter=",", ndmin=2)
+        ours = np.column_stack([a for a in (got.positions, got.directions, got.sizes)
+                                if a is not None])
+        row.points_ours, row.points_ref = got.positions.shape[0], table.shape[0]
+        if ours.shape != table.shape:
+            row.problems.append(f"columns: ours {ours.shape}, numpy {table.shape}")
+        else:
+            row.max_error = _max_error(ours, table)
+        with tempfile.TemporaryDirectory() as tmp, _problems(row, "convert"):
+            radar, scale = _radar_scene(path, Path(tmp))
+            points = radar.frames[0].points
+            sfs = np.column_stack([a for a in (points.positions, points.directions,
+                                               points.lengths) if a is not None])
+            row.sfs_max_error = _max_error(sfs.astype(np.float64), table)
+            row.scale_valid = "valid" if scale["valid"] else "INVALID"
+    _judge(row)
+    return row
+
+
 def run_all() -> tuple[list[Row], str]:
     """Every fixture's row, and a line about the optional readers found."""
     o3d, o3d_note = _open3d()
@@ -381,6 +429,8 @@ def run_all() -> tuple[list[Row], str]:
             if p.suffix.lower() in CLOUD_SUFFIXES]
     rows += [check_image(p) for d in IMAGE_DIRS for p in sorted((FIXTURES / d).iterdir())
              if p.suffix.lower() in (".jpg", ".jpeg", ".png")]
+    rows += [check_radar(p) for d in RADAR_DIRS for p in sorted((FIXTURES / d).iterdir())
+             if p.suffix == ".txt"]
     note = f"{o3d_note}; " + ("pcl_pcd2ply found" if pcl else "pcl_pcd2ply not installed")
     return rows, note
 

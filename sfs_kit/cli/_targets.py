@@ -141,8 +141,9 @@ def describe_the_capture(path: Path, args: argparse.Namespace) -> int:
     span = summary["time_span_us"]
     span_text = (f", {span[0]}..{span[1]} us ({(span[1] - span[0]) / 1e6:.3f} s)"
                  if span else "")
+    radars = f", {len(summary['radars'])} radar(s)" if summary["radars"] else ""
     print(f"{path}: {summary['layout']} capture, {len(summary['lidars'])} lidar(s), "
-          f"{len(summary['cameras'])} camera(s){span_text}")
+          f"{len(summary['cameras'])} camera(s){radars}{span_text}")
     for lidar in summary["lidars"]:
         print(f"  lidar  {lidar['id']:<16} {lidar['frames']:>6} frames, points in the "
               f"{lidar['points_frame']} frame")
@@ -150,6 +151,9 @@ def describe_the_capture(path: Path, args: argparse.Namespace) -> int:
         model = cam["distortion_model"] or "no distortion"
         print(f"  camera {cam['id']:<16} {cam['count']:>6} {cam['content']}, "
               f"{cam['size'][0]}x{cam['size'][1]}, {model}")
+    for radar in summary["radars"]:
+        print(f"  radar  {radar['id']:<16} {radar['frames']:>6} frames, points in the "
+              f"{radar['points_frame']} frame")
     poses = summary["ego_poses"]
     print(f"  ego poses: {poses['count']} from {poses['source']}" if poses else
           "  ego poses: none (a static ego at the origin)")

@@ -363,3 +363,25 @@ def test_mutated_radar_files_end_in_our_error_or_read(tmp_path: Path) -> None:
     assert reads > 0
     assert errors
     assert all(e.source == str(path) and e.line is not None for e in errors)
+
+
+def test_inspect_lists_the_radar_and_validate_finds_a_bad_radar_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from sfs_kit.cli import main
+
+    root = toolkit_folder(tmp_path / "s")
+    monkeypatch.setenv("SFS_KIT_FRAME_RATE", "10")
+    monkeypatch.setenv("SFS_KIT_RADAR_FRAME", "ego")
+    assert main(["inspect", str(root)]) == 0
+    out = capsys.readouterr().out
+    assert "1 lidar(s), 0 camera(s), 1 radar(s), 0..400000 us" in out
+    assert "radar  radar                 5 frames, points in the ego frame" in out
+    assert main(["inspect", str(root), "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["radars"] == [{"id": "radar", "frames": 5, "points_frame": "ego",
+                                  "time_span_us": [0, 400_000]}]
+    (root / "radar_points" / "3.txt").write_bytes(b"1,2,3\n1,2,nan\n")
+    assert main(["validate", str(root)]) == 1
+    out = capsys.readouterr().out
+    assert f"{root / 'radar_points' / '3.txt'}, line 2: position_z = 'nan' is not" in out

@@ -2,7 +2,8 @@
 
 Runs ``scripts/check_realdata.py --json`` as a user would: our reader, inspect, the converter
 and Scale's reader on the laspy, pypcd4 and pyvista samples (and OpenCV's images, against
-Pillow), compared with laspy, pypcd4, plyfile and Pillow.
+Pillow; scale-lidar-toolkit's radar files, against NumPy), compared with laspy, pypcd4, plyfile,
+Pillow and NumPy.
 """
 
 from __future__ import annotations
@@ -38,9 +39,10 @@ def _rows(report: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 def test_every_real_fixture_is_checked_and_agrees(report: dict[str, Any]) -> None:
     committed = {
-        str(p.relative_to(FIXTURES)) for d in ("laspy", "pypcd4", "pyvista", "opencv")
+        str(p.relative_to(FIXTURES)) for d in ("laspy", "pypcd4", "pyvista", "opencv",
+                                               "scale_lidar_toolkit/radar_points")
         for p in (FIXTURES / d).iterdir()
-        if p.suffix.lower() in (".las", ".laz", ".pcd", ".ply", ".jpg", ".png")}
+        if p.suffix.lower() in (".las", ".laz", ".pcd", ".ply", ".jpg", ".png", ".txt")}
     rows = _rows(report)
     assert set(rows) == committed
     assert [(name, row["problems"]) for name, row in rows.items() if not row["ok"]] == []
@@ -80,3 +82,13 @@ def test_a_disagreement_fails_the_script() -> None:
     check_realdata._judge(row)
     assert not row.ok
     assert len(row.problems) == 2
+
+
+def test_the_toolkits_radar_files_reach_the_sfs_radar_sensor(report: dict[str, Any]) -> None:
+    rows = [row for name, row in _rows(report).items() if name.endswith(".txt")]
+    assert len(rows) == 5
+    for row in rows:
+        assert (row["reference"], row["points_ours"], row["points_ref"]) == ("numpy", 6, 6)
+        assert row["max_error"] == 0.0  # every column exactly as NumPy reads it
+        assert row["sfs_max_error"] < 1e-6  # float32 in the .sfs
+        assert row["scale_valid"] == "valid"

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from sfs_kit.capture.base import Capture
+from sfs_kit.capture.base import Capture, LidarSource, RadarSource
 from sfs_kit.capture.convert.build import build_tree
 from sfs_kit.capture.convert.notes import load_notes, nonfinite_notes, viewpoint_notes
 from sfs_kit.capture.convert.plan import Plan, make_plan
@@ -44,16 +44,17 @@ def _span(times: list[int]) -> list[int] | None:
     return [min(times), max(times)] if times else None
 
 
+def _points_sensor(sensor: LidarSource | RadarSource) -> dict[str, Any]:
+    return {
+        "id": sensor.sensor_id,
+        "frames": len(sensor.frames),
+        "points_frame": sensor.points_frame,
+        "time_span_us": _span([f.timestamp_us for f in sensor.frames]),
+    }
+
+
 def _summary(cap: Capture, plan: Plan | None) -> dict[str, Any]:
-    lidars = [
-        {
-            "id": lidar.sensor_id,
-            "frames": len(lidar.frames),
-            "points_frame": lidar.points_frame,
-            "time_span_us": _span([f.timestamp_us for f in lidar.frames]),
-        }
-        for lidar in cap.lidars
-    ]
+    lidars = [_points_sensor(lidar) for lidar in cap.lidars]
     cameras = [
         {
             "id": cam.sensor_id,
@@ -65,8 +66,10 @@ def _summary(cap: Capture, plan: Plan | None) -> dict[str, Any]:
         }
         for cam in cap.cameras
     ]
+    radars = [_points_sensor(radar) for radar in cap.radars]
     every = [f.timestamp_us for lidar in cap.lidars for f in lidar.frames]
     every += [t for cam in cap.cameras for t in cam.content_timestamps_us]
+    every += [f.timestamp_us for radar in cap.radars for f in radar.frames]
     poses = cap.ego_poses
     return {
         "kind": "capture",
@@ -74,6 +77,7 @@ def _summary(cap: Capture, plan: Plan | None) -> dict[str, Any]:
         "layout": cap.layout,
         "lidars": lidars,
         "cameras": cameras,
+        "radars": radars,
         "ego_poses": None if poses is None else {"count": len(poses.timestamps_us),
                                                  "source": poses.source},
         "time_span_us": _span(every),
