@@ -107,8 +107,10 @@ def _sensor(sensor: Sensor, div: int, offset: int, index: int = 0,
     if isinstance(sensor, LidarSensor | RadarSensor):
         poses = _poses(sensor.poses, div, f"{where} poses")
         source: tuple[LidarFrame | RadarFrame, ...] = sensor.frames
+        ego = sensor.coordinates == "ego"
         frames = tuple(
-            _frame(sensor, frame, poses, div, offset, f"{where} frame {i}",
+            _frame(frame, _world_from_sensor(poses, frame.timestamp // div) if ego else None,
+                   div, offset, f"{where} frame {i}",
                    None if posing is None else (posing, (index, i)))
             for i, frame in enumerate(source)
         )
@@ -129,29 +131,36 @@ def _sensor(sensor: Sensor, div: int, offset: int, index: int = 0,
     return sensor
 
 
+def _world_from_sensor(poses: PosePath, timestamp: int) -> npt.NDArray[np.float64]:
+    """The 4x4 pose interpolated at ``timestamp``, one frame at a time as always (the posed
+    bytes depend on every bit of it: tests/models/test_compat_posing.py)."""
+    pos, quat = interpolate_pose(poses, [timestamp])
+    return pose_to_matrix(np.concatenate([pos[0], quat[0]]))
+
+
 def _frame(  # noqa: PLR0917
-    sensor: LidarSensor | RadarSensor,
     frame: LidarFrame | RadarFrame,
-    poses: PosePath,
+    world_from_sensor: npt.NDArray[np.float64] | None,
     div: int,
     offset: int,
     where: str,
     deferred: tuple[Posing, tuple[int, int]] | None = None,
 ) -> LidarFrame | RadarFrame:
+    """``frame`` for Scale; an ego frame (``world_from_sensor`` given) is posed, or its
+    transform handed to the writer in ``deferred``."""
     points = frame.points
     changes: dict[str, Any] = {}
     if points.timestamps is not None:
         changes["timestamps"] = _point_times(points.timestamps, frame.timestamp, div, offset, where)
-    if sensor.coordinates == "ego":
-        pos, quat = interpolate_pose(poses, [frame.timestamp // div])
-        world_from_sensor = pose_to_matrix(np.concatenate([pos[0], quat[0]]))
-    if sensor.coordinates == "ego" and deferred is not None:
+    if world_from_sensor is not None and deferred is not None:
         deferred[0][deferred[1]] = world_from_sensor
-    elif sensor.coordinates == "ego":
+    elif world_from_sensor is not None:
         changes["positions"] = _frozen(transform_points(points.positions, world_from_sensor))
         directions = getattr(points, "directions", None)
         if directions is not None:
             changes["directions"] = _frozen(rotate_vectors(directions, world_from_sensor))
+    if div == 1 and all(value is getattr(points, key) for key, value in changes.items()):
+        return frame  # nothing to change (world, uint32 point times, us): no copy to validate
     new_points = replace(points, **changes) if changes else points
     if "timestamps" in changes and changes["timestamps"] is None:
         data = {k: getattr(new_points, k) for k in new_points.model_fields_set if k != "timestamps"}

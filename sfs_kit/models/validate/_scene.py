@@ -66,6 +66,24 @@ def validate_tree(
     return checker.issues
 
 
+_FLOAT: frozenset[type] = frozenset({float})
+
+
+def _all_floats(values: list[Any] | tuple[Any, ...]) -> bool:
+    """Every value an exact ``float`` (also for none): pose rows, the common case."""
+    return not values or set(map(type, values)) == _FLOAT
+
+
+def _small_ints(values: list[Any]) -> bool:
+    """A non-empty list of exact ``int`` values all within 2^53 - 1 (timestamp lists)."""
+    return bool(values) and set(map(type, values)) == _INT and (
+        max(values) <= MAX_SAFE_INT and min(values) >= -MAX_SAFE_INT
+    )
+
+
+_INT: frozenset[type] = frozenset({int})
+
+
 class _Checker(_PointRules, _CameraRules, _AnnotationRules):
     """Every rule family, walking one tree."""
 
@@ -226,15 +244,25 @@ class _Checker(_PointRules, _CameraRules, _AnnotationRules):
 
     def generic(self, node: object, path: str, *, in_json: bool) -> None:
         """Keys everywhere; big ints everywhere; NaN/inf and odd types in free-form JSON."""
-        kind = type(node)  # exact-type fast path for the common leaves: no ABC checks
+        kind = type(node)  # exact-type fast paths for the common nodes: no ABC checks
         if kind is float:
             if in_json and not math.isfinite(cast(float, node)):
                 self.error("V-S6", path, f"JSON values must be finite numbers, found {node!r}")
             return
-        if kind is str or kind is bool or node is None:
+        if kind is str or kind is bool or node is None or kind is np.ndarray:
             return
-        if isinstance(node, Mapping):
-            for key, value in node.items():
+        if kind is int:
+            if abs(cast(int, node)) > MAX_SAFE_INT:
+                self.warn(
+                    "V-S7",
+                    path,
+                    f"the int {node} is beyond 2^53 - 1; JavaScript readers lose precision",
+                )
+            return
+        if kind is list and _small_ints(cast(list[Any], node)):
+            return  # a list of timestamps: no int beyond 2^53 - 1, nothing else to check
+        if kind is dict or isinstance(node, Mapping):
+            for key, value in cast(Mapping[object, object], node).items():
                 if not isinstance(key, str):
                     self.error("V-S6", path, f"dict keys must be str, found {_kind(key)}")
                 elif key == "$items":
@@ -250,7 +278,7 @@ class _Checker(_PointRules, _CameraRules, _AnnotationRules):
                 sub_json = sub_json or (not path and key not in _SCENE_KEYS)
                 self.generic(value, _field(path, key), in_json=sub_json)
         elif isinstance(node, list | tuple):
-            if not in_json and all(type(v) is float for v in node):
+            if not in_json and _all_floats(node):
                 return  # a row of numbers (pose values): nothing here for this walk to check
             for i, value in enumerate(node):
                 self.generic(value, _index(path, i), in_json=in_json)
@@ -369,7 +397,9 @@ class _Checker(_PointRules, _CameraRules, _AnnotationRules):
             return _span(stamps)
         rows_ok = True
         for i, row in enumerate(values):
-            if not isinstance(row, list) or len(row) != 7 or not all(_is_number(v) for v in row):
+            if not isinstance(row, list) or len(row) != 7 or not (
+                _all_floats(row) or all(_is_number(v) for v in row)
+            ):
                 self.error(
                     "V-P2",
                     _index(vpath, i),
