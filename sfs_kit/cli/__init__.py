@@ -21,6 +21,7 @@ from sfs_kit._version import __version__
 from sfs_kit.cli._common import EXIT_USAGE, exit_code_for, print_error
 from sfs_kit.cli._logging import cli_logging, redacted_streams
 from sfs_kit.cli._progress import set_quiet
+from sfs_kit.cli._startup import freeze_at_exit, own_process
 from sfs_kit.errors import SfsKitError
 
 __all__ = ["console_main", "main"]
@@ -164,4 +165,7 @@ def _silence_stdout() -> None:
 
 def console_main() -> None:
     """Entry point of the ``sfs-kit`` console script."""
-    sys.exit(main())
+    own_process()
+    code = main()
+    freeze_at_exit()
+    sys.exit(code)

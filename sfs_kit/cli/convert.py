@@ -19,6 +19,7 @@ from sfs_kit.cli._common import EXIT_INVALID, EXIT_OK, Progress, exit_code_for, 
 from sfs_kit.cli._options import add_convert_options, add_format_option, convert_settings
 from sfs_kit.cli._outputs import check_convert_output
 from sfs_kit.cli._recording import add_recording_arguments, recording_options
+from sfs_kit.cli._startup import start_up
 from sfs_kit.errors import SceneValidationError, SfsKitError
 
 if TYPE_CHECKING:
@@ -105,19 +106,20 @@ def run(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     """Open the capture, convert with a progress bar, print the report."""
-    from sfs_kit.capture.convert import convert_capture
-    from sfs_kit.capture.layout import open_capture
-    from sfs_kit.pipeline.config import load_convert_settings, load_recording_settings
+    with start_up():  # the imports and the opening: no collector passes (see _startup)
+        from sfs_kit.capture.convert import convert_capture
+        from sfs_kit.capture.layout import open_capture
+        from sfs_kit.pipeline.config import load_convert_settings, load_recording_settings
 
-    fmt, options = load_convert_settings({"format": args.format, **convert_settings(args)},
-                                         config_path=args.config)
-    options.check_format(fmt)
-    out = check_convert_output(args.out, fmt, overwrite=args.overwrite)
-    recording = load_recording_settings(recording_options(args), config_path=args.config)
-    capture = open_capture(args.capture, recording=recording,
-                           allow_outside_capture=options.allow_outside_capture,
-                           frame_rate_hz=options.frame_rate_hz,
-                           radar_frame=options.radar_frame)
+        fmt, options = load_convert_settings({"format": args.format, **convert_settings(args)},
+                                             config_path=args.config)
+        options.check_format(fmt)
+        out = check_convert_output(args.out, fmt, overwrite=args.overwrite)
+        recording = load_recording_settings(recording_options(args), config_path=args.config)
+        capture = open_capture(args.capture, recording=recording,
+                               allow_outside_capture=options.allow_outside_capture,
+                               frame_rate_hz=options.frame_rate_hz,
+                               radar_frame=options.radar_frame)
     total = capture.frame_count + (
         0 if fmt == "split_base64" else sum(c.content_count for c in capture.cameras)
     )
