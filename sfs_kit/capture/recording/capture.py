@@ -208,8 +208,17 @@ def _pair(
             source=bag.name,
             field=st.topic,
         )
-    picked: npt.NDArray[np.intp] = np.unique(order[nearest])
+    picked: npt.NDArray[np.intp] = _sorted_unique(order[nearest])
     return picked
+
+
+def _sorted_unique(values: npt.NDArray[Any]) -> npt.NDArray[Any]:
+    """``np.unique`` of a 1-D integer array, without loading ``numpy.ma`` (~15 ms at start-up:
+    ``np.unique`` asks it whether the array is masked)."""
+    ordered = np.sort(values.reshape(-1))
+    keep = np.ones(ordered.shape, dtype=bool)
+    keep[1:] = ordered[1:] != ordered[:-1]
+    return ordered[keep]
 
 
 def _note_unpaired(
@@ -295,7 +304,7 @@ def _ego_poses(
             f"ego is static at the world origin."
         )
         return None
-    unique_us = np.unique(times_us)
+    unique_us = _sorted_unique(times_us)
     m = scan.tf.lookup(world, ego, unique_us * 1000, what=f"the ego pose {world!r} <- {ego!r}")
     pose = matrix_to_pose(m)
     return EgoPoses(

@@ -44,7 +44,7 @@ print(json.dumps({"code": code, "modules": sorted(sys.modules), "built": built,
 """
 
 NOT_FOR_A_RECORDING = (
-    "boto3", "botocore", "urllib3", "yaml", "msgpack", "PIL", "av", "matplotlib",
+    "boto3", "botocore", "urllib3", "yaml", "msgpack", "PIL", "av", "matplotlib", "numpy.ma",
     "sfs_kit.capture.folder", "sfs_kit.capture.kitti_raw", "sfs_kit.capture.msgpack_stream",
     "sfs_kit.capture.scale_folder", "sfs_kit.capture.manifest", "sfs_kit.readers.pcd",
     "sfs_kit.readers.las", "sfs_kit.readers.ply", "sfs_kit.readers.poses",
