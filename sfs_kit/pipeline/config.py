@@ -80,6 +80,9 @@ def parse_duration_s(value: str | int | float, *, name: str = "duration") -> int
     if match is None:
         raise InputError(f"Setting {name!r} must be {_DURATION_HELP}, got {value!r}.", field=name)
     seconds = float(match.group(1)) * _UNIT_S[match.group(2).lower()]
+    if not math.isfinite(seconds):  # 400 digits make an infinite float, round() overflows
+        raise InputError(f"Setting {name!r} must be {_DURATION_HELP}, got a number too large.",
+                         field=name)
     if 0 < seconds < 0.5:  # would round to 0: say so instead of reporting "0"
         raise InputError(f"Setting {name!r} must be at least 1 s, got {value!r}.", field=name)
     return round(seconds)

@@ -96,3 +96,16 @@ def test_a_recording_that_fails_to_open_leaves_no_file_open(tmp_path: Path) -> N
             _convert(mcap, tmp_path / "o.sfs")
         gc.collect()
     assert [w for w in caught if issubclass(w.category, ResourceWarning)] == []
+
+
+@pytest.mark.parametrize(("name", "reason"), [
+    ("A" * 300 + ".mcap", r"File name too long"),  # was OSError from Path.exists
+    ('"a\\0b.mcap"', r"embedded null byte"),  # was ValueError from Path.resolve
+])
+def test_a_manifest_naming_an_impossible_recording_is_our_error(
+        tmp_path: Path, name: str, reason: str) -> None:
+    (tmp_path / "capture.yaml").write_text(f"recording: {name}\n")
+    with pytest.raises(InputError, match=rf"recording .* cannot be opened \({reason}\)") as info:
+        open_capture(tmp_path)
+    assert info.value.field == "recording"
+    assert len(str(info.value)) < 300

@@ -188,6 +188,8 @@ def test_a_capture_list_that_is_proc_environ_is_not_read(
     (b'[run]\nproject = "a\xff"\n', r"config file .*: it is not UTF-8 text \(byte 18, line 2"),
     (b"[run]\nmetadata = {a = " + b"[" * 5000 + b"]" * 5000 + b"}\n",
      r"nests arrays or tables too deeply"),
+    (b'[run]\nexpires = "1' + b"0" * 400 + b'd"\n',  # an infinite float: was OverflowError
+     r"'expires' in .* is invalid: it must be a duration like '7d'"),
 ])
 def test_a_malformed_config_file_is_our_error(tmp_path: Path, data: bytes, match: str) -> None:
     (tmp_path / "sfs-kit.toml").write_bytes(data)

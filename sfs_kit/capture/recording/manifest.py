@@ -7,6 +7,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from sfs_kit._documents import load_document
+from sfs_kit._excerpt import excerpt
 from sfs_kit._paths import read_input_text
 from sfs_kit.capture.recording.options import RecordingManifest
 from sfs_kit.errors import InputError
@@ -37,7 +38,17 @@ def load_recording_manifest(path: Path) -> RecordingManifest | None:
 def recording_path(manifest_path: Path, manifest: RecordingManifest) -> Path:
     """The recording the manifest names, relative to its folder; it must stay inside it."""
     base = manifest_path.parent.resolve()
-    target = (base / manifest.recording).resolve()
+    try:
+        target = (base / manifest.recording).resolve()
+        exists = target.exists()
+    except (OSError, ValueError) as err:  # a name over 255 bytes, a NUL, a symlink loop
+        reason = err.strerror if isinstance(err, OSError) and err.strerror else str(err)
+        raise InputError(
+            f"Capture manifest {str(manifest_path)!r}: recording {excerpt(manifest.recording)} "
+            f"cannot be opened ({reason}).",
+            source=str(manifest_path),
+            field="recording",
+        ) from err
     if not target.is_relative_to(base):
         raise InputError(
             f"Capture manifest {str(manifest_path)!r}: recording {manifest.recording!r} lies "
@@ -45,7 +56,7 @@ def recording_path(manifest_path: Path, manifest: RecordingManifest) -> Path:
             source=str(manifest_path),
             field="recording",
         )
-    if not target.exists():
+    if not exists:
         raise InputError(
             f"Capture manifest {str(manifest_path)!r}: recording {manifest.recording!r} does not "
             f"exist.",
