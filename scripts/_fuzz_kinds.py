@@ -4,10 +4,10 @@ the public entry point that reads it.
 A kind is one valid seed file (alone, or inside a folder copied per case) that the campaign
 mutates, and ``entry`` calls what a user's command would call on it: the point-cloud and image
 readers, calibrations, poses, manifests, the capture layouts (our folder, KITTI raw, the Scale
-toolkit folder, a recording manifest, a msgpack stream, ROS 1 / ROS 2 / MCAP recordings, a video
-camera), the batch command's capture lists and ledger, the run journal a resumed ``run`` trusts,
-and the ``sfs-kit.toml`` settings file. Seeds are written with sfs_kit's own writers, the test
-suite's builders and PyAV (deterministic; nothing is downloaded).
+toolkit folder and its YAML twin, a recording manifest, a msgpack stream, ROS 1 / ROS 2 / MCAP
+recordings, a video camera), the batch command's capture lists and ledger, the run journal a
+resumed ``run`` trusts, and the ``sfs-kit.toml`` settings file. Seeds are written with sfs_kit's
+own writers, the test suite's builders and PyAV (deterministic; nothing is downloaded).
 """
 
 from __future__ import annotations
@@ -87,6 +87,9 @@ KINDS: tuple[Kind, ...] = (
     Kind("scale_folder_extrinsics", "scale_format/cameras/front_camera/extrinsics.json",
          folder="scale_format", text=True),
     Kind("scale_folder_ply", "scale_format/pointcloud/2.ply", folder="scale_format"),
+    Kind("scale_folder_pose_yaml", "scale_yaml/poses/2.yaml", folder="scale_yaml", text=True),
+    Kind("scale_folder_intrinsics_yaml", "scale_yaml/cameras/front_camera/intrinsics.yaml",
+         folder="scale_yaml", text=True),
     Kind("camera_video", "video_capture/front.mp4", folder="video_capture"),
     Kind("video_manifest", "video_capture/capture.yaml", folder="video_capture", text=True),
     Kind("ros1_bag", "drive.bag"),
@@ -168,13 +171,14 @@ def build_seeds(root: Path) -> None:
         sys.path.insert(0, str(ROOT / "tests"))
     from capture.conftest import build_folder
     from capture.test_kitti_raw import _drive
-    from capture.test_scale_folder import build_scale_folder
+    from capture.test_scale_folder import _as_yaml_twin, build_scale_folder
 
     build_folder(root / "capture", frames=2, points=20)
     build_folder(root / "capture_json", frames=2, points=20, camera=False)
     _yaml_to_json(root / "capture_json")
     _drive(root / "kitti")
     build_scale_folder(root / "scale_format", names=("1", "2", "3"))
+    _as_yaml_twin(build_scale_folder(root / "scale_yaml", names=("1", "2", "3")))  # older form
     _video_capture(root / "video_capture")
     _recordings(root)
     _config(root / "sfs-kit.toml")

@@ -104,7 +104,8 @@ class _Ctx:
         path = self.root / rel
         if not os.path.lexists(path):
             raise self.fail(
-                field, f"references {rel!r}, which does not exist (looked for {str(path)!r})."
+                field, f"references {excerpt(rel, 200)}, which does not exist (looked for "
+                f"{excerpt(str(path), 200)})."
             )
         return self._regular(self._inside(path, rel, field), rel, field)
 
@@ -113,7 +114,8 @@ class _Ctx:
             matches = sorted(glob.glob(str(self.root / spec)))
             if not matches:
                 raise self.fail(
-                    field, f"the pattern {spec!r} matches no files in {str(self.root)!r}."
+                    field, f"the pattern {excerpt(spec, 200)} matches no files in "
+                    f"{str(self.root)!r}."
                 )
             paths = [self._inside(Path(m), m, field) for m in matches]
             paths = [self._regular(p, str(p), field) for p in paths]

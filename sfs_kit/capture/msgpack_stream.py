@@ -225,7 +225,7 @@ def _check_record(obj: object, source: str, offset: int) -> MsgpackRecord:
             )
         if not isinstance(value, typ) or isinstance(value, bool):
             raise InputError(
-                f"{where}: field {key!r} is {value!r}, expected {typ.__name__}.",
+                f"{where}: field {key!r} is {excerpt(value, 200)}, expected {typ.__name__}.",
                 source=source,
                 offset=offset,
                 field=key,
@@ -435,7 +435,7 @@ def _floats(
         or not all(isinstance(v, int | float) and not isinstance(v, bool) for v in value)
     ):
         raise InputError(
-            f"{where}: {field!r} must be a list of {n} numbers, got {value!r}.",
+            f"{where}: {field!r} must be a list of {n} numbers, got {excerpt(value, 200)}.",
             source=source,
             offset=offset,
             field=field,

@@ -75,3 +75,18 @@ def test_inspect_of_malformed_las_prints_only_our_one_line(tmp_path: Path) -> No
         lines = done.stderr.splitlines()
         assert len(lines) == 1, (name, done.stderr)
         assert lines[0].startswith(f"sfs-kit: error: {tmp_path / name}: "), (name, lines)
+
+
+def test_a_long_file_name_of_short_words_is_excerpted(tmp_path: Path) -> None:
+    # "a - - - ..." has no long token for the error's own bound to cut: the quote itself must
+    # be an excerpt (fuzz: an 8000-char message from a YAML list folded into a file name)
+    from capture.conftest import build_folder
+
+    cap = build_folder(tmp_path / "cap", frames=2, points=20)
+    manifest = cap / "capture.yaml"
+    manifest.write_text(manifest.read_text().replace(
+        "{file: cam_intr.json}", '{file: "cam_intr' + " -" * 3000 + '"}'))
+    with pytest.raises(InputError, match=r"cameras\[0\]\.intrinsics\.file: references 'cam_intr -"
+                       r" - .*\.\.\.' \(6008 chars\), which does not exist") as info:
+        open_capture(cap)
+    assert len(str(info.value)) < 700
