@@ -83,7 +83,8 @@ class SfsKitError(Exception):
     """Base of every error sfs_kit raises on purpose.
 
     As defence in depth the message is bounded: a run of more than 300 non-blank characters (a
-    hostile token some message quoted whole) is cut to an excerpt, the whole to 8000 characters,
+    hostile token some message quoted whole) and a quoted value of more than 300 characters
+    (short words: 'a - - - ...') are cut to excerpts, the whole to 8000 characters,
     and terminal control characters are escaped, so no input reaches a terminal raw.
     """
 
@@ -94,15 +95,21 @@ class SfsKitError(Exception):
 
 
 _LONG_RUN = re.compile(r"\S{301,}")
+# a quoted value (a repr: the quote opens after no word character and closes before none, so
+# "can't ... don't" is no quote) of more than 300 characters, short words or not
+_LONG_QUOTE = re.compile(r"(?<![\w'\"])(['\"])((?:(?!\1)[^\\\n]|\\.){301,})\1(?!\w)")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 _MAX_MESSAGE = 8000
 
 
 def _bounded(message: str) -> str:
-    """``message`` with long tokens cut, control characters escaped, at most ~8000 chars."""
+    """``message`` with long tokens and long quoted values cut, control characters escaped,
+    at most ~8000 chars."""
     if len(message) > 300:
         message = _LONG_RUN.sub(
             lambda m: f"{m.group()[:60]}...({len(m.group())} chars)", message)
+        message = _LONG_QUOTE.sub(
+            lambda m: f"{m[1]}{m[2][:60]}...{m[1]} ({len(m[2])} chars)", message)
     message = _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", message)
     if len(message) > _MAX_MESSAGE:
         message = f"{message[:_MAX_MESSAGE]}... ({len(message)} chars in all)"

@@ -22,6 +22,16 @@ def test_every_error_message_is_bounded_and_printable() -> None:
     assert "\\x1b[2J" in text
 
 
+def test_a_long_quoted_value_of_short_words_is_excerpted() -> None:
+    # fuzz, seed 42: a YAML list folded into a topic name or a CSV cell quoted with !r
+    topic = "/cam/fron" + " -" * 3000
+    err = InputError(f"Recording 'd.mcap' has no topic {topic!r}; its topics are ['/a', '/b'].")
+    assert str(err) == (f"Recording 'd.mcap' has no topic '/cam/fron{' -' * 25} ...' (6009 chars);"
+                        " its topics are ['/a', '/b'].")
+    prose = "It can't be read, " + "word " * 100 + "and don't retry; " + "more " * 100
+    assert str(InputError(prose)) == prose  # apostrophes in words are no quotes
+
+
 def test_ply_ascii_long_token_is_excerpted(tmp_path: Path) -> None:
     path = tmp_path / "a.ply"
     path.write_bytes(b"ply\nformat ascii 1.0\nelement vertex 1\nproperty float x\n"
