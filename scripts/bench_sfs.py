@@ -75,8 +75,14 @@ def _machine_facts() -> str:
     return (
         f"CPUs {os.cpu_count()}, Python {platform.python_version()}, "
         + ", ".join(f"{k} {v}" for k, v in versions.items())
-        + f", {platform.platform()}"
+        + f", {platform.platform()}, {_load()}"
     )
+
+
+def _load() -> str:
+    """The machine's load averages (1, 5, 15 min): a shared machine's figures need them."""
+    one, five, fifteen = os.getloadavg()
+    return f"load average {one:.2f} {five:.2f} {fifteen:.2f}"
 
 
 def _rss_anon_kib() -> int:
@@ -219,6 +225,7 @@ def bench_model_writer(rounds: int = 7) -> None:
         _row("  CPU time: ndarray.tofile", c_raw)
         _row("  CPU time: write_sfs(world)", statistics.median(cpu["world"]), c_raw)
         _row("  CPU time: write_sfs(ego)", statistics.median(cpu["ego"]), c_raw)
+        print(f"  ({_load()} after the rounds)")
         for mode in ("tofile", "world", "ego"):
             rss = _measure_rss(f"model-{mode}", workdir)
             print(f"{mode:8s} RSS +{_mib(rss['rss'])} ({100 * rss['rss'] / rss['size']:5.2f}% of "

@@ -159,9 +159,11 @@ def _walks_alike(scene: Scene, converted: Scene) -> bool:
 
 
 _POSED_KEYS = ("positions", "directions")
-#: Points posed per block while writing: each block is one write, and 16384 (0.8 MB of scratch,
-#: about 1% of the reference file) was the fastest in the benchmark.
+#: Posing while writing: float64 blocks of 16384 points (0.65 MB of scratch, the fastest in the
+#: benchmark) into a float32 chunk of up to 131072 points (1.5 MB: one write a 120,000-point
+#: frame), so memory stays bounded whatever the frame size.
 _POSE_BLOCK_POINTS = 16384
+_POSE_CHUNK_POINTS = 131072
 _CHECKED_KEYS = frozenset({"positions", "directions", "lengths", "timestamps"})
 
 
@@ -185,14 +187,17 @@ def _posed_arrays_unshared(tree: Mapping[str, Any], posing: Posing, plan: SfsPla
 class _ReadWhileWriting:
     """``SfsPlan`` substitute: reads each point array's min/max for the checks just before it is
     written (one read from memory), and writes each deferred frame's positions (and radar
-    directions) posed into the world block by block as it writes them (``iter_affine_blocks``:
-    16384 points at a time in one reused buffer, still in cache when written), keeping the given
-    and posed figures for the spec and compat checks. No posed frame is ever held whole."""
+    directions) posed into the world as it writes them: up to ``_POSE_CHUNK_POINTS`` at a time
+    into one reused float32 buffer (posed by ``iter_affine_blocks`` in float64 blocks of
+    ``_POSE_BLOCK_POINTS``, still in cache), one write and one min/max per chunk, keeping the
+    given and posed figures for the spec and compat checks. No posed frame is held beyond
+    that bounded buffer."""
 
     def __init__(self, plan: SfsPlan, posing: Posing, facts: ArrayFacts,
                  posed_facts: ArrayFacts) -> None:
         self._facts = facts
         self._posed_facts = posed_facts
+        self._chunk: npt.NDArray[np.float32] | None = None
         self._posing: dict[tuple[object, ...], npt.NDArray[np.float64]] = {}
         for (sensor_index, frame_index), matrix in posing.items():
             for key in _POSED_KEYS:
@@ -200,7 +205,8 @@ class _ReadWhileWriting:
                     matrix
 
     def close(self) -> None:
-        """Nothing to release (kept for the writer's ``finally``)."""
+        """Release the posing buffer."""
+        self._chunk = None
 
     def __call__(self, item: SfsItem, source: Any) -> Iterator[bytes | memoryview] | None:
         keys = tuple(item.keys)
@@ -215,17 +221,23 @@ class _ReadWhileWriting:
 
     def _posed(self, source: npt.NDArray[Any], matrix: npt.NDArray[np.float64], *,
                translate: bool) -> Iterator[memoryview]:
-        """The posed bytes of ``source``, block by block, recording both arrays' min/max (the
-        given array's in one pass: two reductions a frame rather than two a block)."""
+        """The posed bytes of ``source``, chunk by chunk, recording both arrays' min/max (the
+        given array's in one pass)."""
         if source.size:
             self._facts.minmax(source)
+        flat = source.reshape(-1, 3)
+        if self._chunk is None or len(self._chunk) < min(len(flat), _POSE_CHUNK_POINTS):
+            self._chunk = np.empty((min(len(flat), _POSE_CHUNK_POINTS), 3), np.float32)
         posed_los, posed_his = [], []
-        blocks = iter_affine_blocks(source.reshape(-1, 3), matrix, translate=translate,
-                                    block_points=_POSE_BLOCK_POINTS)
-        for _, block in blocks:
-            posed_los.append(block.min())
-            posed_his.append(block.max())
-            yield block.data.cast("B")
+        for start in range(0, len(flat), _POSE_CHUNK_POINTS):
+            part = flat[start : start + _POSE_CHUNK_POINTS]
+            out = self._chunk[: len(part)]
+            for _ in iter_affine_blocks(part, matrix, translate=translate, into=out,
+                                        block_points=_POSE_BLOCK_POINTS):
+                pass
+            posed_los.append(out.min())
+            posed_his.append(out.max())
+            yield out.data.cast("B")
         if posed_los:
             self._posed_facts.put_minmax(source, np.min(posed_los), np.max(posed_his))
 

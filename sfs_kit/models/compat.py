@@ -107,11 +107,11 @@ def _sensor(sensor: Sensor, div: int, offset: int, index: int = 0,
     if isinstance(sensor, LidarSensor | RadarSensor):
         poses = _poses(sensor.poses, div, f"{where} poses")
         source: tuple[LidarFrame | RadarFrame, ...] = sensor.frames
-        ego = sensor.coordinates == "ego"
+        matrices = (world_from_sensor(poses, [f.timestamp // div for f in source])
+                    if sensor.coordinates == "ego" else None)
         frames = tuple(
-            _frame(frame, _world_from_sensor(poses, frame.timestamp // div) if ego else None,
-                   div, offset, f"{where} frame {i}",
-                   None if posing is None else (posing, (index, i)))
+            _frame(frame, None if matrices is None else matrices[i], div, offset,
+                   f"{where} frame {i}", None if posing is None else (posing, (index, i)))
             for i, frame in enumerate(source)
         )
         return replace(sensor, poses=poses, frames=frames, coordinates="world")
@@ -131,11 +131,12 @@ def _sensor(sensor: Sensor, div: int, offset: int, index: int = 0,
     return sensor
 
 
-def _world_from_sensor(poses: PosePath, timestamp: int) -> npt.NDArray[np.float64]:
-    """The 4x4 pose interpolated at ``timestamp``, one frame at a time as always (the posed
-    bytes depend on every bit of it: tests/models/test_compat_posing.py)."""
-    pos, quat = interpolate_pose(poses, [timestamp])
-    return pose_to_matrix(np.concatenate([pos[0], quat[0]]))
+def world_from_sensor(poses: PosePath, timestamps: list[int]) -> npt.NDArray[np.float64]:
+    """``(F, 4, 4)``: the pose interpolated at each timestamp, for all of a sensor's frames in
+    one vectorised call (bit for bit what one call per frame gives: every step is element-wise
+    or a per-row reduction; tests/models/test_compat_posing.py checks it)."""
+    pos, quat = interpolate_pose(poses, timestamps)
+    return pose_to_matrix(np.concatenate([pos, quat], axis=1))
 
 
 def _frame(  # noqa: PLR0917

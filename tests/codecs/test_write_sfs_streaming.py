@@ -103,3 +103,24 @@ def test_frames_of_many_blocks_are_posed_block_by_block_with_the_same_bytes_and_
     with pytest.raises(SceneValidationError, match="V-A7"):
         write_sfs(Scene.model_validate(tree), tmp_path / "nan.sfs")
     assert not (tmp_path / "nan.sfs").exists()
+
+
+def test_frames_beyond_one_posing_chunk_keep_the_bytes_and_the_figures(tmp_path: Path) -> None:
+    from sfs_kit.codecs import scene_io
+
+    tree = _ego_tree(frames=2)
+    rng = np.random.default_rng(11)
+    n = scene_io._POSE_CHUNK_POINTS + 5  # two chunks, the second of five points
+    big = rng.normal(0, 40, (n, 3)).astype(np.float32)
+    tree["sensors"][0]["frames"][1]["points"] = {"positions": big}
+    scene = Scene.model_validate(tree)
+    up_front = io.BytesIO()
+    write_sfs(scene, up_front)
+    write_sfs(scene, tmp_path / "big.sfs")
+    assert (tmp_path / "big.sfs").read_bytes() == up_front.getvalue()
+    bad = big.copy()
+    bad[n - 2, 0] = np.nan  # only in the last chunk
+    tree["sensors"][0]["frames"][1]["points"] = {"positions": bad}
+    with pytest.raises(SceneValidationError, match="V-A7"):
+        write_sfs(Scene.model_validate(tree), tmp_path / "nan.sfs")
+    assert not (tmp_path / "nan.sfs").exists()

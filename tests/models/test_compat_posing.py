@@ -11,6 +11,7 @@ import pytest
 
 from models.sfs_scene_factory import build_scene
 from sfs_kit import PosePath, Scene, to_compat
+from sfs_kit.models.compat import world_from_sensor
 from sfs_kit.models.geometry import interpolate_pose, pose_to_matrix, transform_points
 
 
@@ -52,3 +53,25 @@ def test_ego_frames_are_posed_as_one_frame_at_a_time_would(seed: int) -> None:
         assert deferred[(0, i)].tobytes() == matrix.tobytes()
         expected = transform_points(frame.points.positions, matrix)
         assert posed.points.positions.tobytes() == expected.tobytes()
+
+
+def _random_path(rng: np.random.Generator, k: int) -> PosePath:
+    stamps = np.sort(rng.choice(10_000_000, size=k, replace=False)).astype(np.int64)
+    quats = rng.normal(size=(k, 4))
+    quats /= np.linalg.norm(quats, axis=1, keepdims=True)
+    if k > 1:
+        quats[1] = quats[0] * -1 + rng.normal(0, 1e-12, 4)  # nearly opposite: the slerp's flip
+        quats[1] /= np.linalg.norm(quats[1])
+    values = np.concatenate([rng.normal(0, 1e4, (k, 3)), quats], axis=1)
+    return PosePath(timestamps=stamps, values=values)
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_all_frames_at_once_give_the_transforms_of_one_frame_at_a_time(seed: int) -> None:
+    rng = np.random.default_rng(1000 + seed)
+    poses = _random_path(rng, int(rng.integers(1, 12)))
+    stamps = [int(t) for t in rng.integers(-1_000_000, 11_000_000, size=int(rng.integers(1, 60)))]
+    stamps += [int(t) for t in poses.timestamps[:3]]  # exactly on poses too
+    batched = world_from_sensor(poses, stamps)
+    for i, stamp in enumerate(stamps):
+        assert batched[i].tobytes() == _one_at_a_time(poses, stamp).tobytes(), (seed, i)
