@@ -17,6 +17,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from models.sfs_scene_factory import build_scene
 
 from sfs_kit import Scene, SceneValidationError, read_sfs, validate, write_sfs
+from sfs_kit.codecs import scene_io
 from sfs_kit.models._array_facts import ArrayFacts
 
 
@@ -85,12 +86,19 @@ def test_facts_are_shared_between_validations() -> None:
     assert [i.code for i in again if i.code == "V-A7"] == ["V-A7"]
 
 
-def test_frames_of_many_blocks_are_posed_block_by_block_with_the_same_bytes_and_figures(
-    tmp_path: Path,
+@pytest.mark.parametrize(
+    ("points", "bad_row"),
+    [
+        (20_001, 20_000),  # blocks of 16384: two, NaN in the partial last one
+        (scene_io._POSE_CHUNK_POINTS + 5, scene_io._POSE_CHUNK_POINTS + 3),  # two chunks
+    ],
+)
+def test_big_frames_are_posed_piece_by_piece_with_the_same_bytes_and_figures(
+    points: int, bad_row: int, tmp_path: Path
 ) -> None:
     tree = _ego_tree(frames=2)
     rng = np.random.default_rng(7)
-    big = rng.normal(0, 40, (20_001, 3)).astype(np.float32)  # 3 blocks, the last one partial
+    big = rng.normal(0, 40, (points, 3)).astype(np.float32)
     tree["sensors"][0]["frames"][1]["points"] = {"positions": big}
     scene = Scene.model_validate(tree)
     up_front = io.BytesIO()
@@ -98,28 +106,7 @@ def test_frames_of_many_blocks_are_posed_block_by_block_with_the_same_bytes_and_
     write_sfs(scene, tmp_path / "big.sfs")
     assert (tmp_path / "big.sfs").read_bytes() == up_front.getvalue()
     bad = big.copy()
-    bad[17_000, 1] = np.nan  # only in the last block: its figures must reach the check
-    tree["sensors"][0]["frames"][1]["points"] = {"positions": bad}
-    with pytest.raises(SceneValidationError, match="V-A7"):
-        write_sfs(Scene.model_validate(tree), tmp_path / "nan.sfs")
-    assert not (tmp_path / "nan.sfs").exists()
-
-
-def test_frames_beyond_one_posing_chunk_keep_the_bytes_and_the_figures(tmp_path: Path) -> None:
-    from sfs_kit.codecs import scene_io
-
-    tree = _ego_tree(frames=2)
-    rng = np.random.default_rng(11)
-    n = scene_io._POSE_CHUNK_POINTS + 5  # two chunks, the second of five points
-    big = rng.normal(0, 40, (n, 3)).astype(np.float32)
-    tree["sensors"][0]["frames"][1]["points"] = {"positions": big}
-    scene = Scene.model_validate(tree)
-    up_front = io.BytesIO()
-    write_sfs(scene, up_front)
-    write_sfs(scene, tmp_path / "big.sfs")
-    assert (tmp_path / "big.sfs").read_bytes() == up_front.getvalue()
-    bad = big.copy()
-    bad[n - 2, 0] = np.nan  # only in the last chunk
+    bad[bad_row, 1] = np.nan  # only in the last piece: its figures must reach the check
     tree["sensors"][0]["frames"][1]["points"] = {"positions": bad}
     with pytest.raises(SceneValidationError, match="V-A7"):
         write_sfs(Scene.model_validate(tree), tmp_path / "nan.sfs")
