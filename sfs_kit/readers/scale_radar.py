@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 import re
+from array import array
 from typing import NamedTuple
 
 import numpy as np
@@ -29,14 +30,17 @@ from sfs_kit.readers._source import read_capped
 
 __all__ = ["MAX_RADAR_FILE_BYTES", "RADAR_COLUMNS", "ScaleRadarPoints", "read_scale_radar"]
 
-#: a radar frame holds hundreds to a few thousand detections (~140 bytes a line): 16 MiB is
-#: over 100,000 of them, and keeps a hostile file from taking unbounded memory
-MAX_RADAR_FILE_BYTES = 16 << 20
+#: a radar frame holds hundreds to a few thousand detections (~140 bytes a line): 8 MiB is
+#: about 60,000 of them, and bounds what a hostile file costs (memory and parsing time)
+MAX_RADAR_FILE_BYTES = 8 << 20
 RADAR_COLUMNS = ("position_x", "position_y", "position_z", "direction_x", "direction_y",
                  "direction_z", "size")
 _COUNTS = (3, 6, 7)
 _DECIMAL = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?", re.ASCII)
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
+_CELL = r"[ \t\r]*([+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)[ \t\r]*"
+#: the common line, matched at once; anything else goes through ``_row``, which says what is wrong
+_LINE = re.compile(rf"{_CELL},{_CELL},{_CELL}(?:,{_CELL},{_CELL},{_CELL}(?:,{_CELL})?)?", re.ASCII)
 
 F64 = npt.NDArray[np.float64]
 
@@ -66,14 +70,15 @@ def _fail(source: str, line: int, message: str, field: str | None = None) -> Inp
 
 
 def _row(text: str, source: str, line: int, width: int | None) -> list[float]:
-    cells = [c.strip() for c in text.split(",")]
-    if width is None and len(cells) not in _COUNTS:
-        raise _fail(source, line, f"{len(cells)} comma-separated values; a radar point has 7 "
+    count = text.count(",") + 1  # before splitting: a line of a million commas stays a count
+    if width is None and count not in _COUNTS:
+        raise _fail(source, line, f"{count} comma-separated values; a radar point has 7 "
                     "(position x, y, z, direction x, y, z, size), or 3 (position) or 6 "
                     "(position, direction).")
-    if width is not None and len(cells) != width:
-        raise _fail(source, line, f"{len(cells)} values, but the file's first point has "
+    if width is not None and count != width:
+        raise _fail(source, line, f"{count} values, but the file's first point has "
                     f"{width}; every line holds the same columns.")
+    cells = [c.strip() for c in text.split(",")]
     row = []
     for name, cell in zip(RADAR_COLUMNS, cells, strict=False):
         if not _DECIMAL.fullmatch(cell):
@@ -97,17 +102,44 @@ def read_scale_radar(path: str | os.PathLike[str]) -> ScaleRadarPoints:
                       why=f"~{MAX_RADAR_FILE_BYTES // 140:,} points, and one frame's radar "
                       "points are far fewer")
     text = _text(raw, source)
-    rows: list[list[float]] = []
+    # values go into one flat float64 buffer and lines are matched in place (no list of
+    # millions of small Python objects); the line starts are kept to name a line at fault
+    values, starts = array("d"), array("q")
     width: int | None = None
-    for number, content in enumerate(text.split("\n"), start=1):
-        if not content.strip():
+    start, number, size = 0, 0, len(text)
+    while start <= size:
+        end = text.find("\n", start)
+        end = size if end < 0 else end
+        number += 1
+        match = _LINE.fullmatch(text, start, end)
+        cells = None if match is None else [g for g in match.groups() if g is not None]
+        if cells is not None and width in (None, len(cells)):
+            values.extend(map(float, cells))
+        elif text[start:end].strip():
+            values.extend(_row(text[start:end], source, number, width))  # or raises, saying why
+        else:
+            start = end + 1
             continue
-        row = _row(content, source, number, width)
-        width = len(row)
-        rows.append(row)
-    table = np.array(rows, dtype=np.float64).reshape(len(rows), width or 3)
+        width = width or len(values)
+        starts.append(start)
+        start = end + 1
+    table = np.frombuffer(values, dtype=np.float64).reshape(-1, width or 3)
+    _check_ranges(table, text, starts, source, width or 3)
     return ScaleRadarPoints(
         positions=np.ascontiguousarray(table[:, 0:3]),
         directions=np.ascontiguousarray(table[:, 3:6]) if (width or 3) >= 6 else None,
         sizes=np.ascontiguousarray(table[:, 6]) if width == 7 else None,
     )
+
+
+def _check_ranges(table: F64, text: str, starts: array[int], source: str, width: int) -> None:
+    """Values beyond float32 or a negative size, found for the whole table at once; the first
+    such row is read again by ``_row`` for the message naming its line and column."""
+    bad = ~(np.abs(table) <= _FLOAT32_MAX).all(axis=1)
+    if width == 7:
+        bad |= table[:, 6] < 0
+    if bad.any():
+        start = starts[int(np.argmax(bad))]
+        end = text.find("\n", start)
+        line = text.count("\n", 0, start) + 1
+        _row(text[start:None if end < 0 else end], source, line, width)

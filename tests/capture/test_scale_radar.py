@@ -307,7 +307,7 @@ def test_a_huge_radar_file_is_refused_before_it_is_read(tmp_path: Path) -> None:
     path = tmp_path / "1.txt"
     with path.open("wb") as f:
         f.truncate(MAX_RADAR_FILE_BYTES + 1)  # sparse: no disk, and we read at most the limit
-    with pytest.raises(InputError, match=r"the radar file is larger than 16777216 bytes") \
+    with pytest.raises(InputError, match=r"the radar file is larger than 8388608 bytes") \
             as caught:
         read_scale_radar(path)
     assert caught.value.source == str(path)
