@@ -148,7 +148,10 @@ def _number_rows(value: object) -> npt.NDArray[np.float64]:
         for v in row:
             if isinstance(v, bool) or not isinstance(v, int | float):
                 raise ValueError(f"row {i} must hold numbers only, found {v!r}")
-    out = np.array(value, dtype=np.float64).reshape(-1, 7)
+    try:
+        out = np.array(value, dtype=np.float64).reshape(-1, 7)
+    except OverflowError as err:  # a JSON integer of 400 digits
+        raise ValueError("a pose value does not fit in float64") from err
     out.flags.writeable = False
     return out
 

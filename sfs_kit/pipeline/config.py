@@ -255,6 +255,9 @@ def _from_file(path: Path, *, explicit: bool) -> tuple[dict[str, Any], str | Non
     except RecursionError as err:  # tomllib parses nested arrays and tables recursively
         raise InputError(f"Config file {str(path)!r} nests arrays or tables too deeply.",
                          source=str(path)) from err
+    except ValueError as err:  # int() past Python's 4300-digit limit
+        raise InputError(f"Config file {str(path)!r} has a number too long to read "
+                         f"({str(err).split(':')[0]}).", source=str(path)) from err
     section = raw.get("run", raw)
     if not isinstance(section, dict):
         raise InputError(f"Config file {str(path)!r} key 'run' must be a table.",

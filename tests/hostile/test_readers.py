@@ -196,3 +196,21 @@ def test_a_video_of_an_unknown_codec_is_our_error(tmp_path: Path) -> None:
     unknown = data.replace(b"avc1", b"zq9x").replace(b"avcC", b"zq9C")
     with pytest.raises(InputError, match="a video stream of an unknown codec"):
         probe_video(unknown, source="v.mp4")
+
+
+def test_an_sfs_pose_value_of_400_digits_is_our_error(tmp_path: Path) -> None:
+    import re
+
+    from sfs_kit.codecs.scene_io import read_sfs
+    from sfs_kit.errors import SceneValidationError
+
+    convert_capture(build_folder(tmp_path / "cap", frames=2, points=20), tmp_path / "s.sfs",
+                    format="sfs")
+    data = (tmp_path / "s.sfs").read_bytes()
+    number = re.compile(rb"-?\d+\.\d+").search(data, data.index(b'"values"'))
+    assert number is not None
+    (tmp_path / "b.sfs").write_bytes(data[:number.start()] + b"1" + b"0" * 400
+                                     + data[number.end():])
+    # numpy's float64 conversion raised OverflowError ("int too large to convert to float")
+    with pytest.raises(SceneValidationError, match=r"poses\.values: .*does not fit in float64"):
+        read_sfs(tmp_path / "b.sfs")

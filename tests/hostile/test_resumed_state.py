@@ -166,6 +166,8 @@ def test_an_untouched_ledger_resumes(tmp_path: Path) -> None:
      r"n\.csv' line \d+ is not valid CSV \(field larger than field limit"),
     ("n.csv", 'capture,metadata\na,"' + "[" * 5000 + '"\n', r"'metadata' must be a JSON object"),
     ("n.csv", "capture,priority\na,\u0661\n", r"'priority' must be an integer"),
+    ("n.csv", 'caps/a,"x\ny",20\ncapture\n',  # a header cell's newline stays escaped
+     r"has no 'capture' column \(found 'caps/a', 'x\\x0ay', '20'\)\.$"),
     ("n.txt", "a\nb\x00c\n", r"holds a NUL byte"),
 ])
 def test_malformed_capture_lists_name_the_file_and_line(
@@ -190,6 +192,8 @@ def test_a_capture_list_that_is_proc_environ_is_not_read(
      r"nests arrays or tables too deeply"),
     (b'[run]\nexpires = "1' + b"0" * 400 + b'd"\n',  # an infinite float: was OverflowError
      r"'expires' in .* is invalid: it must be a duration like '7d'"),
+    (b"[run]\npriority = " + b"7" * 5000 + b"\n",  # int() past 4300 digits: was ValueError
+     r"has a number too long to read"),
 ])
 def test_a_malformed_config_file_is_our_error(tmp_path: Path, data: bytes, match: str) -> None:
     (tmp_path / "sfs-kit.toml").write_bytes(data)
