@@ -3,11 +3,12 @@ the public entry point that reads it.
 
 A kind is one valid seed file (alone, or inside a folder copied per case) that the campaign
 mutates, and ``entry`` calls what a user's command would call on it: the point-cloud and image
-readers, calibrations, poses, manifests, the capture layouts (our folder, KITTI raw, the Scale
-toolkit folder and its YAML twin, a recording manifest, a msgpack stream, ROS 1 / ROS 2 / MCAP
-recordings, a video camera), the batch command's capture lists and ledger, the run journal a
-resumed ``run`` trusts, and the ``sfs-kit.toml`` settings file. Seeds are written with sfs_kit's
-own writers, the test suite's builders and PyAV (deterministic; nothing is downloaded).
+readers, calibrations, poses, manifests, a split_base64 frames folder, the capture layouts (our
+folder, KITTI raw, the Scale toolkit folder and its YAML twin, a recording manifest, a msgpack
+stream, ROS 1 / ROS 2 / MCAP recordings, a video camera), the batch command's capture lists and
+ledger, the run journal a resumed ``run`` trusts, and the ``sfs-kit.toml`` settings file. Seeds are
+written with sfs_kit's own writers, the test suite's builders and PyAV (deterministic; nothing is
+downloaded).
 """
 
 from __future__ import annotations
@@ -62,6 +63,7 @@ KINDS: tuple[Kind, ...] = (
     Kind("extrinsics_json", "extrinsics.json", text=True),
     Kind("scale_pose", "scale_pose.json", text=True),
     Kind("frame_json", "frame.json", text=True),
+    Kind("frames_folder", "frames/frame-00001.json", folder="frames", text=True),
     Kind("sfs", "scene.sfs"),
     Kind("msgpack", "stream.msgpack"),
     Kind("manifest_yaml", "capture/capture.yaml", folder="capture", text=True),
@@ -185,6 +187,7 @@ def build_seeds(root: Path) -> None:
     _run_journal(root)
     _batch(root)
     convert_capture(root / "capture", root / "scene.sfs", format="sfs")
+    convert_capture(root / "capture", root / "frames", format="split_base64")
 
 
 def _yaml_to_json(folder: Path) -> None:
@@ -385,6 +388,8 @@ def entry(kind: Kind, path: Path, case_dir: Path) -> None:
         read_scale_pose(path)
     elif name == "frame_json":
         read_frame(path)
+    elif name == "frames_folder":  # what `sfs-kit validate FRAMES_DIR` checks
+        _frames_entry(case_dir / "frames")
     elif name == "sfs":
         try:
             read_sfs_dict(path)
@@ -421,6 +426,22 @@ def entry(kind: Kind, path: Path, case_dir: Path) -> None:
         rate = 10.0 if name.startswith("scale_folder") else None  # the folder names no times
         convert_capture(top, case_dir / "out.sfs", format="sfs",
                         options=ConvertOptions(frame_rate_hz=rate))
+
+
+def _frames_entry(folder: Path) -> None:
+    """``check_frames`` reports bad frames as issues rather than raising: an issue's message
+    must be as bounded as an error's (else a ValueError, counted as a traceback), and the first
+    error is raised as ours so the case counts as clean."""
+    from sfs_kit.codecs.frame_check import check_frames
+    from sfs_kit.errors import InputError
+
+    issues = check_frames(folder).issues
+    for issue in issues:
+        if len(issue.message) > 1200 or "\n" in issue.message:
+            raise ValueError(f"unbounded {issue.code} message of {len(issue.message)} chars")
+    errors = [i for i in issues if i.severity == "error"]
+    if errors:
+        raise InputError(f"{errors[0].code} at {errors[0].path}: {errors[0].message}")
 
 
 def _batch_entry(kind: Kind, path: Path, case_dir: Path) -> None:

@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 
 import numpy as np
 
+from sfs_kit._excerpt import excerpt
 from sfs_kit.codecs.frame_json import decode_frame
 from sfs_kit.codecs.frame_refs import FRAME_GLOB, is_relative_url
 from sfs_kit.errors import SfsKitError
@@ -101,6 +102,16 @@ def _url_kind(url: str) -> str:
     return "relative" if is_relative_url(url) else urlsplit(url).scheme.lower()
 
 
+def _is_file_inside(folder: Path, url: str) -> bool:
+    """A relative image URL names a file inside the frames folder (a name over 255 bytes or
+    with a NUL names none: ``resolve`` raises for those)."""
+    try:
+        target = (folder / url).resolve()
+        return target.is_relative_to(folder.resolve()) and target.is_file()
+    except (OSError, ValueError):
+        return False
+
+
 def check_frames(path: str | Path) -> FramesReport:
     """Decode and check every frame of ``path`` (a frame file or a folder of them); never raises
     for bad frames (each is an F-1 error), only for an unreadable folder (``SfsKitError``)."""
@@ -164,11 +175,10 @@ def check_frames(path: str | Path) -> FramesReport:
             kind = _url_kind(image.image_url)
             report.image_urls[kind] = report.image_urls.get(kind, 0) + 1
             if kind == "relative":
-                target = (folder / image.image_url).resolve()
-                if not target.is_relative_to(folder.resolve()) or not target.is_file():
+                if not _is_file_inside(folder, image.image_url):
                     report.issues.append(Issue("F-6", "error", where,
-                                               f"{image.image_url!r} is not a file in "
-                                               f"{str(folder)!r}."))
+                                               f"{excerpt(image.image_url, 200)} is not a file "
+                                               f"in {str(folder)!r}."))
                 once("relative", "F-7", "warning", "image URLs are relative: the frames are not "
                      "self-contained until `sfs-kit upload DIR` uploads the images and rewrites "
                      "them", where)
@@ -176,7 +186,8 @@ def check_frames(path: str | Path) -> FramesReport:
                 once("http", "F-8", "warning", "image URLs use plain http://", where)
             elif kind not in {"https", "s3", "file"}:
                 report.issues.append(Issue("F-6", "error", where,
-                                           f"scheme {kind!r} is not fetchable (https, s3)."))
+                                           f"scheme {excerpt(kind, 60)} is not fetchable "
+                                           "(https, s3)."))
             if stamp is not None and image.timestamp_ns is not None:
                 gap = abs(image.timestamp_ns - stamp)
                 if gap > IMAGE_GAP_WARN_NS:

@@ -100,3 +100,28 @@ def test_a_long_file_name_of_short_words_is_excerpted(tmp_path: Path) -> None:
                        r" - .*\.\.\.' \(6008 chars\), which does not exist") as info:
         open_capture(cap)
     assert len(str(info.value)) < 700
+
+
+@pytest.mark.parametrize("url", ["images/cam/" + "x" * 300 + ".jpg", "images/cam/a\x00.jpg",
+                                 "images/cam/" + "[" * 70_000])
+def test_validate_of_frames_whose_image_url_names_no_possible_file(
+        tmp_path: Path, url: str) -> None:
+    # a name over 255 bytes made Path.resolve/is_file raise OSError out of check_frames
+    import json
+
+    from capture.conftest import build_folder
+
+    from sfs_kit.capture import convert_capture
+    from sfs_kit.codecs.frame_check import check_frames
+
+    frames = tmp_path / "frames"
+    convert_capture(build_folder(tmp_path / "cap", frames=2, points=20), frames,
+                    format="split_base64")
+    frame = frames / "frame-00001.json"
+    doc = json.loads(frame.read_text())
+    doc["images"][0]["image_url"] = url
+    frame.write_text(json.dumps(doc))
+    bad = [i for i in check_frames(frames).issues if i.code == "F-6"]
+    assert [i.path for i in bad] == ["frame-00001.json:images[0].image_url"]
+    assert "is not a file in" in bad[0].message
+    assert len(bad[0].message) < 400
