@@ -144,7 +144,8 @@ def _csv_rows(text: str, base: Path, source: str) -> Iterable[CaptureRow]:
     try:
         names = reader.fieldnames or []
         if not any(k in names for k in _PATH_KEYS):
-            found = ", ".join(excerpt(n, 40) for n in names[:20]) or "no header"
+            found = ", ".join(n if n.isprintable() and len(n) <= 40 else excerpt(n, 40)
+                              for n in names[:20]) or "no header"
             raise InputError(f"Capture list {source!r} has no 'capture' column (found "
                              f"{found}).", source=source, line=1, field="capture")
         for raw in reader:

@@ -167,7 +167,7 @@ def test_an_untouched_ledger_resumes(tmp_path: Path) -> None:
     ("n.csv", 'capture,metadata\na,"' + "[" * 5000 + '"\n', r"'metadata' must be a JSON object"),
     ("n.csv", "capture,priority\na,\u0661\n", r"'priority' must be an integer"),
     ("n.csv", 'caps/a,"x\ny",20\ncapture\n',  # a header cell's newline stays escaped
-     r"has no 'capture' column \(found 'caps/a', 'x\\x0ay', '20'\)\.$"),
+     r"has no 'capture' column \(found caps/a, 'x\\x0ay', 20\)\.$"),
     ("n.txt", "a\nb\x00c\n", r"holds a NUL byte"),
 ])
 def test_malformed_capture_lists_name_the_file_and_line(
