@@ -173,3 +173,14 @@ def test_upload_expires_has_the_minimum_lifetime_check(
     assert main([*args, "--expires", "0.4s"]) != 0
     assert "at least 1 s, got '0.4s'" in capsys.readouterr().err
     assert main([*args, "--expires", "1h", "--min-lifetime", "30m"]) == 0
+
+
+@pytest.mark.parametrize("pattern", ["cam" + "[" * 70_000 + "/*.jpg", "cam/" + "x" * 5000])
+def test_a_glob_pattern_that_would_take_minutes_is_refused_at_once(
+        tmp_path: Path, pattern: str) -> None:
+    # fnmatch.translate scans ahead from every '[' (quadratic): 70,000 of them were a hang
+    cap = build_folder(tmp_path / "cap")
+    _edit(cap, "files: cam/*.jpg", f"files: '{pattern}'")
+    with pytest.raises(InputError, match=r"cameras\[0\]\.files: the pattern .* is too long or "
+                       r"has too many '\['"):
+        open_capture(cap)
