@@ -211,9 +211,10 @@ def _child_env(cache: Path) -> dict[str, str]:
     return env
 
 
-def _run(cmd: list[str]) -> tuple[float, float, int]:
+def _run(cmd: list[str]) -> tuple[float, float, int, float]:
     """Wall time (s), the child's own timing of its work (s, after its imports; NaN when it
-    prints none) and peak RSS (KiB) of one child process; it must succeed."""
+    prints none), peak RSS (KiB) and CPU time (user + system, s) of one child process; it must
+    succeed."""
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_ENV)
     out = proc.stdout.read().decode() if proc.stdout else ""
@@ -223,7 +224,7 @@ def _run(cmd: list[str]) -> tuple[float, float, int]:
     if os.waitstatus_to_exitcode(status) != 0:
         raise SystemExit(f"{cmd[:4]} failed: {err}")
     work = float(out.split()[-1]) if cmd[1] == "-c" else math.nan
-    return elapsed, work, int(usage.ru_maxrss)
+    return elapsed, work, int(usage.ru_maxrss), usage.ru_utime + usage.ru_stime
 
 
 def _convert_cmd(recording: Path, out: Path, *, harness: bool = False) -> list[str]:
@@ -263,7 +264,9 @@ def main() -> None:
         ref_runs.append(_run(ref_cmd))
         our_runs.append(_run(_convert_cmd(short, out)))
         our_work.append(_run(_convert_cmd(short, out, harness=True)))
+    # CPU time of the same fresh processes: less moved by other loads on a shared machine
     for label, k, ours_of in (("wall, a fresh process: start, imports, work, exit", 0, our_runs),
+                              ("cpu (user + system) of those fresh processes", 3, our_runs),
                               ("work, after imports", 1, our_work)):
         ref_t = [r[k] for r in ref_runs]
         our_t = [r[k] for r in ours_of]
