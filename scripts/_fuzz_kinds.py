@@ -89,6 +89,8 @@ KINDS: tuple[Kind, ...] = (
     Kind("scale_folder_extrinsics", "scale_format/cameras/front_camera/extrinsics.json",
          folder="scale_format", text=True),
     Kind("scale_folder_ply", "scale_format/pointcloud/2.ply", folder="scale_format"),
+    Kind("scale_folder_radar", "scale_format/radar_points/2.txt", folder="scale_format",
+         text=True),
     Kind("scale_folder_pose_yaml", "scale_yaml/poses/2.yaml", folder="scale_yaml", text=True),
     Kind("scale_folder_intrinsics_yaml", "scale_yaml/cameras/front_camera/intrinsics.yaml",
          folder="scale_yaml", text=True),

@@ -36,9 +36,11 @@ MAX_RADAR_FILE_BYTES = 8 << 20
 RADAR_COLUMNS = ("position_x", "position_y", "position_z", "direction_x", "direction_y",
                  "direction_z", "size")
 _COUNTS = (3, 6, 7)
-_DECIMAL = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?", re.ASCII)
+# "\d+(?:\.\d*)?", not "\d+\.?\d*": the latter splits a run of digits every way between its
+# two \d's, and a 70,000-digit cell backtracked for minutes (fuzz)
+_DECIMAL = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?", re.ASCII)
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
-_CELL = r"[ \t\r]*([+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)[ \t\r]*"
+_CELL = r"[ \t\r]*([+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?)[ \t\r]*"
 #: the common line, matched at once; anything else goes through ``_row``, which says what is wrong
 _LINE = re.compile(rf"{_CELL},{_CELL},{_CELL}(?:,{_CELL},{_CELL},{_CELL}(?:,{_CELL})?)?", re.ASCII)
 

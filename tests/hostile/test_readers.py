@@ -214,3 +214,13 @@ def test_an_sfs_pose_value_of_400_digits_is_our_error(tmp_path: Path) -> None:
     # numpy's float64 conversion raised OverflowError ("int too large to convert to float")
     with pytest.raises(SceneValidationError, match=r"poses\.values: .*does not fit in float64"):
         read_sfs(tmp_path / "b.sfs")
+
+
+def test_a_radar_cell_of_70000_digits_is_refused_without_backtracking(tmp_path: Path) -> None:
+    # the cell pattern was \d+\.?\d*, which splits a digit run every way: minutes per line
+    from sfs_kit.readers.scale_radar import read_scale_radar
+
+    path = tmp_path / "1.txt"
+    path.write_text("1.0, " + "7" * 70_000 + ", 0.5, 0.1, 0.0, 0.0, 1\n")
+    with pytest.raises(InputError, match=r"1\.txt, line 1: position_y = '7777.*\.\.\.'"):
+        read_scale_radar(path)
