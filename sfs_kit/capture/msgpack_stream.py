@@ -230,6 +230,10 @@ def _check_record(obj: object, source: str, offset: int) -> MsgpackRecord:
                 offset=offset,
                 field=key,
             )
+    if not -(2**63) <= obj["timestamp_us"] < 2**63:  # msgpack holds up to 2**64 - 1
+        raise InputError(
+            f"{where}: field 'timestamp_us' is {obj['timestamp_us']}, outside the int64 "
+            "microsecond range.", source=source, offset=offset, field="timestamp_us")
     problem = name_problem(obj["sensor"])
     if problem is not None:
         raise InputError(

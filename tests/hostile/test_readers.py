@@ -224,3 +224,16 @@ def test_a_radar_cell_of_70000_digits_is_refused_without_backtracking(tmp_path: 
     path.write_text("1.0, " + "7" * 70_000 + ", 0.5, 0.1, 0.0, 0.0, 1\n")
     with pytest.raises(InputError, match=r"1\.txt, line 1: position_y = '7777.*\.\.\.'"):
         read_scale_radar(path)
+
+
+def test_a_msgpack_timestamp_beyond_int64_is_our_error(tmp_path: Path) -> None:
+    # msgpack holds uint64: 2**64 - 1 reached numpy's int64 as an OverflowError (fuzz)
+    import msgpack
+
+    stream = tmp_path / "cap.msgpack"
+    stream.write_bytes(msgpack.packb({"sensor": "lidar", "timestamp_us": 2**64 - 1,
+                                      "kind": "pose", "payload": {}}))
+    with pytest.raises(InputError, match=r"record at byte 0: field 'timestamp_us' is "
+                       r"18446744073709551615, outside the int64 microsecond range") as info:
+        open_capture(stream)
+    assert info.value.field == "timestamp_us"
