@@ -10,7 +10,8 @@ from sfs_kit._atomic import atomic_output
 from sfs_kit._paths import open_input, read_input
 from sfs_kit.errors import InputError
 
-__all__ = ["Source", "read_all", "read_capped", "source_name", "write_atomic", "write_payload"]
+__all__ = ["Source", "read_all", "read_capped", "read_capped_text", "source_name", "write_atomic",
+           "write_payload"]
 
 Source = str | os.PathLike[str] | BinaryIO
 
@@ -49,6 +50,21 @@ def read_capped(path: str | os.PathLike[str], *, what: str, limit: int, why: str
         raise InputError(f"{source}: the {what} is larger than {limit} bytes; {why}.",
                          source=source, offset=limit)
     return raw
+
+
+def read_capped_text(path: str | os.PathLike[str], *, what: str, limit: int, why: str,
+                     encoding: str = "utf-8") -> str:
+    """``read_capped`` decoded as ``encoding``; bytes that do not decode are an ``InputError``
+    naming the file, the line, the byte and its offset."""
+    source = os.fspath(path)
+    raw = read_capped(path, what=what, limit=limit, why=why)
+    try:
+        return raw.decode(encoding)
+    except UnicodeDecodeError as err:
+        line = raw.count(b"\n", 0, err.start) + 1
+        raise InputError(
+            f"{source}, line {line}: not UTF-8 text (byte 0x{raw[err.start]:02x} at offset "
+            f"{err.start}).", source=source, line=line, offset=err.start) from err
 
 
 def write_atomic(target: str | os.PathLike[str], write: Callable[[BinaryIO], None]) -> None:

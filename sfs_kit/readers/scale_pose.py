@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from sfs_kit._documents import load_document
 from sfs_kit.errors import InputError
-from sfs_kit.readers._source import read_capped
+from sfs_kit.readers._source import read_capped_text
 
 __all__ = ["POSE_SUFFIXES", "ScalePose", "read_scale_pose"]
 
@@ -64,13 +64,8 @@ def _numbers(value: object, keys: tuple[str, ...], what: str, source: str) -> li
 def read_scale_pose(path: str | os.PathLike[str]) -> ScalePose:
     """Read one heading/position JSON or YAML document; errors name the file and the key."""
     source = os.fspath(path)
-    raw = read_capped(path, what="pose file", limit=_MAX_BYTES,
-                      why="a pose document is a few hundred bytes")
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as err:
-        raise InputError(f"{source}: not UTF-8 text (byte {err.start}).", source=source,
-                         offset=err.start) from err
+    text = read_capped_text(path, what="pose file", limit=_MAX_BYTES,
+                            why="a pose document is a few hundred bytes")
     document = load_document(text, source=source, what="Pose document")
     if not isinstance(document, dict):
         raise InputError(f"{source}: a pose document is a JSON object with 'heading' and "

@@ -26,7 +26,7 @@ import numpy.typing as npt
 
 from sfs_kit._excerpt import excerpt
 from sfs_kit.errors import InputError
-from sfs_kit.readers._source import read_capped
+from sfs_kit.readers._source import read_capped_text
 
 __all__ = ["MAX_RADAR_FILE_BYTES", "RADAR_COLUMNS", "ScaleRadarPoints", "read_scale_radar"]
 
@@ -55,16 +55,6 @@ class ScaleRadarPoints(NamedTuple):
     positions: F64
     directions: F64 | None
     sizes: F64 | None
-
-
-def _text(raw: bytes, source: str) -> str:
-    try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError as err:
-        line = raw.count(b"\n", 0, err.start) + 1
-        raise InputError(
-            f"{source}, line {line}: not UTF-8 text (byte 0x{raw[err.start]:02x} at offset "
-            f"{err.start}).", source=source, line=line, offset=err.start) from err
 
 
 def _fail(source: str, line: int, message: str, field: str | None = None) -> InputError:
@@ -100,10 +90,9 @@ def _row(text: str, source: str, line: int, width: int | None) -> list[float]:
 def read_scale_radar(path: str | os.PathLike[str]) -> ScaleRadarPoints:
     """Read one toolkit radar file; ``InputError`` names the file, line and column at fault."""
     source = os.fspath(path)
-    raw = read_capped(source, what="radar file", limit=MAX_RADAR_FILE_BYTES,
-                      why=f"~{MAX_RADAR_FILE_BYTES // 140:,} points, and one frame's radar "
-                      "points are far fewer")
-    text = _text(raw, source)
+    text = read_capped_text(source, what="radar file", limit=MAX_RADAR_FILE_BYTES,
+                            why=f"~{MAX_RADAR_FILE_BYTES // 140:,} points, and one frame's "
+                            "radar points are far fewer", encoding="utf-8-sig")
     # values go into one flat float64 buffer and lines are matched in place (no list of
     # millions of small Python objects); the line starts are kept to name a line at fault
     values, starts = array("d"), array("q")
