@@ -318,8 +318,12 @@ class Bag:
         """True when the typestore can deserialise ``msgtype``."""
         return msgtype in self.typestore.fielddefs
 
-    def deserialize(self, raw: bytes, msgtype: str, *, where: str) -> Any:
-        """The message object; an undecodable message is an ``InputError`` naming ``where``."""
+    def deserialize(self, raw: bytes | memoryview, msgtype: str, *, where: str) -> Any:
+        """The message object; an undecodable message is an ``InputError`` naming ``where``.
+
+        CDR bytes go in as a ``memoryview``: ``rosbags`` slices off the 4-byte encapsulation
+        header, which copies a ``bytes`` whole (4 MB per cloud); the message's arrays are then
+        views of ``raw`` itself."""
         bad = self._bad_type(msgtype)
         if bad is not None:
             raise InputError(
@@ -330,7 +334,7 @@ class Bag:
             )
         try:
             if self.cdr:
-                return self.typestore.deserialize_cdr(raw, msgtype)
+                return self.typestore.deserialize_cdr(memoryview(raw), msgtype)
             return self.typestore.deserialize_ros1(raw, msgtype)
         except Exception as err:
             raise InputError(
