@@ -24,7 +24,7 @@ import math
 import threading
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -118,8 +118,10 @@ def intensity_to_uint8(
         return values.astype(np.uint8)
     if factor == 1.0 and values.dtype.kind == "f":
         # rint of a float16/32 value is the rint of its exact float64 value: skip the float64 copy
-        rounded: npt.NDArray[np.floating[Any]] = np.rint(values)
-        return rounded.astype(np.uint8)
+        # and round straight into the uint8 result (exact: the values are in [0, 255])
+        out = np.empty(values.shape, dtype=np.uint8)
+        np.rint(values, out=out, casting="unsafe")
+        return out
     scaled: npt.NDArray[np.float64] = np.multiply(values, factor, dtype=np.float64)
     np.rint(scaled, out=scaled)
     return scaled.astype(np.uint8)
@@ -207,14 +209,15 @@ def point_time_to_us(
     source: str,
 ) -> npt.NDArray[np.int64]:
     """Per-point times as absolute integer µs (floor), on the frame timestamps' clock."""
+    t: npt.NDArray[np.int64]
     if np.issubdtype(values.dtype, np.integer):
-        raw = values.astype(np.int64)
+        # one pass each into a fresh int64 array (C casts, as astype: the same values)
         if unit == "ns":
-            t = raw // 1000
+            t = np.floor_divide(values, 1000, dtype=np.int64)
         elif unit == "us":
-            t = raw
+            t = values.astype(np.int64)
         else:
-            t = raw * int(TIME_UNIT_US[unit])
+            t = np.multiply(values, int(TIME_UNIT_US[unit]), dtype=np.int64)
     else:
         # scale, nudge and floor in one float64 buffer; NaN/inf survive into its min/max
         scaled: npt.NDArray[np.float64] = np.multiply(values, TIME_UNIT_US[unit], dtype=np.float64)

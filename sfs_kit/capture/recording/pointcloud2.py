@@ -155,6 +155,24 @@ def _points(
     return np.frombuffer(np.ascontiguousarray(rows), dtype=dtype)
 
 
+def _positions(arr: npt.NDArray[np.void], dtype: np.dtype[np.void]) -> npt.NDArray[np.floating]:
+    """``(N, 3)`` positions: a strided view of the points when x, y, z are consecutive fields of
+    one native float type (every driver's layout), so no pass copies them before they are posed;
+    else a copy (float64 when any axis is)."""
+    (kx, ox), (ky, oy), (kz, oz) = (dtype.fields[a][:2] for a in ("x", "y", "z"))  # type: ignore[index]
+    size = kx.itemsize
+    if arr.size and kx == ky == kz and kx.isnative and (oy, oz) == (ox + size, ox + 2 * size):
+        view: npt.NDArray[np.floating] = np.ndarray(
+            (arr.shape[0], 3), dtype=kx, buffer=arr, offset=ox, strides=(dtype.itemsize, size)
+        )
+        return view
+    wide = any(k.itemsize == 8 for k in (kx, ky, kz))
+    positions = np.empty((arr.shape[0], 3), dtype=np.float64 if wide else np.float32)
+    for i, axis in enumerate(("x", "y", "z")):
+        positions[:, i] = arr[axis]
+    return positions
+
+
 def _point_time(names: dict[str, str], mapping: CloudMapping, where: str) -> PointTime | None:
     if mapping.point_time is not None:
         if mapping.point_time.field not in names:
@@ -233,10 +251,7 @@ def decode_cloud(
         row_step=int(msg.row_step),
         where=where,
     )
-    wide = any(names[a] == "f8" for a in ("x", "y", "z"))
-    positions = np.empty((arr.shape[0], 3), dtype=np.float64 if wide else np.float32)
-    for i, axis in enumerate(("x", "y", "z")):
-        positions[:, i] = arr[axis]
+    positions = _positions(arr, dtype)
     intensity = None
     name = mapping.intensity_field or next(
         (n for n in ("intensity", "reflectivity") if n in names), None

@@ -69,6 +69,38 @@ def test_organised_cloud_with_row_padding_and_float64_positions() -> None:
     np.testing.assert_array_equal(pts.positions_m[:, 0], cols["x"])
 
 
+@pytest.mark.parametrize(("kind", "height", "row_pad"), [("f4", 1, 0), ("f8", 1, 0), ("f4", 2, 8)])
+def test_consecutive_xyz_are_a_view_of_the_points_not_a_copy(kind: str, height: int,
+                                                               row_pad: int) -> None:
+    """x, y, z back to back (every driver's layout) come out as a strided view of the cloud's
+    points, so posing reads them once; other layouts (the tests above) are copied."""
+    n, size = 6, np.dtype(kind).itemsize
+    step = 3 * size + 8  # x, y, z, a float32 intensity, 4 bytes of padding
+    dtype = np.dtype({"names": ["x", "y", "z", "intensity"], "formats": [kind] * 3 + ["<f4"],
+                      "offsets": [0, size, 2 * size, 3 * size], "itemsize": step})
+    arr = np.zeros(n, dtype=dtype)
+    for name, values in _xyz(n, kind).items():
+        arr[name] = values
+    arr["intensity"] = np.arange(n) * 10
+    width, raw = n // height, arr.tobytes()
+    data = b"".join(raw[r * width * step:(r + 1) * width * step] + b"\x00" * row_pad
+                    for r in range(height))
+    fields = [SimpleNamespace(name=f, offset=o, datatype=_CODES[k], count=1)
+              for f, o, k in (("x", 0, kind), ("y", size, kind), ("z", 2 * size, kind),
+                              ("intensity", 3 * size, "f4"))]
+    msg = SimpleNamespace(fields=fields, point_step=step, is_bigendian=False, width=width,
+                          height=height, row_step=width * step + row_pad,
+                          data=np.frombuffer(data, dtype=np.uint8))
+    pts = decode_cloud(msg, stamp_us=0, where="t", mapping=CloudMapping(intensity_max=255.0))
+    want = np.stack([arr["x"], arr["y"], arr["z"]], axis=1)
+    np.testing.assert_array_equal(pts.positions_m, want)
+    assert pts.positions_m.dtype == np.dtype(kind)
+    assert pts.positions_m.shape == (n, 3)
+    assert np.shares_memory(pts.positions_m, msg.data) == (row_pad == 0)
+    assert pts.intensity is not None
+    assert pts.intensity.tolist() == [0, 10, 20, 30, 40, 50]
+
+
 @pytest.mark.parametrize(
     ("field", "values", "want_us"),
     [
