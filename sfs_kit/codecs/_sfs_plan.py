@@ -51,6 +51,7 @@ _ALLOWED_TEXT: Final[str] = ", ".join(sorted(ALLOWED_DTYPES))
 
 Array = npt.NDArray[np.generic]
 _FLOAT: Final[frozenset[type]] = frozenset({float})
+_INT: Final[frozenset[type]] = frozenset({int})
 
 
 class LargeIntegerWarning(UserWarning):
@@ -303,13 +304,23 @@ class _Planner:
             raise InputError(msg, field=format_keys(keys))
         self._open.add(marker)
         try:
-            if isinstance(obj, Mapping):
+            if type(obj) is dict or isinstance(obj, Mapping):
                 out: dict[str, object] = {}
                 for key, val in obj.items():
-                    out[self._key(key, keys)] = self.value(val, (*keys, key))
+                    name = key if type(key) is str and key != "$items" else self._key(key, keys)
+                    kind = type(val)  # leaves that need no check are taken as they are
+                    if kind is str or val is None or kind is bool or (
+                        kind is int and -_JS_SAFE_MAX <= val <= _JS_SAFE_MAX
+                    ):
+                        out[name] = val
+                    else:
+                        out[name] = self.value(val, (*keys, key))
                 return out
-            if set(map(type, obj)) <= _FLOAT and all(map(math.isfinite, obj)):
+            types = set(map(type, obj))
+            if types <= _FLOAT and all(map(math.isfinite, obj)):
                 return list(obj)  # a row of finite numbers (pose values): the common case
+            if types <= _INT and min(obj) >= -_JS_SAFE_MAX and max(obj) <= _JS_SAFE_MAX:
+                return list(obj)  # timestamps
             return [self.value(val, (*keys, i)) for i, val in enumerate(obj)]
         finally:
             self._open.discard(marker)

@@ -82,6 +82,20 @@ def _small_ints(values: list[Any]) -> bool:
 
 
 _INT: frozenset[type] = frozenset({int})
+_PLAIN: frozenset[type] = frozenset({str, bool, type(None), np.ndarray})
+
+
+def _plain_leaf(value: object, *, in_json: bool) -> bool:
+    """A value ``generic`` would find nothing in (under a str key that is not ``$items``): the
+    common leaves and, outside free-form JSON, rows of floats (pose values)."""
+    kind = type(value)
+    if kind in _PLAIN:
+        return True
+    if kind is int:
+        return -MAX_SAFE_INT <= value <= MAX_SAFE_INT  # type: ignore[operator]
+    if kind is list and not in_json:
+        return _all_floats(value)  # type: ignore[arg-type]
+    return False
 
 
 class _Checker(_PointRules, _CameraRules, _AnnotationRules):
@@ -263,6 +277,8 @@ class _Checker(_PointRules, _CameraRules, _AnnotationRules):
             return  # a list of timestamps: no int beyond 2^53 - 1, nothing else to check
         if kind is dict or isinstance(node, Mapping):
             for key, value in cast(Mapping[object, object], node).items():
+                if type(key) is str and key != "$items" and _plain_leaf(value, in_json=True):
+                    continue  # nothing to check: no call, no path built
                 if not isinstance(key, str):
                     self.error("V-S6", path, f"dict keys must be str, found {_kind(key)}")
                 elif key == "$items":
@@ -281,7 +297,8 @@ class _Checker(_PointRules, _CameraRules, _AnnotationRules):
             if not in_json and _all_floats(node):
                 return  # a row of numbers (pose values): nothing here for this walk to check
             for i, value in enumerate(node):
-                self.generic(value, _index(path, i), in_json=in_json)
+                if not _plain_leaf(value, in_json=in_json):
+                    self.generic(value, _index(path, i), in_json=in_json)
         elif isinstance(node, bool) or node is None or isinstance(node, str | np.ndarray):
             return
         elif isinstance(node, int):
