@@ -43,6 +43,13 @@ def _lidar_pose_stamp(value: int) -> Callable[[Tree], None]:
         (_annotation(xs=[1.0, math.nan]), "V-S6", "annotations[0].xs[1]"),
         (_annotation(xs=[1.0, math.inf, 2.0]), "V-S6", "annotations[0].xs[1]"),
         (_lidar_pose_stamp(2**60), "V-S7", "sensors[0].poses.timestamps[3]"),
+        # leaves directly under a key, taken without a call when there is nothing to check
+        (_annotation(n=2**60), "V-S7", "annotations[0].n"),
+        (_annotation(n=-(2**53)), "V-S7", "annotations[0].n"),
+        (_annotation(x=math.nan), "V-S6", "annotations[0].x"),
+        (_annotation(**{"$items": "x"}), "V-S6", "annotations[0].$items"),
+        (_annotation(rows=[[1.0, math.inf]]), "V-S6", "annotations[0].rows[0][1]"),
+        (_annotation(rows=[{"a": 2**60}]), "V-S7", "annotations[0].rows[0].a"),
         (_lidar_pose_row([0.0, 0.0, 0.5, 0.0, 0.0, 0.0, True]), "V-P2",
          "sensors[lidar_top].poses.values[1]"),
     ],
