@@ -65,10 +65,11 @@ def write_sfs(
 
     Written to a path, the checks run in the writing pass: each point array's figures are read
     as it is written (still in cache), ego-coordinate points are posed into the world one frame
-    at a time, and both validations (spec, then compat, reusing those figures: ``ArrayFacts``)
-    run before the file is committed. Memory grows by one frame, each array is read from memory
-    once, and an invalid scene leaves nothing at the path, with the same errors as a stream (which
-    is checked before any byte is written).
+    at a time, and the checks (spec, then compat, in one walk when they can: ``_check_both``,
+    reusing those figures: ``ArrayFacts``) run before the file is committed. Memory grows by
+    one frame, each array is read from memory once for a valid scene, and an invalid scene
+    leaves nothing at the path, with the same errors as a stream (which is checked before any
+    byte is written).
     """
     name = os.fspath(dest) if isinstance(dest, str | os.PathLike) else "<stream>"
     what = f"The scene for {name!r}"
@@ -190,8 +191,7 @@ class _ReadWhileWriting:
     directions) posed into the world as it writes them: up to ``_POSE_CHUNK_POINTS`` at a time
     into one reused float32 buffer (posed by ``iter_affine_blocks`` in float64 blocks of
     ``_POSE_BLOCK_POINTS``, still in cache), one write and one min/max per chunk, keeping the
-    given and posed figures for the spec and compat checks. No posed frame is held beyond
-    that bounded buffer."""
+    posed figures for the compat check. No posed frame is held beyond that bounded buffer."""
 
     def __init__(self, plan: SfsPlan, posing: Posing, facts: ArrayFacts,
                  posed_facts: ArrayFacts) -> None:
@@ -221,10 +221,9 @@ class _ReadWhileWriting:
 
     def _posed(self, source: npt.NDArray[Any], matrix: npt.NDArray[np.float64], *,
                translate: bool) -> Iterator[memoryview]:
-        """The posed bytes of ``source``, chunk by chunk, recording both arrays' min/max (the
-        given array's in one pass)."""
-        if source.size:
-            self._facts.minmax(source)
+        """The posed bytes of ``source``, chunk by chunk, recording the posed points' min/max for
+        the compat check. The given points' figures are left to the spec check, which reads them
+        only when that check runs (``_check_both``: when the compat check finds a problem)."""
         flat = source.reshape(-1, 3)
         if self._chunk is None or len(self._chunk) < min(len(flat), _POSE_CHUNK_POINTS):
             self._chunk = np.empty((min(len(flat), _POSE_CHUNK_POINTS), 3), np.float32)
