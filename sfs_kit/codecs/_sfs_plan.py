@@ -435,7 +435,10 @@ def build_plan(tree: Mapping[str, Any], align: int, ref_owner: object | None) ->
         }
         for item in planner.items
     ]
-    text = json.dumps(header, separators=(",", ":"), ensure_ascii=True, allow_nan=False)
+    # The planner built ``header`` afresh (and refuses a tree that contains itself): no cycle
+    # for the encoder to look for.
+    text = json.dumps(header, separators=(",", ":"), ensure_ascii=True, allow_nan=False,
+                      check_circular=False)
     raw = text.encode("ascii")
     padded = raw + b" " * padding(len(raw), align)
     return SfsPlan(
