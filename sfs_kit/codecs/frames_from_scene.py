@@ -10,7 +10,9 @@ a time):
 - per camera, the image nearest the frame time (a gap above 50 ms warns once per camera), posed by
   the camera pose interpolated at the image time; distortion params are mapped by name, and only
   ``brown_conrady``, ``fisheye`` and ``omnidirectional`` (or no distortion) can be exported;
-- per radar, the radar frame nearest the frame time; ``ego`` positions are transformed and
+- per radar, the radar frame nearest the frame time when this frame is also the lidar frame
+  nearest to it, so each radar sweep goes into one frame only (a radar with one sweep is not
+  repeated in every frame; ties go to the earlier frame); ``ego`` positions are transformed and
   directions rotated (not translated); ``lengths`` become ``size``.
 
 Dropped data (point colours) and large camera gaps are reported with ``warnings.warn``
@@ -43,7 +45,7 @@ from sfs_kit.codecs.frame_json import (
     frame_file_name,
 )
 from sfs_kit.errors import OutputError, SceneValidationError
-from sfs_kit.models import CameraSensor, LidarSensor, PosePath, RadarSensor, Scene
+from sfs_kit.models import CameraSensor, LidarSensor, PosePath, RadarFrame, RadarSensor, Scene
 from sfs_kit.models.geometry import (
     interpolate_pose,
     pose_to_matrix,
@@ -111,11 +113,22 @@ class _Camera:
         return float(self.params.get(name, 0.0))
 
 
-def _radar_points(
-    radar: RadarSensor, t: int
-) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32] | None, npt.NDArray[np.float32] | None]:
+def _radar_sweeps(radar: RadarSensor, lidar_times: npt.NDArray[np.int64]) -> dict[int, int]:
+    """``{lidar frame index: radar frame index}``: each lidar frame's nearest radar frame, kept
+    when that lidar frame is also the one nearest to the radar frame (mutual nearest)."""
     times = np.array([f.timestamp for f in radar.frames], dtype=np.int64)
-    frame = radar.frames[_nearest(times, t)]
+    home = [_nearest(lidar_times, int(t)) for t in times]  # each sweep's nearest lidar frame
+    picks = {}
+    for index, t in enumerate(lidar_times):
+        sweep = _nearest(times, int(t))
+        if home[sweep] == index:
+            picks[index] = sweep
+    return picks
+
+
+def _radar_points(
+    radar: RadarSensor, frame: RadarFrame
+) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32] | None, npt.NDArray[np.float32] | None]:
     points = frame.points
     positions, directions = points.positions, points.directions
     if radar.coordinates == "ego":
@@ -178,6 +191,8 @@ def scene_to_frames(
     lidar = lidars[0]
     cameras = [_Camera(s) for s in scene.sensors if isinstance(s, CameraSensor)]
     radars = [s for s in scene.sensors if isinstance(s, RadarSensor)]
+    lidar_times = np.array([f.timestamp for f in lidar.frames], dtype=np.int64)
+    sweeps = [_radar_sweeps(r, lidar_times) for r in radars]
     offset = scene.time_offset or 0
     to_ns = 1000 if scene.time_unit == "microseconds" else 1
     max_gap = _MAX_IMAGE_GAP_MS * 1_000_000 // to_ns  # in scene units
@@ -256,7 +271,10 @@ def scene_to_frames(
                 )
             )
 
-        radar = _merge_radar([_radar_points(r, t) for r in radars], [str(r.id) for r in radars])
+        present = [(r, picks[index]) for r, picks in zip(radars, sweeps, strict=True)
+                   if index in picks]
+        radar = _merge_radar([_radar_points(r, r.frames[k]) for r, k in present],
+                             [str(r.id) for r, _ in present])
         yield LidarFrameData(
             points_world=points,
             device_position_m=position,

@@ -176,9 +176,12 @@ def test_colours_are_dropped_with_one_warning() -> None:
 @pytest.mark.parametrize("coordinates", ["world", "ego"])
 def test_radar_nearest_frame_positions_and_rotated_directions(coordinates: str) -> None:
     frames = list(scene_to_frames(scene(lidar(), radar(coordinates)), image_url_for=urls))
-    first, last = frames[0].radar, frames[2].radar
+    # lidar frames at 0, 100000, 200000; radar sweeps at 0 and 150000: the second sweep is as near
+    # to frames 1 and 2 and goes into the earlier one only
+    first, last, none = frames[0].radar, frames[1].radar, frames[2].radar
     assert first is not None
     assert last is not None
+    assert none is None
     assert first.sizes is not None
     assert first.sizes.tolist() == [2.5]
     assert first.directions is not None
@@ -190,6 +193,19 @@ def test_radar_nearest_frame_positions_and_rotated_directions(coordinates: str) 
         np.testing.assert_allclose(first.positions, [[5.0, 1.0, 0.0]], atol=1e-6)
         np.testing.assert_allclose(last.positions, [[5.0, 2.5, 0.0]], atol=1e-6)
         np.testing.assert_allclose(first.directions, [[0.0, 1.0, 0.0]], atol=1e-6)  # no translation
+
+
+def test_a_radar_sweep_goes_into_its_nearest_frame_only() -> None:
+    lone = radar()
+    lone["frames"] = [lone["frames"][1] | {"timestamp": 190_000}]  # one sweep, near frame 2
+    frames = list(scene_to_frames(scene(lidar(), lone), image_url_for=urls))
+    assert [f.radar is not None for f in frames] == [False, False, True]
+    fast = radar()  # sweeps at 0, 40000, 80000, ...: each lidar frame takes its nearest one
+    fast["frames"] = [{"timestamp": t, "points": {"positions": np.full((1, 3), t, np.float32)}}
+                      for t in range(0, 240_000, 40_000)]
+    frames = list(scene_to_frames(scene(lidar(), fast), image_url_for=urls))
+    got = [None if f.radar is None else float(f.radar.positions[0, 0]) for f in frames]
+    assert got == [0.0, 80_000.0, 200_000.0]
 
 
 def test_is_a_lazy_generator() -> None:
