@@ -18,6 +18,7 @@ import weakref
 from collections.abc import Iterator
 from collections.abc import Mapping as AnyMapping
 from dataclasses import dataclass
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -78,12 +79,21 @@ class _Cursors:
     def __init__(self, bag: Bag) -> None:
         self.bag = bag
         self._at: dict[str, tuple[Iterator[tuple[str, str, int, bytes]], int]] = {}
+        self._next: dict[MessageRef, MessageRef] = {}
+
+    def expect(self, picks: list[_Pick]) -> None:
+        """The order a topic's chosen messages will be loaded in (each one's successor is read
+        ahead while it is converted)."""
+        refs = [p.ref for p in picks]
+        self._next.update(
+            (a, b) for a, b in pairwise(refs) if a is not None and b is not None
+        )
 
     def read(self, topic: str, pick: _Pick) -> tuple[str, bytes]:
         """The chosen message of ``topic``: by its place in the file, or by a forward cursor."""
         direct = self.bag.direct()
         if pick.ref is not None and direct is not None:
-            return pick.msgtype, direct.data(pick.ref, topic)
+            return pick.msgtype, direct.data(pick.ref, topic, then=self._next.get(pick.ref))
         return self._read(topic, pick.log_ns, pick.stamp_ns)
 
     def _read(self, topic: str, log_ns: int, stamp_ns: int) -> tuple[str, bytes]:
@@ -489,6 +499,7 @@ def _build(bag: Bag, options: RecordingOptions, given: dict[str, MetadataValue])
             _note_unpaired(st, idx, frame_ns, tolerance_ns=tolerance, options=options,
                            sensor_id=choice.sensor_id, primary=primary.topic, notes=notes)
         picks = _picks(st, options, idx)
+        cursors.expect(picks)
         frame = _frame_id(st, bag)
         mount = _static_mount(scan.tf, ego, frame, picks[0].time_ns, choice.topic)
         cloud = _cloud_mapping(choice.topic, options)
@@ -561,6 +572,7 @@ def _build(bag: Bag, options: RecordingOptions, given: dict[str, MetadataValue])
                 )
             )
         else:
+            cursors.expect(picks)
             images = tuple(
                 ImageSource(
                     timestamp_us=p.time_ns // 1000,

@@ -8,14 +8,21 @@ table (row id). For uncompressed storage this module reads a message's first byt
 or its bytes at that place, with one seek and one read; compressed chunks, per-message
 compression or a file without indexes use the ``rosbags`` path instead (``direct_reader``
 returns ``None`` for them). It builds on ``rosbags``' parsed indexes (pinned >= 0.11.9).
+
+A caller that knows which message it will ask for next passes it (``data(..., then=ref)``): one
+background thread reads it meanwhile (file and sqlite3 reads release the GIL), so reading the
+next cloud or image overlaps decoding and writing this one. The reader is never used by two
+threads at once: every read, and ``close``, first waits for the pending one.
 """
 
 from __future__ import annotations
 
 import os
+import queue
 import sqlite3
 import struct
-from collections.abc import Iterable
+import threading
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import IO, Any
 
@@ -42,6 +49,54 @@ def _detail(err: Exception) -> str:
         excerpt(text, 120))
 
 
+_Done = tuple[MessageRef, bytes | None, Exception | None]
+
+
+class _ReadAhead:
+    """One read at a time in a background thread: the message a loader will ask for next."""
+
+    def __init__(self, read: Callable[[MessageRef, str], bytes]) -> None:
+        self._read = read
+        self._jobs: queue.SimpleQueue[tuple[MessageRef, str] | None] = queue.SimpleQueue()
+        self._done: queue.SimpleQueue[_Done] = queue.SimpleQueue()
+        self._pending: MessageRef | None = None
+        self._thread: threading.Thread | None = None
+
+    def _run(self) -> None:
+        while (job := self._jobs.get()) is not None:
+            ref, topic = job
+            try:
+                self._done.put((ref, self._read(ref, topic), None))
+            except Exception as err:  # noqa: BLE001 - handed to the thread that wants the data
+                self._done.put((ref, None, err))
+
+    def start(self, ref: MessageRef, topic: str) -> None:
+        """Read ``ref`` in the background (after ``settle``: one read is pending at most)."""
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="sfs-kit read-ahead",
+                                            daemon=True)
+            self._thread.start()
+        self._pending = ref
+        self._jobs.put((ref, topic))
+
+    def settle(self) -> _Done | None:
+        """Wait for the pending read and return it (``None`` when none is pending)."""
+        while self._pending is not None:
+            done = self._done.get()
+            if done[0] == self._pending:  # else a stale result of an interrupted wait
+                self._pending = None
+                return done
+        return None
+
+    def close(self) -> None:
+        """Wait for the pending read, then end the thread."""
+        self.settle()
+        if self._thread is not None:
+            self._jobs.put(None)
+            self._thread.join()
+            self._thread = None
+
+
 class DirectReader:
     """Message refs by topic, and reads of their first bytes or whole data."""
 
@@ -52,6 +107,7 @@ class DirectReader:
         self._files: dict[int, IO[bytes]] = {}
         self._db: dict[int, sqlite3.Connection] = {}
         self._sizes: dict[int, int] = {}
+        self._ahead = _ReadAhead(lambda ref, topic: self._read(ref, None, topic))
 
     # --- the index --------------------------------------------------------------------------
 
@@ -143,11 +199,21 @@ class DirectReader:
 
     def head(self, ref: MessageRef, topic: str) -> bytes:
         """The first bytes of a message of ``topic`` (enough for its ``std_msgs/Header``)."""
+        self._ahead.settle()
         return self._read(ref, _HEAD_BYTES, topic)
 
-    def data(self, ref: MessageRef, topic: str) -> bytes:
-        """The serialised bytes of a message of ``topic``."""
-        return self._read(ref, None, topic)
+    def data(self, ref: MessageRef, topic: str, *, then: MessageRef | None = None) -> bytes:
+        """The serialised bytes of a message of ``topic``; ``then``, the message of ``topic``
+        the caller will ask for next, is read in the background meanwhile."""
+        done = self._ahead.settle()
+        if done is not None and done[0] == ref and done[2] is not None:
+            raise done[2]
+        data = done[1] if done is not None and done[0] == ref else None
+        if data is None:
+            data = self._read(ref, None, topic)
+        if then is not None:
+            self._ahead.start(then, topic)
+        return data
 
     def _read(self, ref: MessageRef, limit: int | None, topic: str) -> bytes:
         log_ns, i, where = ref
@@ -225,11 +291,14 @@ class DirectReader:
     def _conn(self, i: int, path: Path) -> sqlite3.Connection:
         if i not in self._db:
             # no mmap_size: a mapped file cut short while read would be a SIGBUS, not an error
-            self._db[i] = sqlite3.connect(f"file:{path}?mode=ro&immutable=1", uri=True)
+            # used by the read-ahead thread too, never by two threads at once (module docstring)
+            self._db[i] = sqlite3.connect(f"file:{path}?mode=ro&immutable=1", uri=True,
+                                          check_same_thread=False)
         return self._db[i]
 
     def close(self) -> None:
-        """Release the files."""
+        """Release the files (after the pending read, if any)."""
+        self._ahead.close()
         for f in self._files.values():
             f.close()
         for c in self._db.values():

@@ -12,10 +12,13 @@ chunk before the message (as some writers do) is read like rosbags reads it.
 from __future__ import annotations
 
 import functools
+import gc
 import json
 import random
 import shutil
 import signal
+import threading
+import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -173,6 +176,45 @@ def test_a_damaged_cloud_names_topic_and_time(tmp_path: Path) -> None:
     assert d.OUSTER in message
     assert str(d.stamp(d.OUSTER, 2)) in message
     assert str(bag) in message
+
+
+def test_a_damaged_cloud_read_ahead_fails_when_its_frame_loads(tmp_path: Path) -> None:
+    """Loading frame 1 reads frame 2 ahead in the background; frame 2 is damaged: frame 1
+    still loads, and the error (topic, stamp) comes with frame 2's own load, not before."""
+    bag = d.write_drive(tmp_path / "drive", "mcap")
+    mcap = _data_file(bag)
+    capture = open_capture(bag, recording=OPTIONS)
+    with mcap.open("r+b") as f:
+        data = f.read()
+        sweep = d.pack_cloud(d.OUSTER_LAYOUT, d.ouster_points(2), 48, 8, 2, row_pad=16)
+        f.seek(data.index(sweep) - 4)
+        f.write(np.uint32(0xFFFFFFF0).tobytes())
+    frames = capture.lidars[0].frames
+    assert frames[1].load().positions_m.shape[0] > 0
+    with pytest.raises(InputError) as info:
+        frames[2].load()
+    assert d.OUSTER in str(info.value)
+    assert str(d.stamp(d.OUSTER, 2)) in str(info.value)
+    assert frames[3].load().positions_m.shape[0] > 0  # the reader goes on after the error
+
+
+@pytest.mark.parametrize("container", ["ros1", "ros2", "mcap"])
+def test_the_read_ahead_thread_and_files_end_with_the_capture(
+    tmp_path: Path, container: d.Container
+) -> None:
+    bag = d.write_drive(tmp_path / ("drive.bag" if container == "ros1" else "drive"), container)
+    before = set(threading.enumerate())  # earlier tests' captures may not be collected yet
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        capture = open_capture(bag, recording=OPTIONS)
+        capture.lidars[0].frames[0].load()  # frame 1 is now being read ahead
+        capture.cameras[0].images[0].load()  # a load of another topic waits for it first
+        ours = [t for t in set(threading.enumerate()) - before if t.name == "sfs-kit read-ahead"]
+        assert len(ours) == 1
+        del capture
+        gc.collect()
+    assert not ours[0].is_alive()
+    assert [w for w in caught if issubclass(w.category, ResourceWarning)] == []
 
 
 class _ConnectionsInChunks(Writer1):
