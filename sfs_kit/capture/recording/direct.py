@@ -49,7 +49,7 @@ def _detail(err: Exception) -> str:
         excerpt(text, 120))
 
 
-_Done = tuple[MessageRef, bytes | None, Exception | None]
+_Done = tuple[MessageRef, bytes | None, BaseException | None]
 
 
 class _ReadAhead:
@@ -67,7 +67,7 @@ class _ReadAhead:
             ref, topic = job
             try:
                 self._done.put((ref, self._read(ref, topic), None))
-            except Exception as err:  # noqa: BLE001 - handed to the thread that wants the data
+            except BaseException as err:  # noqa: BLE001 - handed to the thread that wants the data
                 self._done.put((ref, None, err))
 
     def start(self, ref: MessageRef, topic: str) -> None:
@@ -117,6 +117,7 @@ class DirectReader:
         A damaged index (a malformed sqlite3 file, an MCAP message index cut short) is an
         ``InputError`` naming the recording and the topic.
         """
+        self._ahead.settle()
         out: list[MessageRef] = []
         for i, storage in enumerate(self._storages):
             try:
