@@ -25,7 +25,7 @@ from sfs_kit.codecs._sfs_common import SfsItem
 from sfs_kit.codecs._sfs_plan import SfsPlan, build_plan
 from sfs_kit.codecs.sfs import SfsSource, read_sfs_dict, write_sfs_dict
 from sfs_kit.errors import InputError, SceneValidationError
-from sfs_kit.models._array_facts import ArrayFacts
+from sfs_kit.models._array_facts import ArrayFacts, MinMaxAside
 from sfs_kit.models.compat import Posing, to_compat
 from sfs_kit.models.geometry import iter_affine_blocks
 from sfs_kit.models.scene import Scene
@@ -64,9 +64,10 @@ def write_sfs(
     ``OutputError`` before any work.
 
     Written to a path, the checks run in the writing pass: each point array's figures are read
-    as it is written (still in cache), ego-coordinate points are posed into the world one frame
-    at a time, and the checks (spec, then compat, in one walk when they can: ``_check_both``,
-    reusing those figures: ``ArrayFacts``) run before the file is committed. Memory grows by
+    by a helper thread while the file is written, ego-coordinate points are posed into the
+    world a chunk at a time as they are written, and the checks (spec, then compat, in one
+    walk when they can: ``_check_both``, reusing those figures: ``ArrayFacts``) run before the
+    file is committed. Memory grows by
     one frame, each array is read from memory once for a valid scene, and an invalid scene
     leaves nothing at the path, with the same errors as a stream (which is checked before any
     byte is written).
@@ -186,16 +187,18 @@ def _posed_arrays_unshared(tree: Mapping[str, Any], posing: Posing, plan: SfsPla
 
 
 class _ReadWhileWriting:
-    """``SfsPlan`` substitute: reads each point array's min/max for the checks just before it is
-    written (one read from memory), and writes each deferred frame's positions (and radar
-    directions) posed into the world as it writes them: up to ``_POSE_CHUNK_POINTS`` at a time
-    into one reused float32 buffer (posed by ``iter_affine_blocks`` in float64 blocks of
-    ``_POSE_BLOCK_POINTS``, still in cache), one write and one min/max per chunk, keeping the
-    posed figures for the compat check. No posed frame is held beyond that bounded buffer."""
+    """``SfsPlan`` substitute: has each point array's min/max for the checks read while the file
+    is written (``MinMaxAside``: one helper thread, one read of each array), and writes each
+    deferred frame's positions (and radar directions) posed into the world as it writes them:
+    up to ``_POSE_CHUNK_POINTS`` at a time into one reused float32 buffer (posed by
+    ``iter_affine_blocks`` in blocks of ``_POSE_BLOCK_POINTS``, still in cache), one write and
+    one min/max per chunk, keeping the posed figures for the compat check. No posed frame is
+    held beyond that bounded buffer. ``close`` waits for the figures."""
 
     def __init__(self, plan: SfsPlan, posing: Posing, facts: ArrayFacts,
                  posed_facts: ArrayFacts) -> None:
         self._facts = facts
+        self._aside = MinMaxAside(facts)
         self._posed_facts = posed_facts
         self._chunk: npt.NDArray[np.float32] | None = None
         self._posing: dict[tuple[object, ...], npt.NDArray[np.float64]] = {}
@@ -205,8 +208,10 @@ class _ReadWhileWriting:
                     matrix
 
     def close(self) -> None:
-        """Release the posing buffer."""
+        """Wait for the figures read aside (raising what their reading raised); release the
+        posing buffer."""
         self._chunk = None
+        self._aside.wait()
 
     def __call__(self, item: SfsItem, source: Any) -> Iterator[bytes | memoryview] | None:
         keys = tuple(item.keys)
@@ -215,7 +220,7 @@ class _ReadWhileWriting:
         matrix = self._posing.get(keys)
         if matrix is None or not isinstance(source, np.ndarray):
             if source.size and source.dtype.kind in "fiu":
-                self._facts.minmax(source)
+                self._aside.add(source)
             return None
         return self._posed(source, matrix, translate=keys[5] == "positions")
 

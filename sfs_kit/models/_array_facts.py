@@ -10,12 +10,14 @@ while the cache lives; arrays must not be modified while a cache is in use.
 
 from __future__ import annotations
 
+import queue
+import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 import numpy.typing as npt
 
-__all__ = ["ArrayFacts"]
+__all__ = ["ArrayFacts", "MinMaxAside"]
 
 T = TypeVar("T")
 
@@ -63,3 +65,50 @@ class ArrayFacts:
         self.put(arr, "minmax", (lo, hi))
 
 
+
+
+_ASIDE_BYTES = 1 << 18  # smaller arrays are read at once: a thread hand-off costs more
+
+
+class MinMaxAside:
+    """The min/max of arrays about to be written, read by one helper thread while the caller
+    writes them (numpy's reductions and the file's writes release the GIL, so on a machine
+    with a free core the figures cost no time), recorded in ``facts`` by ``wait``.
+
+    The arrays must not change until ``wait`` returns; ``wait`` (always called, also when the
+    write fails) ends the thread and raises what a reduction raised."""
+
+    def __init__(self, facts: ArrayFacts) -> None:
+        self._facts = facts
+        self._jobs: queue.SimpleQueue[npt.NDArray[Any] | None] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._error: BaseException | None = None
+
+    def add(self, arr: npt.NDArray[Any]) -> None:
+        """Have ``arr``'s min/max read (non-empty arrays; at once when small)."""
+        if arr.nbytes < _ASIDE_BYTES:
+            self._facts.minmax(arr)
+            return
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="sfs-kit figures",
+                                            daemon=True)
+            self._thread.start()
+        self._jobs.put(arr)
+
+    def _run(self) -> None:
+        while (arr := self._jobs.get()) is not None:
+            if self._error is None:
+                try:
+                    self._facts.minmax(arr)
+                except BaseException as err:  # noqa: BLE001 - raised by wait() in the caller
+                    self._error = err
+
+    def wait(self) -> None:
+        """Wait until every added array's figures are in ``facts``; end the thread."""
+        if self._thread is not None:
+            self._jobs.put(None)
+            self._thread.join()
+            self._thread = None
+        if self._error is not None:
+            error, self._error = self._error, None
+            raise error

@@ -15,6 +15,11 @@ import numpy.typing as npt
 
 from sfs_kit.errors import InputError
 
+try:  # the compiled posing kernel (sfs_kit/_native.c); an install without a C compiler lacks it
+    from sfs_kit import _native
+except ImportError:  # pragma: no cover - the numpy path, same results
+    _native = None  # type: ignore[assignment]
+
 if TYPE_CHECKING:
     from sfs_kit.models.pose import PosePath
 
@@ -151,15 +156,14 @@ def _affine_float32(
 ) -> npt.NDArray[np.float32]:
     """``R @ p (+ t)`` for ``(N, 3)`` points, column by column in float64, rounded to float32.
 
-    Blocks of 8192 points are copied as three contiguous float64 rows into one reused scratch
-    buffer, then nine multiplies and adds run over them: about 1.7 ms per 120,000 points, with
-    no fresh float64 array per call (page faults on those cost more than the arithmetic). An
-    ``(N, 3) @ (3, 3)`` matmul goes to OpenBLAS's threaded gemm: 5-6 ms on an idle machine, and
-    up to 47 ms when other processes keep the cores busy. Each coordinate is
-    ``((x * r0 + y * r1) + z * r2) + t`` in float64, independent of the BLAS build; a gemm may
-    fuse or reorder those operations, so the two can differ on rare points (56 of 120,000 in
-    the benchmark cloud) by at most one float32 ulp of the terms' magnitude
-    ``|r0 x| + |r1 y| + |r2 z| + |t|`` (double rounding).
+    Each coordinate is ``((x * r0 + y * r1) + z * r2) + t`` in float64, independent of the BLAS
+    build: the compiled kernel (``sfs_kit._native``, about 0.25 ms per 120,000 points) and the
+    numpy path (blocks of 8192 points as three contiguous float64 rows in one reused scratch
+    buffer, nine multiplies and adds over them: about 1.5 ms) give the same bits. An
+    ``(N, 3) @ (3, 3)`` matmul goes to OpenBLAS's threaded gemm (5-6 ms idle, up to 47 ms when
+    other processes keep the cores busy), which may fuse or reorder those operations: the two
+    can differ on rare points (56 of 120,000 in the benchmark cloud) by at most one float32 ulp
+    of the terms' magnitude ``|r0 x| + |r1 y| + |r2 z| + |t|`` (double rounding).
     """
     p = np.asarray(points).reshape(-1, 3)
     out = np.empty((p.shape[0], 3), dtype=np.float32)
@@ -177,19 +181,50 @@ def iter_affine_blocks(
     ``into``, an ``(N, 3)`` float32 array that receives every block).
 
     A writer posing a frame as it writes it takes each block while it is in cache and never
-    holds the posed frame; a reused block is valid only until the next is requested."""
+    holds the posed frame; a reused block is valid only until the next is requested. float32
+    points go through the compiled kernel when it is built (``sfs_kit._native``: the same
+    operations in the same order, bit for bit, about 6x faster), others through numpy."""
     p = points.reshape(-1, 3)
     n = p.shape[0]
     size = max(1, min(block_points, n))
+    out = np.empty((size, 3), dtype=np.float32) if into is None else into
+    if _native is not None and p.dtype.kind == "f" and p.dtype.itemsize == 4:
+        m = np.ascontiguousarray(matrix[:3, :4], dtype=np.float64)
+        direct = _kernel_reads(p)
+        for start in range(0, n, size):
+            stop = min(start + size, n)
+            o = out[: stop - start] if into is None else into[start:stop]
+            block = p[start:stop] if direct else np.ascontiguousarray(p[start:stop], np.float32)
+            _native.affine_f32(block, o, m, translate)
+            yield start, o
+        return
+    yield from _numpy_affine_blocks(p, matrix, translate=translate, out=out,
+                                    into=into is not None, size=size)
+
+
+def _kernel_reads(p: npt.NDArray[Any]) -> bool:
+    """Whether the compiled kernel reads ``p`` in place: native float32, x, y, z adjacent and
+    aligned, rows at a positive stride (packed points, or a PointCloud2's x, y, z view)."""
+    row, col = p.strides
+    return (p.dtype == np.float32 and p.dtype.isnative and col == 4
+            and row >= 12 and row % 4 == 0 and p.ctypes.data % 4 == 0)
+
+
+def _numpy_affine_blocks(
+    p: npt.NDArray[Any], matrix: F64, *, translate: bool, out: npt.NDArray[np.float32],
+    into: bool, size: int,
+) -> Iterator[tuple[int, npt.NDArray[np.float32]]]:
+    """``iter_affine_blocks`` in numpy: each block copied as three contiguous float64 rows into
+    one reused scratch buffer, then the column formula over them."""
+    n = p.shape[0]
     rows = np.empty((3, size), dtype=np.float64)
     acc = np.empty(size, dtype=np.float64)
     tmp = np.empty(size, dtype=np.float64)
-    out = np.empty((size, 3), dtype=np.float32) if into is None else into
     for start in range(0, n, size):
         stop = min(start + size, n)
         k = stop - start
         r, a, t = rows[:, :k], acc[:k], tmp[:k]
-        o = out[:k] if into is None else into[start:stop]
+        o = out[start:stop] if into else out[:k]
         np.copyto(r, p[start:stop].T)
         for i in range(3):
             np.multiply(r[0], matrix[i, 0], out=a)
