@@ -194,7 +194,8 @@ def iter_affine_blocks(
         for start in range(0, n, size):
             stop = min(start + size, n)
             o = out[: stop - start] if into is None else into[start:stop]
-            block = p[start:stop] if direct else np.ascontiguousarray(p[start:stop], np.float32)
+            block = p[start:stop] if direct else np.require(  # a packed, aligned copy
+                p[start:stop], np.float32, ["C_CONTIGUOUS", "ALIGNED"])
             _native.affine_f32(block, o, m, translate)
             yield start, o
         return

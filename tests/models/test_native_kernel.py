@@ -99,13 +99,16 @@ def test_a_pointcloud2_view_is_read_in_place_and_other_layouts_are_copied() -> N
     assert geometry._kernel_reads(view)
     unaligned = np.frombuffer(b"\0" + record.tobytes(), np.float32, offset=1,
                               count=5000 * 8).reshape(5000, 8)[:, :3]
+    packed = np.ascontiguousarray(view)
+    packed_unaligned = np.frombuffer(b"\0" + packed.tobytes(), np.float32, offset=1).reshape(-1, 3)
     big_endian = view.astype(">f4")
     reversed_rows = view[::-1]
-    for layout in (unaligned, big_endian, reversed_rows):
+    for layout in (unaligned, packed_unaligned, big_endian, reversed_rows):
         assert not geometry._kernel_reads(layout)
-    expected = _numpy_result(np.ascontiguousarray(view), m, translate=True)
+    expected = _numpy_result(packed, m, translate=True)
     assert np.array_equal(transform_points(view, m), expected)
     assert np.array_equal(transform_points(unaligned, m), expected)
+    assert np.array_equal(transform_points(packed_unaligned, m), expected)
     assert np.array_equal(transform_points(big_endian, m), expected)
     assert np.array_equal(transform_points(reversed_rows, m), expected[::-1])
 
